@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * sigv4.h
+ *	  AWS Signature Version 4 for one HTTP request, independent of PostgreSQL.
+ *
+ * Everything returned is malloc'd (NULL when out of memory) so that the
+ * signer can be unit-tested outside a backend against the official vectors.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AWL_SIGV4_H
+#define AWL_SIGV4_H
+
+#include <stddef.h>
+#include <time.h>
+
+typedef struct awl_sigv4_header
+{
+	const char *name;			/* as sent; lower-cased for signing */
+	const char *value;			/* may hold obs-fold line breaks */
+} awl_sigv4_header;
+
+typedef struct awl_sigv4_request
+{
+	const char *method;
+	const char *path;			/* as on the wire, before '?' */
+	const char *query;			/* as on the wire, after '?', or NULL */
+	const awl_sigv4_header *headers;	/* every header to sign */
+	int			nheaders;
+	const unsigned char *body;
+	size_t		body_len;
+} awl_sigv4_request;
+
+typedef struct awl_sigv4_signing
+{
+	const char *access_key_id;
+	const char *secret_access_key;
+	const char *region;
+	const char *service;
+	const char *amz_date;		/* YYYYMMDDTHHMMSSZ, same as X-Amz-Date */
+} awl_sigv4_signing;
+
+/* Intermediate strings, for tests; free() both. */
+typedef struct awl_sigv4_trace
+{
+	char	   *canonical_request;
+	char	   *string_to_sign;
+} awl_sigv4_trace;
+
+/* Value of the Authorization header; trace may be NULL. */
+extern char *awl_sigv4_authorization(const awl_sigv4_request *req,
+									 const awl_sigv4_signing *sig,
+									 awl_sigv4_trace *trace);
+
+/* Percent-encodes all but A-Z a-z 0-9 - _ . ~ (and '/' if keep_slash). */
+extern char *awl_uri_encode(const char *s, size_t len, int keep_slash);
+
+extern void awl_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* X-Amz-Date for t, in UTC. */
+extern void awl_sigv4_amz_date(time_t t, char out[17]);
+
+#endif							/* AWL_SIGV4_H */
