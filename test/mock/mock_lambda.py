@@ -1,0 +1,1124 @@
+#!/usr/bin/python3
+"""Local mock of AWS Lambda Invoke and EC2 instance metadata (IMDSv2).
+
+usage: /usr/bin/python3 mock_lambda.py --port-file PATH [--handlers DIR] [--log PATH]
+
+One HTTP/1.1 server on 127.0.0.1 (ephemeral port, written to --port-file)
+answers two APIs:
+
+* Lambda Invoke, POST /2015-03-31/functions/{FunctionName}/invocations.
+  Every request must carry a SigV4 signature that botocore (Debian's
+  python3-botocore) recomputes to the same value, so a signer that passes
+  here signs like the AWS SDKs.  Functions are Python files
+  <handlers>/<FunctionName>.py defining lambda_handler(event, context);
+  mockStats, mockConfig and mockStatus are built in (see README.md).
+* IMDSv2 under /latest/: session tokens, a role "mock-role" whose
+  credentials are freshly issued on every fetch (and then accepted for
+  signing), and the region.
+
+Requires Python 3 and python3-botocore only.  Nothing secret (tokens,
+signatures, secret keys) is ever written to the log.
+"""
+
+import argparse
+import base64
+import datetime
+import hashlib
+import hmac
+import http.server
+import importlib.util
+import json
+import os
+import re
+import secrets
+import signal
+import socketserver
+import string
+import sys
+import threading
+import time
+import traceback
+import types
+import uuid
+from urllib.parse import unquote
+
+import botocore.auth
+import botocore.awsrequest
+from botocore.compat import HTTPHeaders
+from botocore.credentials import Credentials
+
+ACCOUNT_ID = '123456789012'
+SYNC_PAYLOAD_LIMIT = 6291456        # 6 MiB, RequestResponse and DryRun
+EVENT_PAYLOAD_LIMIT = 1048576       # 1 MiB, Event (since 2025)
+RESPONSE_LIMIT = 6291556            # what Lambda reports for too-big results
+MAX_BODY_READ = 64 * 1024 * 1024    # beyond this we refuse without reading
+CLOCK_SKEW_SECONDS = 300            # AWS accepts X-Amz-Date within 5 minutes
+FUNCTION_TIMEOUT_MS = 900000        # what get_remaining_time_in_millis counts from
+
+ENV_ACCESS_KEY_ID = 'AKIDMOCKENV'
+ENV_SECRET_ACCESS_KEY = 'mock-env-secret-key'
+IMDS_ROLE = 'mock-role'
+
+# Versions and aliases every mock function has; alias "prod" points at 1.
+QUALIFIER_VERSIONS = {'$LATEST': '$LATEST', '1': '1', 'prod': '1'}
+
+# Lambda's error shapes spell the message member differently (spec §2.1).
+LOWERCASE_MESSAGE_CODES = {
+    'TooManyRequestsException', 'RequestTooLargeException',
+    'InvalidParameterValueException', 'InvalidRequestContentException',
+    'UnsupportedMediaTypeException', 'ResourceConflictException',
+    'ValidationException', 'SerializedRequestEntityTooLargeException',
+}
+
+# The model's FunctionName pattern (2026), quoted in ValidationException text.
+FUNCTION_NAME_PATTERN = (
+    r'(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:'
+    r'\d{12}:|(((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?))'
+    r'(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?')
+
+_REGION = r'(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d'
+_QUALIFIER = r'\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]+'
+FULL_ARN_RE = re.compile(
+    rf'arn:(aws[a-zA-Z-]*):lambda:({_REGION}):(\d{{12}}):function:'
+    rf'([a-zA-Z0-9_.-]+)(?::({_QUALIFIER}))?')
+PARTIAL_ARN_RE = re.compile(
+    rf'(?:({_REGION}):)?(\d{{12}}):function:([a-zA-Z0-9_.-]+)(?::({_QUALIFIER}))?')
+BARE_NAME_RE = re.compile(rf'([a-zA-Z0-9_.-]+)(?::({_QUALIFIER}))?')
+QUALIFIER_PARAM_RE = re.compile(r'\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_$-]{1,128}')
+REGION_RE = re.compile(_REGION)
+
+INVOKE_PATH_RE = re.compile(r'/2015-03-31/functions/([^/?]+)/invocations')
+AMZ_DATE_FORMAT = '%Y%m%dT%H%M%SZ'
+BAD_SIGNATURE_MESSAGE = ('The request signature we calculated does not match the '
+                         'signature you provided. Check your AWS Secret Access Key '
+                         'and signing method.')
+INVALID_TOKEN_MESSAGE = 'The security token included in the request is invalid.'
+
+
+# ---------------------------------------------------------------------------
+# Errors and replies
+
+
+class ApiError(Exception):
+    """A Lambda/AWS API error reply: status, x-amzn-ErrorType, JSON body."""
+
+    def __init__(self, status, code, message, extra=None, close=False):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra or {}
+        self.close = close      # drop the connection after replying
+
+    def body(self):
+        key = 'message' if self.code in LOWERCASE_MESSAGE_CODES else 'Message'
+        doc = dict(self.extra)
+        doc.update({'Type': 'User' if self.status < 500 else 'Service', key: self.message})
+        return json.dumps(doc, separators=(',', ':')).encode()
+
+
+class ForcedResponse:
+    """A reply spelled out by mockStatus; the server sends it verbatim."""
+
+    def __init__(self, status, headers, body, truncate=False):
+        self.status = status
+        self.headers = headers      # list of (name, value)
+        self.body = body            # bytes
+        self.truncate = truncate    # announce more bytes than sent, then close
+
+
+def iso8601(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime(
+        '%Y-%m-%dT%H:%M:%SZ')
+
+
+def amz_date(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime(
+        AMZ_DATE_FORMAT)
+
+
+def partition_for_region(region):
+    if region.startswith('cn-'):
+        return 'aws-cn'
+    if region.startswith('us-gov-'):
+        return 'aws-us-gov'
+    return 'aws'
+
+
+def function_arn(region, name, qualifier=None, account=ACCOUNT_ID, partition=None):
+    arn = f'arn:{partition or partition_for_region(region)}:lambda:{region}:{account}:function:{name}'
+    return f'{arn}:{qualifier}' if qualifier else arn
+
+
+# ---------------------------------------------------------------------------
+# Shared state: counters, configuration, issued credentials
+
+
+class MockState:
+    """Everything the server remembers; one lock guards it all."""
+
+    def __init__(self, handlers_dir):
+        self.lock = threading.Lock()
+        self.handlers = HandlerRegistry(handlers_dir)
+        self.config = {'imds_expiry_seconds': 21600, 'imds_region': 'us-east-1'}
+        self.imds_tokens = {}         # token -> expiry epoch
+        self.issued = {}              # access key id -> (secret, token, expiry epoch)
+        self.issued_count = 0
+        self._reset_counters()
+
+    def _reset_counters(self):
+        # connections: every TCP connection accepted; invoke_connections /
+        # imds_connections split them by the kind of their first request, so
+        # a keep-alive test can ignore the extension's metadata traffic.
+        self.counters = dict.fromkeys(
+            ('connections', 'invoke_connections', 'imds_connections', 'requests', 'invokes',
+             'imds_token_requests', 'imds_role_requests', 'imds_credential_requests',
+             'imds_region_requests'), 0)
+        self.events = []              # async (Event) invocations, oldest first
+        self.last_invoke = None       # summary of the newest invoke request
+        self.forced_attempts = {}     # mockStatus payload sha256 -> times seen
+
+    def count(self, name):
+        with self.lock:
+            self.counters[name] += 1
+
+    # -- invoke bookkeeping --------------------------------------------------
+
+    def swap_last_invoke(self, summary):
+        """Remember this invoke; return the one before it (for prev_* stats)."""
+        with self.lock:
+            prev, self.last_invoke = self.last_invoke, summary
+            return prev
+
+    def record_event(self, function, qualifier, request_id, body):
+        entry = {'function': function, 'qualifier': qualifier, 'request_id': request_id,
+                 'payload_sha256': hashlib.sha256(body).hexdigest(),
+                 'payload_length': len(body), 'status': 'queued'}
+        with self.lock:
+            self.events.append(entry)
+        return entry
+
+    def set_event_status(self, entry, status):
+        with self.lock:
+            entry['status'] = status
+
+    # -- credentials -----------------------------------------------------------
+
+    def lookup_secret(self, access_key_id):
+        """Return (secret, required session token or None, expiry or None), or None."""
+        if access_key_id == ENV_ACCESS_KEY_ID:
+            return ENV_SECRET_ACCESS_KEY, None, None
+        with self.lock:
+            return self.issued.get(access_key_id)
+
+    def issue_imds_token(self, ttl):
+        token = base64.b64encode(secrets.token_bytes(42)).decode()
+        now = time.time()
+        with self.lock:
+            # Forget expired tokens so a long test run does not grow the dict.
+            self.imds_tokens = {t: e for t, e in self.imds_tokens.items() if e > now}
+            self.imds_tokens[token] = now + ttl
+        return token
+
+    def imds_token_valid(self, token):
+        with self.lock:
+            expiry = self.imds_tokens.get(token or '')
+        return expiry is not None and expiry > time.time()
+
+    def issue_credential(self):
+        """A new credential for the role, valid imds_expiry_seconds from now."""
+        now = time.time()
+        with self.lock:
+            self.issued_count += 1
+            akid = 'ASIAMOCK%08d' % self.issued_count
+            expiry = now + self.config['imds_expiry_seconds']
+            secret = random_b64_text(40)
+            token = session_token()
+            self.issued[akid] = (secret, token, expiry)
+        return {'Code': 'Success', 'LastUpdated': iso8601(now), 'Type': 'AWS-HMAC',
+                'AccessKeyId': akid, 'SecretAccessKey': secret, 'Token': token,
+                'Expiration': iso8601(expiry)}
+
+    def region(self):
+        with self.lock:
+            return self.config['imds_region']
+
+    # -- control functions (called through normal signed invokes) -------------
+
+    def stats(self, context):
+        headers = context.request_headers
+        prev = context.prev_invoke or {}
+        with self.lock:
+            result = dict(self.counters)
+            result.update({
+                'last_access_key_id': context.access_key_id,
+                'last_content_type': headers.get('content-type'),
+                'last_expect': headers.get('expect'),
+                'events': [dict(e) for e in self.events],
+                'config': dict(self.config),
+                'credentials_issued': self.issued_count,
+            })
+        for key in ('function', 'body_sha256', 'body_length', 'content_type', 'expect',
+                    'access_key_id', 'invocation_type', 'log_type', 'client_context'):
+            result['prev_' + key] = prev.get(key)
+        return result
+
+    def configure(self, event):
+        if not isinstance(event, dict):
+            raise ValueError('mockConfig expects a JSON object')
+        with self.lock:
+            if 'imds_expiry_seconds' in event:
+                value = event['imds_expiry_seconds']
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise ValueError('imds_expiry_seconds must be an integer')
+                # Zero or negative is allowed: it hands out expired credentials.
+                self.config['imds_expiry_seconds'] = value
+            if 'imds_region' in event:
+                if not isinstance(event['imds_region'], str):
+                    raise ValueError('imds_region must be a string')
+                self.config['imds_region'] = event['imds_region']
+            if event.get('reset_counters'):
+                self._reset_counters()
+            return dict(self.config)
+
+    def forced_response(self, event, body):
+        return build_forced_response(self, event, body)
+
+    def forced_attempt(self, body):
+        """How many times this exact mockStatus payload has arrived (1 = first)."""
+        key = hashlib.sha256(body).hexdigest()
+        with self.lock:
+            self.forced_attempts[key] = self.forced_attempts.get(key, 0) + 1
+            return self.forced_attempts[key]
+
+
+def random_b64_text(length):
+    alphabet = string.ascii_letters + string.digits + '+/'
+    return ''.join(secrets.choice(alphabet) for _ in range(length))
+
+
+def session_token():
+    """~300 chars shaped like a real STS token: base64 with '/', '+' and '='."""
+    while True:
+        # 'IQoJb3JpZ2luX2Vj' is how real tokens begin; 212 bytes -> '=' padding.
+        token = 'IQoJb3JpZ2luX2Vj' + base64.b64encode(secrets.token_bytes(212)).decode()
+        if '/' in token and '+' in token and token.endswith('='):
+            return token
+
+
+# ---------------------------------------------------------------------------
+# Control function mockStatus: an API-level reply chosen by the test
+
+
+def build_forced_response(state, event, body):
+    if not isinstance(event, dict):
+        raise ValueError('mockStatus expects a JSON object')
+    times = event.get('times')
+    if times is not None:
+        # Force only the first `times` arrivals of this exact payload, so a
+        # test can watch a client retry and then succeed.
+        attempt = state.forced_attempt(body)
+        if attempt > int(times):
+            return {'forced': False, 'attempt': attempt}
+    request_id = str(uuid.uuid4())
+    if event.get('truncate'):
+        return ForcedResponse(200, [('x-amzn-RequestId', request_id),
+                                    ('Content-Type', 'application/json')],
+                              b'{"partial"', truncate=True)
+    status = int(event.get('status', 200))
+    headers = [('x-amzn-RequestId', request_id)]
+    for name, value in (event.get('headers') or {}).items():
+        headers.append((str(name), str(value)))
+    if 'raw' in event:
+        headers.append(('Content-Type', event.get('content_type', 'application/json')))
+        return ForcedResponse(status, headers, str(event['raw']).encode('utf-8'))
+    code = event.get('code')
+    code_in_body = event.get('code_in_body')
+    message = event.get('message', 'forced by mockStatus')
+    message_key = event.get('message_key') or (
+        'message' if (code or code_in_body or '').split(':')[0].split('#')[-1]
+        in LOWERCASE_MESSAGE_CODES else 'Message')
+    doc = {}
+    if status == 429:
+        doc['Reason'] = event.get('reason', 'ConcurrentInvocationLimitExceeded')
+    if code_in_body:
+        doc['__type'] = code_in_body
+    doc['Type'] = event.get('type', 'User' if status < 500 else 'Service')
+    doc[message_key] = message
+    if code:
+        headers.append(('x-amzn-ErrorType', code))
+    headers.append(('Content-Type', 'application/json'))
+    return ForcedResponse(status, headers, json.dumps(doc, separators=(',', ':')).encode())
+
+
+CONTROL_FUNCTIONS = {
+    'mockStats': lambda event, context: context.mock.stats(context),
+    'mockConfig': lambda event, context: context.mock.configure(event),
+    'mockStatus': lambda event, context: context.mock.forced_response(
+        event, context.request_body),
+}
+
+
+# ---------------------------------------------------------------------------
+# Handler files
+
+
+class HandlerRegistry:
+    """Loads <dir>/<FunctionName>.py on first use; reloads when the file changes."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.lock = threading.Lock()
+        self.cache = {}     # name -> (mtime_ns, lambda_handler)
+
+    def get(self, name):
+        if name in CONTROL_FUNCTIONS:
+            return CONTROL_FUNCTIONS[name]
+        path = os.path.join(self.directory, name + '.py')
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            return None
+        with self.lock:
+            cached = self.cache.get(name)
+            if cached and cached[0] == mtime:
+                return cached[1]
+            try:
+                spec = importlib.util.spec_from_file_location('mock_handler_' + name, path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                handler = module.lambda_handler
+            except Exception as exc:
+                handler = import_error_handler(name, exc)
+            self.cache[name] = (mtime, handler)
+            return handler
+
+
+def import_error_handler(name, exc):
+    """A broken handler file fails each invoke like Lambda: Runtime.ImportModuleError."""
+    error_class = type('Runtime.ImportModuleError', (Exception,), {})
+    message = f"Unable to import module '{name}': {exc}"
+
+    def handler(event, context):
+        raise error_class(message)
+    return handler
+
+
+class LambdaContext:
+    """What the Python runtime hands a handler, plus the mock's own extras."""
+
+    def __init__(self, state, fn, request_id, headers, body, access_key_id,
+                 prev_invoke, client_context):
+        self.function_name = fn.name
+        self.function_version = fn.executed_version
+        self.invoked_function_arn = fn.invoked_arn
+        self.aws_request_id = request_id
+        self.memory_limit_in_mb = 128
+        self.log_group_name = '/aws/lambda/' + fn.name
+        self.log_stream_name = 'mock'
+        self.client_context = client_context
+        self.identity = None
+        self.mock = state
+        self.request_headers = headers          # lower-case names
+        self.request_body = body                # raw bytes
+        self.access_key_id = access_key_id
+        self.prev_invoke = prev_invoke
+        self._deadline = time.monotonic() + FUNCTION_TIMEOUT_MS / 1000.0
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def run_handler(handler, event, context):
+    """Run a handler; return (function_error, body bytes, log text)."""
+    try:
+        result = handler(event, context)
+    except Exception as exc:  # the function failed: Lambda reports, not raises
+        doc = {'errorMessage': str(exc), 'errorType': type(exc).__name__,
+               'requestId': context.aws_request_id,
+               'stackTrace': handler_stack(exc)}
+        return 'Unhandled', json.dumps(doc).encode(), f'[ERROR] {type(exc).__name__}: {exc}\n'
+    if isinstance(result, ForcedResponse):
+        return None, result, ''
+    try:
+        body = json.dumps(result).encode('utf-8')
+    except (TypeError, ValueError) as exc:
+        doc = {'errorMessage': f'Unable to marshal response: {exc}',
+               'errorType': 'Runtime.MarshalError', 'requestId': context.aws_request_id,
+               'stackTrace': []}
+        return 'Unhandled', json.dumps(doc).encode(), ''
+    if len(body) > RESPONSE_LIMIT:
+        return 'Unhandled', json.dumps({
+            'errorMessage': 'Response payload size exceeded maximum allowed payload '
+                            f'size ({RESPONSE_LIMIT} bytes).',
+            'errorType': 'Function.ResponseSizeTooLarge'}, separators=(',', ':')).encode(), ''
+    return None, body, ''
+
+
+def handler_stack(exc):
+    """The traceback frames of the handler's own code, formatted like the runtime."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    here = os.path.abspath(__file__)
+    frames = [f for f in frames if os.path.abspath(f.filename) != here]
+    return traceback.format_list(frames)
+
+
+# ---------------------------------------------------------------------------
+# SigV4 verification with botocore
+
+
+class _ListedHeadersSigner(botocore.auth.SigV4Auth):
+    """SigV4Auth that canonicalizes exactly the headers named in SignedHeaders.
+
+    Stock SigV4Auth signs every header of the request except a small
+    blacklist; a verifier must instead use the client's list, including
+    headers botocore itself would skip (user-agent, expect).
+    """
+
+    def __init__(self, credentials, region, signed_headers):
+        super().__init__(credentials, 'lambda', region)
+        self._signed_headers = signed_headers     # [(lower-case name, value)]
+
+    def headers_to_sign(self, request):
+        header_map = HTTPHeaders()
+        for name, value in self._signed_headers:
+            header_map[name] = value
+        return header_map
+
+
+def parse_authorization(value):
+    """Split 'AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...'."""
+    algorithm, _, rest = value.strip().partition(' ')
+    if algorithm != 'AWS4-HMAC-SHA256':
+        raise ApiError(403, 'IncompleteSignatureException',
+                       f"Unsupported AWS 'algorithm': '{algorithm[:32]}'")
+    fields = {}
+    for part in rest.split(','):
+        key, sep, val = part.strip().partition('=')
+        if sep:
+            fields[key] = val
+    missing = [k for k in ('Credential', 'Signature', 'SignedHeaders') if not fields.get(k)]
+    if missing:
+        raise ApiError(403, 'IncompleteSignatureException', ' '.join(
+            f"Authorization header requires '{k}' parameter." for k in missing))
+    scope = fields['Credential'].split('/')
+    if len(scope) != 5 or not scope[0]:
+        raise ApiError(403, 'IncompleteSignatureException',
+                       "Credential must have exactly 5 slash-delimited elements, "
+                       "e.g. keyid/date/region/service/term")
+    return scope, fields['SignedHeaders'].split(';'), fields['Signature']
+
+
+def check_request_time(amzdate, scope_date, now):
+    try:
+        signed_at = datetime.datetime.strptime(amzdate, AMZ_DATE_FORMAT).replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except ValueError:
+        raise ApiError(403, 'IncompleteSignatureException',
+                       f"Date must be in ISO-8601 'basic format'. Got '{amzdate[:40]}'. "
+                       "See http://en.wikipedia.org/wiki/ISO_8601")
+    if scope_date != amzdate[:8]:
+        raise ApiError(403, 'InvalidSignatureException',
+                       'Date in Credential scope does not match YYYYMMDD from ISO-8601 '
+                       f"version of date from HTTP: '{scope_date}' != '{amzdate[:8]}', "
+                       f"from '{amzdate}'.")
+    if signed_at < now - CLOCK_SKEW_SECONDS:
+        raise ApiError(403, 'InvalidSignatureException',
+                       f'Signature expired: {amzdate} is now earlier than '
+                       f'{amz_date(now - CLOCK_SKEW_SECONDS)} ({amz_date(now)} - 5 min.)')
+    if signed_at > now + CLOCK_SKEW_SECONDS:
+        raise ApiError(403, 'InvalidSignatureException',
+                       f'Signature not yet current: {amzdate} is still later than '
+                       f'{amz_date(now + CLOCK_SKEW_SECONDS)} ({amz_date(now)} + 5 min.)')
+
+
+def verify_sigv4(state, method, raw_target, headers, body, now=None):
+    """Check a request's SigV4 signature as AWS would.
+
+    headers: list of (name, value) as received (any case, repeats kept).
+    Returns (access_key_id, scope_region); raises ApiError (403) otherwise.
+    On a mismatch the error carries the expected canonical request (session
+    token blanked) so the log shows what the client should have signed.
+    """
+    now = time.time() if now is None else now
+    by_name = {}
+    for name, value in headers:
+        by_name.setdefault(name.lower(), []).append(value)
+    auth = by_name.get('authorization')
+    if not auth:
+        raise ApiError(403, 'MissingAuthenticationTokenException', 'Missing Authentication Token')
+    (akid, scope_date, region, service, terminator), signed, signature = \
+        parse_authorization(auth[0])
+    if service != 'lambda':
+        raise ApiError(403, 'InvalidSignatureException',
+                       "Credential should be scoped to correct service: 'lambda'. ")
+    if terminator != 'aws4_request':
+        raise ApiError(403, 'InvalidSignatureException',
+                       "Credential should be scoped with a valid terminator: "
+                       f"'aws4_request', not '{terminator[:32]}'. ")
+    if not REGION_RE.fullmatch(region):
+        raise ApiError(403, 'InvalidSignatureException',
+                       'Credential should be scoped to a valid region. ')
+    if 'x-amz-date' not in by_name:
+        raise ApiError(403, 'IncompleteSignatureException',
+                       "Authorization header requires existence of either a "
+                       "'X-Amz-Date' or a 'Date' header.")
+    check_request_time(by_name['x-amz-date'][0].strip(), scope_date, now)
+    signed_lower = [h.strip().lower() for h in signed]
+    required = ['host', 'x-amz-date'] + (
+        ['x-amz-security-token'] if 'x-amz-security-token' in by_name else [])
+    for name in required:
+        if name not in signed_lower:
+            raise ApiError(403, 'InvalidSignatureException',
+                           f"'{name}' must be a 'SignedHeader' in the AWS Authorization.")
+
+    found = state.lookup_secret(akid)
+    if found is None:
+        raise ApiError(403, 'UnrecognizedClientException', INVALID_TOKEN_MESSAGE)
+    secret, wanted_token, expiry = found
+    sent_token = by_name.get('x-amz-security-token', [None])[0]
+    if sent_token != wanted_token:
+        # A long-term key with a token, or a temporary key with a wrong/no token.
+        raise ApiError(403, 'UnrecognizedClientException', INVALID_TOKEN_MESSAGE)
+    if expiry is not None and expiry <= now:
+        raise ApiError(403, 'ExpiredTokenException',
+                       'The security token included in the request is expired')
+    sent_sha = by_name.get('x-amz-content-sha256')
+    if sent_sha and sent_sha[0] != hashlib.sha256(body).hexdigest():
+        raise ApiError(403, 'InvalidSignatureException',
+                       "The provided 'x-amz-content-sha256' header does not match "
+                       "what was computed.")
+
+    expected, creq = compute_signature(method, raw_target, by_name, signed_lower, body,
+                                       akid, secret, region, by_name['x-amz-date'][0].strip())
+    if not hmac.compare_digest(expected, signature):
+        err = ApiError(403, 'InvalidSignatureException', BAD_SIGNATURE_MESSAGE)
+        # For the log only: what we signed, with the session token blanked.
+        err.canonical_request = creq.replace(sent_token, '<token>') if sent_token else creq
+        err.signed_headers = ';'.join(signed_lower)
+        raise err
+    return akid, region
+
+
+def compute_signature(method, raw_target, by_name, signed_lower, body, akid, secret,
+                      region, amzdate):
+    """botocore's signature for the request; returns (hex signature, canonical request).
+
+    The path goes in exactly as received on the wire: botocore percent-
+    encodes it once more, which is the SigV4 rule for non-S3 services.  The
+    query is decoded into params so botocore re-encodes it once, the way AWS
+    canonicalizes it whatever encoding the client put on the wire.
+    """
+    raw_path, _, raw_query = raw_target.partition('?')
+    params = []
+    for pair in raw_query.split('&') if raw_query else []:
+        key, _, value = pair.partition('=')
+        params.append((unquote(key), unquote(value)))
+    listed = [(name, value) for name in dict.fromkeys(signed_lower)
+              for value in by_name.get(name, [])]
+    request = botocore.awsrequest.AWSRequest(
+        method=method, url='http://mock-lambda' + raw_path, data=body, params=params)
+    # Use the client's timestamp; add_auth() would restamp with "now".
+    request.context['timestamp'] = amzdate
+    signer = _ListedHeadersSigner(Credentials(akid, secret), region, listed)
+    creq = signer.canonical_request(request)
+    sts = signer.string_to_sign(request, creq)
+    return signer.signature(sts, request), creq
+
+
+# ---------------------------------------------------------------------------
+# Function names
+
+
+class FunctionRef(types.SimpleNamespace):
+    """name, qualifier (or None), executed_version, invoked_arn."""
+
+
+def validation_error(name):
+    return ApiError(400, 'ValidationException',
+                    f"1 validation error detected: Value '{name}' at 'functionName' failed "
+                    "to satisfy constraint: Member must satisfy regular expression "
+                    f"pattern: {FUNCTION_NAME_PATTERN}")
+
+
+def resolve_function(raw_name, qualifier_param, scope_region):
+    """Parse the FunctionName forms Lambda accepts; raise ApiError like Lambda."""
+    if not 1 <= len(raw_name) <= 256:
+        raise validation_error(raw_name)
+    region, account, partition = scope_region, ACCOUNT_ID, None
+    m = FULL_ARN_RE.fullmatch(raw_name)
+    if m:
+        partition, region, account, name, qualifier = m.groups()
+    else:
+        m = PARTIAL_ARN_RE.fullmatch(raw_name)
+        if m:
+            arn_region, account, name, qualifier = m.groups()
+            region = arn_region or scope_region
+        else:
+            m = BARE_NAME_RE.fullmatch(raw_name)
+            if not m or len(m.group(1)) > 64:
+                raise validation_error(raw_name)
+            name, qualifier = m.groups()
+    if qualifier_param is not None:
+        if not QUALIFIER_PARAM_RE.fullmatch(qualifier_param):
+            raise ApiError(400, 'ValidationException',
+                           f"1 validation error detected: Value '{qualifier_param}' at "
+                           "'qualifier' failed to satisfy constraint: Member must satisfy "
+                           "regular expression pattern: (|[a-zA-Z0-9$_-]+)")
+        if qualifier is not None and qualifier != qualifier_param:
+            raise ApiError(400, 'InvalidParameterValueException',
+                           'The derived qualifier from the function name does not match '
+                           'the specified qualifier.')
+        qualifier = qualifier_param
+    if region != scope_region:
+        raise ApiError(404, 'ResourceNotFoundException',
+                       f"Functions from '{region}' are not reachable in this region "
+                       f"('{scope_region}')")
+    arn_partition = partition or partition_for_region(region)
+    if account != ACCOUNT_ID:
+        raise ApiError(404, 'ResourceNotFoundException', 'Function not found: ' + function_arn(
+            region, name, qualifier, account, arn_partition))
+    return FunctionRef(name=name, qualifier=qualifier,
+                       executed_version=QUALIFIER_VERSIONS.get(qualifier or '$LATEST'),
+                       invoked_arn=function_arn(region, name, qualifier, partition=arn_partition))
+
+
+# ---------------------------------------------------------------------------
+# HTTP server
+
+
+class MockHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True            # idle keep-alive clients must not block exit
+    request_queue_size = 128         # many backends may connect at once
+
+    def __init__(self, address, handler_class, state, log):
+        self.state = state
+        self.log = log
+        super().__init__(address, handler_class)
+
+    def server_bind(self):
+        # HTTPServer.server_bind does a reverse DNS lookup; skip it.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request, client_address):
+        # Clients dropping idle keep-alive connections is normal; keep such
+        # noise out of stderr and anything else on one log line.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            self.log.write(f'{client_address[1]} connection closed: {type(exc).__name__}')
+        else:
+            self.log.write(f'{client_address[1]} error: ' +
+                           traceback.format_exc().replace('\n', ' | '))
+
+    def process_request(self, request, client_address):
+        # Called once per accepted TCP connection: what keep-alive tests count.
+        self.state.count('connections')
+        super().process_request(request, client_address)
+
+
+class Logger:
+    """One line per request, to a file or stderr; thread-safe."""
+
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.stream = open(path, 'a', buffering=1) if path else sys.stderr
+
+    def write(self, line):
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+        with self.lock:
+            self.stream.write(f'{stamp[:-4]}Z {line}\n')
+            self.stream.flush()
+
+
+class MockRequestHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    server_version = 'mock-lambda/1.0'
+    sys_version = ''
+    disable_nagle_algorithm = True   # headers and body leave without delay
+    timeout = 600                    # drop idle keep-alive connections eventually
+
+    # http.server calls these for its own replies (malformed requests).
+    def log_request(self, code='-', size='-'):
+        pass
+
+    def log_message(self, fmt, *args):
+        self.server.log.write(f'{self.client_address[1]} {fmt % args}')
+
+    def do_GET(self):
+        self._dispatch()
+
+    do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_GET
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def _dispatch(self):
+        state = self.server.state
+        state.count('requests')
+        started = time.monotonic()
+        self.note = {}               # extra fields for this request's log line
+        self.reply_status, self.reply_length, self.body_length = 0, 0, 0
+        path = self.path.partition('?')[0]
+        if not getattr(self, 'connection_classified', False):
+            # One handler object serves one TCP connection: classify it once.
+            self.connection_classified = True
+            if path.startswith('/latest/'):
+                state.count('imds_connections')
+            elif path.startswith('/2015-03-31/'):
+                state.count('invoke_connections')
+        try:
+            if path.startswith('/latest/'):
+                self._imds(path)
+            elif path.startswith('/2015-03-31/'):
+                self._invoke()
+            else:
+                self._send(404, [('Content-Type', 'text/plain')], b'Not Found\n')
+        except ApiError as err:
+            self._send_error(err)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+            self.note['error'] = 'client went away'
+        except Exception:
+            self.server.log.write('internal error: ' + traceback.format_exc().replace('\n', ' | '))
+            self._send_error(ApiError(500, 'ServiceException', 'mock internal error'))
+        elapsed = (time.monotonic() - started) * 1000
+        extra = ''.join(f' {k}={v}' for k, v in self.note.items())
+        self.server.log.write(
+            f'{self.client_address[1]} {self.command} {self.path} {self.reply_status} '
+            f'in={self.body_length} out={self.reply_length} {elapsed:.1f}ms{extra}')
+
+    def _send(self, status, headers, body=b'', close=False, announce=None):
+        """Reply with Content-Length (keep-alive needs it); `announce` overrides
+        the length to fake a truncated reply."""
+        self.reply_status, self.reply_length = status, len(body)
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header('Content-Length', str(len(body) if announce is None else announce))
+        if close and announce is None:
+            self.send_header('Connection', 'close')     # also sets close_connection
+        self.close_connection = self.close_connection or close
+        self.end_headers()
+        if body and self.command != 'HEAD':
+            self.wfile.write(body)
+
+    def _send_error(self, err):
+        self.note['error'] = err.code
+        if getattr(err, 'canonical_request', None):
+            self.note['signed_headers'] = err.signed_headers
+            self.note['expected_creq'] = json.dumps(err.canonical_request)
+        self._send(err.status, [('x-amzn-RequestId', str(uuid.uuid4())),
+                                ('x-amzn-ErrorType', err.code),
+                                ('Content-Type', 'application/json')],
+                   err.body(), close=err.close)
+
+    def _header_list(self):
+        """Headers as sent: original names, repeats kept, values as UTF-8 text."""
+        result = []
+        for name, value in self.headers.items():
+            # http.client decodes header bytes as Latin-1; SigV4 hashes UTF-8.
+            try:
+                value = value.encode('latin-1').decode('utf-8')
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                pass
+            result.append((name, value))
+        return result
+
+    def _read_body(self, limit):
+        """The request body (Content-Length or chunked), or ApiError if too big."""
+        if 'chunked' in self.headers.get('Transfer-Encoding', '').lower():
+            return self._read_chunked(limit)
+        try:
+            length = int(self.headers.get('Content-Length', '0'))
+        except ValueError:
+            raise ApiError(400, 'InvalidRequestContentException', 'Invalid Content-Length',
+                           close=True)
+        if length > limit:
+            # Too big to bother reading; the connection cannot be reused.
+            raise ApiError(413, 'RequestTooLargeException',
+                           f'{length} byte payload is too large', close=True)
+        body = self.rfile.read(length) if length > 0 else b''
+        self.body_length = len(body)
+        return body
+
+    def _read_chunked(self, limit):
+        body = bytearray()
+        while True:
+            size = int(self.rfile.readline(1024).split(b';')[0].strip() or b'0', 16)
+            if size == 0:
+                while self.rfile.readline(65536) not in (b'\r\n', b'\n', b''):
+                    pass            # trailers
+                self.body_length = len(body)
+                return bytes(body)
+            if len(body) + size > limit:
+                raise ApiError(413, 'RequestTooLargeException', 'payload is too large',
+                               close=True)
+            body += self.rfile.read(size)
+            self.rfile.readline(1024)
+
+    # -- Lambda Invoke -------------------------------------------------------------
+
+    def _invoke(self):
+        state = self.server.state
+        raw_path, _, raw_query = self.path.partition('?')
+        match = INVOKE_PATH_RE.fullmatch(raw_path)
+        if self.command != 'POST' or not match:
+            self._read_body(MAX_BODY_READ)      # keep the connection in sync
+            raise ApiError(404, 'UnknownOperationException', 'Unknown operation')
+        state.count('invokes')
+        body = self._read_body(MAX_BODY_READ)
+        headers = self._header_list()
+        lower = {}
+        for name, value in headers:
+            key = name.lower()
+            lower[key] = f'{lower[key]},{value}' if key in lower else value
+
+        # Authentication comes first, as with AWS.
+        try:
+            akid, scope_region = verify_sigv4(state, self.command, self.path, headers, body)
+        finally:
+            prev = state.swap_last_invoke(self._invoke_summary(match, body, lower))
+        self.note['akid'] = akid
+
+        invocation_type = lower.get('x-amz-invocation-type', 'RequestResponse')
+        self.note['type'] = invocation_type
+        if invocation_type not in ('RequestResponse', 'Event', 'DryRun'):
+            raise ApiError(400, 'InvalidParameterValueException',
+                           f'Unsupported invocation type {invocation_type}')
+        limit = EVENT_PAYLOAD_LIMIT if invocation_type == 'Event' else SYNC_PAYLOAD_LIMIT
+        if len(body) > limit:
+            kind = 'Event' if invocation_type == 'Event' else 'RequestResponse'
+            raise ApiError(413, 'RequestTooLargeException',
+                           f'{len(body)} byte payload is too large for the {kind} '
+                           f'invocation type (limit {limit} bytes)')
+
+        qualifier_param = None
+        for pair in raw_query.split('&') if raw_query else []:
+            key, _, value = pair.partition('=')
+            if unquote(key) == 'Qualifier':
+                qualifier_param = unquote(value)
+        fn = resolve_function(unquote(match.group(1)), qualifier_param, scope_region)
+        self.note['fn'] = fn.name
+        handler = state.handlers.get(fn.name)
+        if handler is None or (fn.qualifier or '$LATEST') not in QUALIFIER_VERSIONS:
+            raise ApiError(404, 'ResourceNotFoundException',
+                           'Function not found: ' + fn.invoked_arn)
+        if invocation_type == 'DryRun':
+            self._send(204, [('x-amzn-RequestId', str(uuid.uuid4()))])
+            return
+
+        event = parse_event(body)
+        request_id = str(uuid.uuid4())
+        context = LambdaContext(state, fn, request_id, lower, body, akid, prev,
+                                parse_client_context(lower.get('x-amz-client-context')))
+        if invocation_type == 'Event':
+            self._invoke_async(handler, event, context, fn, body)
+            self._send(202, [('x-amzn-RequestId', request_id)])
+            return
+        self._invoke_sync(handler, event, context, fn, lower.get('x-amz-log-type') == 'Tail')
+
+    def _invoke_summary(self, match, body, lower):
+        return {'function': unquote(match.group(1)),
+                'body_sha256': hashlib.sha256(body).hexdigest(), 'body_length': len(body),
+                'content_type': lower.get('content-type'), 'expect': lower.get('expect'),
+                'access_key_id': credential_key_id(lower.get('authorization')),
+                'invocation_type': lower.get('x-amz-invocation-type'),
+                'log_type': lower.get('x-amz-log-type'),
+                'client_context': lower.get('x-amz-client-context')}
+
+    def _invoke_async(self, handler, event, context, fn, body):
+        entry = self.server.state.record_event(fn.name, fn.qualifier, context.aws_request_id,
+                                               body)
+
+        def work():
+            self.server.state.set_event_status(entry, 'running')
+            error, _, _ = run_handler(handler, event, context)
+            self.server.state.set_event_status(entry, 'error' if error else 'ok')
+
+        threading.Thread(target=work, name='event-' + fn.name, daemon=True).start()
+
+    def _invoke_sync(self, handler, event, context, fn, tail):
+        started = time.monotonic()
+        error, body, log_text = run_handler(handler, event, context)
+        if isinstance(body, ForcedResponse):
+            self.note['forced'] = body.status
+            self._send(body.status, body.headers, body.body, close=body.truncate,
+                       announce=1000 if body.truncate else None)
+            return
+        headers = [('Content-Type', 'application/json'),
+                   ('X-Amz-Executed-Version', fn.executed_version),
+                   ('x-amzn-RequestId', context.aws_request_id)]
+        if error:
+            self.note['function_error'] = error
+            headers.append(('X-Amz-Function-Error', error))
+        if tail:
+            headers.append(('X-Amz-Log-Result', fake_log(
+                context, fn, log_text, (time.monotonic() - started) * 1000)))
+        self._send(200, headers, body)
+
+    # -- IMDSv2 ----------------------------------------------------------------------
+
+    def _imds(self, path):
+        state = self.server.state
+        self._read_body(MAX_BODY_READ)
+        if path == '/latest/api/token':
+            self._imds_token()
+            return
+        if self.command not in ('GET', 'HEAD'):
+            self._send(405, [('Content-Type', 'text/plain')], b'Method Not Allowed\n')
+            return
+        role_paths = ('/latest/meta-data/iam/security-credentials/',
+                      '/latest/meta-data/iam/security-credentials')
+        counter = None
+        if path in role_paths:
+            counter = 'imds_role_requests'
+        elif path.startswith(role_paths[0]):
+            counter = 'imds_credential_requests'
+        elif path in ('/latest/meta-data/placement/region',
+                      '/latest/meta-data/placement/availability-zone',
+                      '/latest/dynamic/instance-identity/document'):
+            counter = 'imds_region_requests'
+        if counter:
+            state.count(counter)
+        if not state.imds_token_valid(self.headers.get('X-aws-ec2-metadata-token')):
+            self._send(401, [('Content-Type', 'text/plain')], b'Unauthorized\n')
+            return
+        text = self._imds_document(path, counter)
+        if text is None:
+            self._send(404, [('Content-Type', 'text/plain')], b'Not Found\n')
+        else:
+            ctype = 'application/json' if text.startswith('{') else 'text/plain'
+            self._send(200, [('Content-Type', ctype)], text.encode())
+
+    def _imds_token(self):
+        state = self.server.state
+        state.count('imds_token_requests')
+        if self.command != 'PUT':
+            self._send(405, [('Content-Type', 'text/plain')], b'Method Not Allowed\n')
+            return
+        if self.headers.get('X-Forwarded-For') is not None:
+            # IMDS refuses tokens to requests that went through a proxy.
+            self._send(403, [('Content-Type', 'text/plain')], b'Forbidden\n')
+            return
+        ttl = self.headers.get('X-aws-ec2-metadata-token-ttl-seconds', '')
+        if not ttl.strip().isdigit() or not 1 <= int(ttl) <= 21600:
+            self._send(400, [('Content-Type', 'text/plain')], b'Bad Request\n')
+            return
+        token = state.issue_imds_token(int(ttl))
+        self._send(200, [('Content-Type', 'text/plain'),
+                         ('X-aws-ec2-metadata-token-ttl-seconds', str(int(ttl)))],
+                   token.encode())
+
+    def _imds_document(self, path, counter):
+        state = self.server.state
+        region = state.region()
+        if counter == 'imds_role_requests':
+            return IMDS_ROLE
+        if counter == 'imds_credential_requests':
+            if path.rstrip('/').rsplit('/', 1)[-1] != IMDS_ROLE:
+                return None
+            creds = state.issue_credential()
+            self.note['issued'] = creds['AccessKeyId']
+            return json.dumps(creds, indent=2)
+        if path.endswith('/region'):
+            return region
+        if path.endswith('/availability-zone'):
+            return region + 'a'
+        if path.endswith('/document'):
+            return json.dumps({'accountId': ACCOUNT_ID, 'region': region,
+                               'availabilityZone': region + 'a',
+                               'instanceId': 'i-0123456789abcdef0'}, indent=2)
+        return None
+
+
+def credential_key_id(authorization):
+    """The access key id from an Authorization header (it is not a secret)."""
+    m = re.search(r'Credential=([^/,\s]+)/', authorization or '')
+    return m.group(1) if m else None
+
+
+def parse_event(body):
+    """The request body as the handler's event; Lambda-style 400 if not JSON."""
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body.decode('utf-8'), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, 'InvalidRequestContentException',
+                       f'Could not parse request body into json: {exc}')
+
+
+def _reject_constant(name):
+    # Python accepts NaN/Infinity; Lambda's JSON parser does not.
+    raise ValueError(f"Unrecognized token '{name}'")
+
+
+def parse_client_context(value):
+    """X-Amz-Client-Context (base64 JSON) as the runtime's client_context object."""
+    if not value:
+        return None
+    try:
+        doc = json.loads(base64.b64decode(value, validate=True))
+        if not isinstance(doc, dict):
+            raise ValueError('not an object')
+    except ValueError:
+        raise ApiError(400, 'InvalidRequestContentException',
+                       'Client context must be a valid Base64-encoded JSON object.')
+    return types.SimpleNamespace(custom=doc.get('custom'), env=doc.get('env'),
+                                 client=doc.get('client'))
+
+
+def fake_log(context, fn, text, elapsed_ms):
+    rid = context.aws_request_id
+    log = (f'START RequestId: {rid} Version: {fn.executed_version}\n{text}'
+           f'END RequestId: {rid}\n'
+           f'REPORT RequestId: {rid}\tDuration: {elapsed_ms:.2f} ms\t'
+           f'Billed Duration: {max(1, int(elapsed_ms + 0.999))} ms\t'
+           f'Memory Size: 128 MB\tMax Memory Used: 40 MB\t\n')
+    return base64.b64encode(log.encode()[-4096:]).decode()
+
+
+# ---------------------------------------------------------------------------
+# Entry point
+
+
+def write_port_file(path, port):
+    """Write atomically, so a poller never reads a half-written number."""
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(f'{port}\n')
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description='Mock AWS Lambda Invoke + IMDSv2 endpoint')
+    parser.add_argument('--port-file', required=True, help='where to write the port number')
+    parser.add_argument('--handlers', default=os.path.join(here, 'handlers'),
+                        help='directory of <FunctionName>.py handlers')
+    parser.add_argument('--log', help='request log file (default: stderr)')
+    args = parser.parse_args(argv)
+
+    log = Logger(args.log)
+    state = MockState(os.path.abspath(args.handlers))
+    server = MockHTTPServer(('127.0.0.1', 0), MockRequestHandler, state, log)
+    port = server.server_address[1]
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.2},
+                              name='accept', daemon=True)
+    thread.start()
+    write_port_file(args.port_file, port)
+    log.write(f'listening on 127.0.0.1:{port} handlers={state.handlers.directory}')
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+    log.write('stopped')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,577 @@
+#!/usr/bin/python3
+"""Self-test of the mock Lambda/IMDS endpoint.
+
+Starts mock_lambda.py as a subprocess (the way test/lib.sh does), talks to
+it with requests signed by botocore's SigV4Auth and with botocore's own
+Lambda client and IMDS fetcher, and checks the replies.  It also runs the
+mock's verifier over the stored SigV4 Lambda vectors.
+
+Prints one line per failed check and finally
+    mock selftest: N passed, N failed
+Exit status 1 if anything failed.
+"""
+import base64
+import calendar
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import botocore.auth
+import botocore.awsrequest
+import botocore.session
+import botocore.utils
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import mock_lambda  # noqa: E402  (for the in-process vector check)
+
+ENV = ('AKIDMOCKENV', 'mock-env-secret-key', None)
+REGION = 'us-east-1'
+PASSED, FAILED = [], []
+
+
+def check(name, ok, detail=''):
+    (PASSED if ok else FAILED).append(name)
+    if not ok:
+        print(f'FAIL {name}: {detail}'[:2000])
+
+
+# ---------------------------------------------------------------------------
+# Driving the mock
+
+
+class MockProcess:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix='mock-selftest.')
+        self.port_file = os.path.join(self.dir, 'port')
+        self.log = os.path.join(self.dir, 'mock.log')
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, 'mock_lambda.py'),
+             '--port-file', self.port_file, '--log', self.log])
+        deadline = time.time() + 10
+        while not os.path.exists(self.port_file):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise SystemExit('mock did not start')
+            time.sleep(0.05)
+        with open(self.port_file) as f:
+            self.port = int(f.read())
+        self.host = f'127.0.0.1:{self.port}'
+
+    def stop(self):
+        """SIGTERM; returns the exit status (None if it had to be killed)."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+
+def sign(method, host, target, body, creds, region=REGION, headers=None, timestamp=None):
+    """Headers for a request signed with botocore's SigV4Auth.
+
+    Like SigV4Auth.add_auth, but with a chosen timestamp when asked (to
+    test clock skew); target is the wire path and query.
+    """
+    akid, secret, token = creds
+    request = botocore.awsrequest.AWSRequest(
+        method=method, url=f'http://{host}{target}', data=body,
+        headers=dict(headers or {}, Host=host))
+    signer = botocore.auth.SigV4Auth(Credentials(akid, secret, token), 'lambda', region)
+    request.context['timestamp'] = timestamp or datetime.datetime.utcnow().strftime(
+        '%Y%m%dT%H%M%SZ')
+    signer._modify_request_before_signing(request)
+    creq = signer.canonical_request(request)
+    sts = signer.string_to_sign(request, creq)
+    signer._inject_signature_to_request(request, signer.signature(sts, request))
+    return dict(request.headers.items())
+
+
+def wire_name(name):
+    """FunctionName as the SDKs put it in the path (every reserved byte encoded)."""
+    return botocore.utils.percent_encode(name)
+
+
+class Reply:
+    def __init__(self, resp):
+        self.status = resp.status
+        self.headers = {k.lower(): v for k, v in resp.getheaders()}
+        self.body = resp.read()
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def invoke(mock, name, payload=b'{}', creds=ENV, conn=None, query='', region=REGION,
+           headers=None, timestamp=None, mutate=None):
+    target = f'/2015-03-31/functions/{wire_name(name)}/invocations{query}'
+    hdrs = sign('POST', mock.host, target, payload, creds, region, headers, timestamp)
+    if mutate:
+        target, hdrs, payload = mutate(target, hdrs, payload)
+    own = conn is None
+    conn = conn or http.client.HTTPConnection('127.0.0.1', mock.port, timeout=30)
+    try:
+        conn.request('POST', target, body=payload, headers=hdrs)
+        return Reply(conn.getresponse())
+    finally:
+        if own:
+            conn.close()
+
+
+def imds(mock, method, path, headers=None):
+    conn = http.client.HTTPConnection('127.0.0.1', mock.port, timeout=10)
+    try:
+        conn.request(method, path, headers=headers or {})
+        return Reply(conn.getresponse())
+    finally:
+        conn.close()
+
+
+def imds_credentials(mock):
+    token = imds(mock, 'PUT', '/latest/api/token',
+                 {'X-aws-ec2-metadata-token-ttl-seconds': '21600'}).body.decode()
+    doc = imds(mock, 'GET', '/latest/meta-data/iam/security-credentials/mock-role',
+               {'X-aws-ec2-metadata-token': token}).json()
+    return doc['AccessKeyId'], doc['SecretAccessKey'], doc['Token']
+
+
+def stats(mock, conn=None):
+    return invoke(mock, 'mockStats', conn=conn).json()
+
+
+def config(mock, **kw):
+    return invoke(mock, 'mockConfig', json.dumps(kw).encode()).json()
+
+
+def is_error(reply, status, code, message=None, key='Message'):
+    try:
+        doc = reply.json()
+    except ValueError:
+        return False
+    return (reply.status == status and reply.headers.get('x-amzn-errortype') == code
+            and 'x-amzn-requestid' in reply.headers
+            and (message is None or doc.get(key) == message))
+
+
+def describe(reply):
+    return f'{reply.status} {reply.headers.get("x-amzn-errortype")} {reply.body[:300]!r}'
+
+
+# ---------------------------------------------------------------------------
+# Checks
+
+
+def test_basic(mock):
+    r = invoke(mock, 'lambdaTest', b'{"name":"bob"}')
+    check('lambdaTest result', r.status == 200 and r.body == b'{"name": "bob", "Status": "OK"}',
+          describe(r))
+    check('success headers', r.headers.get('x-amz-executed-version') == '$LATEST'
+          and r.headers.get('content-type') == 'application/json'
+          and len(r.headers.get('x-amzn-requestid', '')) == 36, r.headers)
+    body = '{"msg":"h\u00e9llo \u2713 \u65e5\u672c","n":[1,2.5,null]}'.encode()
+    r = invoke(mock, 'lambdaEcho', body)
+    check('echo UTF-8', r.status == 200 and r.json() == json.loads(body), describe(r))
+    s = stats(mock)
+    check('prev body sha256', s['prev_body_sha256'] == hashlib.sha256(body).hexdigest()
+          and s['prev_body_length'] == len(body) and s['prev_function'] == 'lambdaEcho', s)
+    check('stats: no content-type/expect', s['last_content_type'] is None
+          and s['last_expect'] is None and s['last_access_key_id'] == 'AKIDMOCKENV', s)
+    r = invoke(mock, 'lambdaEcho', b'')
+    check('empty body is {}', r.status == 200 and r.body == b'{}', describe(r))
+    r = invoke(mock, 'lambdaEcho', b'{}', headers={'Content-Type': 'application/json'})
+    check('content-type recorded', stats(mock)['prev_content_type'] == 'application/json')
+
+
+def test_auth(mock):
+    r = invoke(mock, 'lambdaTest', creds=('AKIDMOCKENV', 'wrong-secret', None))
+    check('wrong secret -> 403', is_error(r, 403, 'InvalidSignatureException',
+                                          mock_lambda.BAD_SIGNATURE_MESSAGE), describe(r))
+    r = invoke(mock, 'lambdaTest', b'{"a":1}',
+               mutate=lambda t, h, b: (t, h, b'{"a":2}'))
+    check('body changed after signing -> 403',
+          is_error(r, 403, 'InvalidSignatureException'), describe(r))
+    r = invoke(mock, 'lambdaTest', mutate=lambda t, h, b: (
+        t, {k: v for k, v in h.items() if k != 'Authorization'}, b))
+    check('no Authorization -> 403', is_error(
+        r, 403, 'MissingAuthenticationTokenException', 'Missing Authentication Token'),
+        describe(r))
+    r = invoke(mock, 'lambdaTest', mutate=lambda t, h, b: (
+        t, dict(h, Authorization='AWS4-HMAC-SHA256 Credential=AKIDMOCKENV'), b))
+    check('garbled Authorization -> 403',
+          is_error(r, 403, 'IncompleteSignatureException'), describe(r))
+    r = invoke(mock, 'lambdaTest', creds=('AKIDUNKNOWN', 'x', None))
+    check('unknown key -> 403', is_error(r, 403, 'UnrecognizedClientException',
+                                         mock_lambda.INVALID_TOKEN_MESSAGE), describe(r))
+    old = datetime.datetime.utcnow() - datetime.timedelta(minutes=10)
+    r = invoke(mock, 'lambdaTest', timestamp=old.strftime('%Y%m%dT%H%M%SZ'))
+    check('clock skew -> 403', is_error(r, 403, 'InvalidSignatureException')
+          and r.json()['Message'].startswith('Signature expired: '), describe(r))
+    r = invoke(mock, 'lambdaTest', creds=('AKIDMOCKENV', 'mock-env-secret-key', 'tok'))
+    check('long-term key with token -> 403',
+          is_error(r, 403, 'UnrecognizedClientException'), describe(r))
+    # A header the client added after signing is harmless; a signed one must match.
+    r = invoke(mock, 'lambdaTest', mutate=lambda t, h, b: (t, dict(h, Accept='*/*'), b))
+    check('unsigned extra header ok', r.status == 200, describe(r))
+    r = invoke(mock, 'lambdaTest', headers={'X-Amz-Log-Type': 'None'},
+               mutate=lambda t, h, b: (t, dict(h, **{'X-Amz-Log-Type': 'Tail'}), b))
+    check('signed header changed -> 403',
+          is_error(r, 403, 'InvalidSignatureException'), describe(r))
+
+
+def test_names(mock):
+    def ok(label, name, version, query=''):
+        r = invoke(mock, name, b'{"x":1}', query=query)
+        check(label, r.status == 200 and r.headers.get('x-amz-executed-version') == version
+              and r.json() == {'x': 1, 'Status': 'OK'}, describe(r))
+
+    ok('name:prod', 'lambdaTest:prod', '1')
+    ok('name:1', 'lambdaTest:1', '1')
+    ok('name:$LATEST', 'lambdaTest:$LATEST', '$LATEST')
+    ok('partial ARN', '123456789012:function:lambdaTest', '$LATEST')
+    ok('partial ARN:prod', '123456789012:function:lambdaTest:prod', '1')
+    ok('full ARN + Qualifier', 'arn:aws:lambda:us-east-1:123456789012:function:lambdaTest',
+       '$LATEST', '?Qualifier=%24LATEST')
+    ok('same qualifier twice', 'lambdaTest:prod', '1', '?Qualifier=prod')
+    r = invoke(mock, 'arn:aws-cn:lambda:cn-north-1:123456789012:function:lambdaTest',
+               region='cn-north-1')
+    check('aws-cn ARN', r.status == 200, describe(r))
+
+    r = invoke(mock, 'nope')
+    check('unknown function -> 404', is_error(
+        r, 404, 'ResourceNotFoundException',
+        'Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope'), describe(r))
+    r = invoke(mock, 'lambdaTest:staging')
+    check('unknown alias -> 404', is_error(
+        r, 404, 'ResourceNotFoundException',
+        'Function not found: arn:aws:lambda:us-east-1:123456789012:function:lambdaTest:staging'),
+        describe(r))
+    r = invoke(mock, 'arn:aws:lambda:us-west-2:123456789012:function:lambdaTest')
+    check('ARN region != scope -> 404', is_error(
+        r, 404, 'ResourceNotFoundException',
+        "Functions from 'us-west-2' are not reachable in this region ('us-east-1')"),
+        describe(r))
+    r = invoke(mock, 'arn:aws:lambda:us-west-2:123456789012:function:lambdaTest',
+               region='us-west-2')
+    check('ARN signed for its region', r.status == 200, describe(r))
+    r = invoke(mock, 'arn:aws:lambda:us-east-1:210987654321:function:lambdaTest')
+    check('other account -> 404', is_error(r, 404, 'ResourceNotFoundException'), describe(r))
+    r = invoke(mock, 'lambdaTest:prod', query='?Qualifier=1')
+    check('qualifier mismatch -> 400', is_error(
+        r, 400, 'InvalidParameterValueException',
+        'The derived qualifier from the function name does not match the specified '
+        'qualifier.', key='message'), describe(r))
+    r = invoke(mock, 'lambdaTest/../lambdaTest')
+    check('invalid name -> 400', is_error(r, 400, 'ValidationException'), describe(r))
+
+
+def test_invocation_types(mock):
+    config(mock, reset_counters=True)
+    body = b'{"async":true}'
+    r = invoke(mock, 'lambdaTest', body, headers={'X-Amz-Invocation-Type': 'Event'})
+    check('Event -> 202', r.status == 202 and r.body == b'', describe(r))
+    events = stats(mock)['events']
+    check('Event recorded', len(events) == 1 and events[0]['function'] == 'lambdaTest'
+          and events[0]['payload_sha256'] == hashlib.sha256(body).hexdigest(), events)
+    r = invoke(mock, 'lambdaTest', headers={'X-Amz-Invocation-Type': 'DryRun'})
+    check('DryRun -> 204', r.status == 204 and r.body == b'', describe(r))
+    r = invoke(mock, 'nope', headers={'X-Amz-Invocation-Type': 'DryRun'})
+    check('DryRun unknown -> 404', is_error(r, 404, 'ResourceNotFoundException'), describe(r))
+    r = invoke(mock, 'lambdaTest', headers={'X-Amz-Invocation-Type': 'Sometimes'})
+    check('bad invocation type -> 400',
+          is_error(r, 400, 'InvalidParameterValueException'), describe(r))
+    r = invoke(mock, 'lambdaTest', b'{"a":1}', headers={'X-Amz-Log-Type': 'Tail'})
+    log = base64.b64decode(r.headers.get('x-amz-log-result', '')).decode()
+    check('Tail log', r.status == 200 and log.startswith('START RequestId: ')
+          and 'END RequestId: ' in log, describe(r))
+
+
+def test_payloads(mock):
+    big = b'{"data":"' + b'x' * (6291456 - 11) + b'"}'
+    started = time.monotonic()
+    r = invoke(mock, 'lambdaEcho', big)
+    elapsed = time.monotonic() - started
+    check('6 MiB echo', r.status == 200 and len(json.loads(r.body)['data']) == 6291456 - 11,
+          describe(r))
+    check('6 MiB echo < 1 s', elapsed < 1.0, f'{elapsed:.2f}s')
+    over = b'{"data":"' + b'x' * (6291456 - 10) + b'"}'
+    r = invoke(mock, 'lambdaEcho', over)
+    check('6 MiB + 1 -> 413', is_error(
+        r, 413, 'RequestTooLargeException', '6291457 byte payload is too large for the '
+        'RequestResponse invocation type (limit 6291456 bytes)', key='message'), describe(r))
+    r = invoke(mock, 'lambdaEcho', b'"' + b'y' * 1048576 + b'"',
+               headers={'X-Amz-Invocation-Type': 'Event'})
+    check('Event 1 MiB + 2 -> 413', is_error(
+        r, 413, 'RequestTooLargeException', '1048578 byte payload is too large for the '
+        'Event invocation type (limit 1048576 bytes)', key='message'), describe(r))
+    r = invoke(mock, 'lambdaEcho', b'{"name":')
+    check('bad JSON -> 400', is_error(r, 400, 'InvalidRequestContentException')
+          and r.json()['message'].startswith('Could not parse request body into json: '),
+          describe(r))
+    r = invoke(mock, 'lambdaLargePayload', b'{"size": 100}')
+    check('large payload data', r.status == 200 and r.json()['data'] ==
+          ('0123456789abcdef' * 7)[:100], describe(r))
+    r = invoke(mock, 'lambdaLargePayload', b'{"size": 6291600}')
+    check('response too large', r.status == 200
+          and r.headers.get('x-amz-function-error') == 'Unhandled'
+          and r.json()['errorType'] == 'Function.ResponseSizeTooLarge', describe(r))
+
+
+def test_function_errors(mock):
+    r = invoke(mock, 'lambdaError', b'{"reason":"disk full"}')
+    doc = r.json() if r.status == 200 else {}
+    check('handler exception', r.headers.get('x-amz-function-error') == 'Unhandled'
+          and doc.get('errorMessage') == 'something went wrong: disk full'
+          and doc.get('errorType') == 'ValueError' and doc.get('stackTrace')
+          and doc.get('requestId') == r.headers.get('x-amzn-requestid'), describe(r))
+
+    def read(event):
+        return invoke(mock, 'lambdaReadKinesisStream', json.dumps(event).encode())
+
+    seen, seq, it = [], '', ''
+    for _ in range(10):
+        doc = read({'StreamName': 'SensorReadings', 'SequenceNumber': seq,
+                    'NextShardIterator': it}).json()
+        if not doc['Data']:
+            break
+        json.loads(doc['Data'])
+        seen.append(doc['SequenceNumber'])
+        seq, it = doc['SequenceNumber'], doc['NextShardIterator']
+    check('kinesis reads 5 records', len(seen) == 5 and seen == sorted(seen, key=int)
+          and doc == {'Data': '', 'SequenceNumber': seq, 'NextShardIterator': it}, seen)
+    doc = read({'StreamName': 'SensorReadings', 'SequenceNumber': seen[1]}).json()
+    check('kinesis after sequence number', doc['SequenceNumber'] == seen[2], doc)
+    r = read({'StreamName': 'NoSuchStream', 'SequenceNumber': '', 'NextShardIterator': ''})
+    check('kinesis unknown stream', r.headers.get('x-amz-function-error') == 'Unhandled'
+          and r.json()['errorType'] == 'ResourceNotFoundException'
+          and r.json()['errorMessage'] ==
+          'Stream NoSuchStream under account 123456789012 not found.', describe(r))
+
+
+def test_forced_status(mock):
+    def forced(event):
+        return invoke(mock, 'mockStatus', json.dumps(event).encode())
+
+    r = forced({'status': 429, 'code': 'TooManyRequestsException',
+                'message': 'Rate Exceeded.', 'message_key': 'message'})
+    check('forced 429', is_error(r, 429, 'TooManyRequestsException', 'Rate Exceeded.',
+                                 key='message')
+          and r.json().get('Reason') == 'ConcurrentInvocationLimitExceeded', describe(r))
+    r = forced({'status': 502, 'raw': '<html>Bad Gateway</html>', 'content_type': 'text/html'})
+    check('forced 502 HTML', r.status == 502 and r.body == b'<html>Bad Gateway</html>'
+          and 'x-amzn-errortype' not in r.headers, describe(r))
+    r = forced({'status': 400, 'code_in_body': 'aws.lambda#InvalidParameterValueException',
+                'message': 'm', 'message_key': 'message'})
+    check('forced code in body', r.status == 400 and 'x-amzn-errortype' not in r.headers
+          and r.json().get('__type') == 'aws.lambda#InvalidParameterValueException', describe(r))
+    r = forced({'status': 200, 'raw': 'not json at all'})
+    check('forced non-JSON 200', r.status == 200 and r.body == b'not json at all', describe(r))
+    try:
+        r = forced({'truncate': True})
+        check('forced truncation', False, describe(r))
+    except http.client.IncompleteRead as exc:
+        check('forced truncation', len(exc.partial) == 10, exc)
+    r = forced({'status': 500, 'code': 'ServiceException', 'times': 1})
+    r2 = forced({'status': 500, 'code': 'ServiceException', 'times': 1})
+    check('forced once, then success', r.status == 500 and r2.status == 200, describe(r2))
+
+
+def test_imds(mock):
+    config(mock, reset_counters=True)
+    r = imds(mock, 'PUT', '/latest/api/token', {'X-aws-ec2-metadata-token-ttl-seconds': '0'})
+    check('IMDS ttl 0 -> 400', r.status == 400, describe(r))
+    r = imds(mock, 'PUT', '/latest/api/token', {'X-aws-ec2-metadata-token-ttl-seconds': '60',
+                                                'X-Forwarded-For': '10.0.0.1'})
+    check('IMDS X-Forwarded-For -> 403', r.status == 403, describe(r))
+    r = imds(mock, 'PUT', '/latest/api/token', {'X-aws-ec2-metadata-token-ttl-seconds': '60'})
+    token = r.body.decode()
+    check('IMDS token', r.status == 200 and len(token) > 20, describe(r))
+    role_path = '/latest/meta-data/iam/security-credentials/'
+    r = imds(mock, 'GET', role_path)
+    check('IMDS without token -> 401', r.status == 401, describe(r))
+    r = imds(mock, 'GET', role_path, {'X-aws-ec2-metadata-token': 'bogus'})
+    check('IMDS bad token -> 401', r.status == 401, describe(r))
+    r = imds(mock, 'GET', role_path, {'X-aws-ec2-metadata-token': token})
+    check('IMDS role', r.status == 200 and r.body == b'mock-role', describe(r))
+    r = imds(mock, 'GET', role_path + 'other-role', {'X-aws-ec2-metadata-token': token})
+    check('IMDS unknown role -> 404', r.status == 404, describe(r))
+    r = imds(mock, 'GET', role_path + 'mock-role', {'X-aws-ec2-metadata-token': token})
+    doc = r.json()
+    check('IMDS credentials', r.status == 200 and doc['Code'] == 'Success'
+          and doc['AccessKeyId'].startswith('ASIAMOCK') and len(doc['SecretAccessKey']) == 40
+          and '/' in doc['Token'] and '+' in doc['Token'] and doc['Token'].endswith('=')
+          and doc['Expiration'].endswith('Z'), doc)
+    expires = calendar.timegm(time.strptime(doc['Expiration'], '%Y-%m-%dT%H:%M:%SZ'))
+    check('IMDS expiry 6 h', abs(expires - time.time() - 21600) < 5, doc['Expiration'])
+    r = imds(mock, 'GET', '/latest/meta-data/placement/region',
+             {'X-aws-ec2-metadata-token': token})
+    check('IMDS region', r.status == 200 and r.body == b'us-east-1', describe(r))
+    check('IMDS other path -> 404', imds(mock, 'GET', '/latest/meta-data/ami-id', {
+        'X-aws-ec2-metadata-token': token}).status == 404)
+
+    creds = (doc['AccessKeyId'], doc['SecretAccessKey'], doc['Token'])
+    r = invoke(mock, 'lambdaTest', b'{"name":"imds"}', creds=creds)
+    check('invoke with IMDS credentials', r.status == 200, describe(r))
+    s = stats(mock)
+    check('IMDS counters', s['imds_token_requests'] == 3 and s['imds_role_requests'] == 3
+          and s['imds_credential_requests'] == 2 and s['imds_region_requests'] == 1
+          and s['prev_access_key_id'] == creds[0], s)
+    r = invoke(mock, 'lambdaTest', creds=creds, mutate=lambda t, h, b: (
+        t, {k: v for k, v in h.items() if k != 'X-Amz-Security-Token'}, b))
+    check('IMDS key without token -> 403', r.status == 403, describe(r))
+    flipped = creds[2][:100] + ('B' if creds[2][100] == 'A' else 'A') + creds[2][101:]
+    r = invoke(mock, 'lambdaTest', creds=(creds[0], creds[1], flipped))
+    check('IMDS key wrong token -> 403',
+          is_error(r, 403, 'UnrecognizedClientException'), describe(r))
+    r = invoke(mock, 'lambdaTest', creds=creds, mutate=lambda t, h, b: (
+        t, dict(h, Authorization=h['Authorization'].replace(';x-amz-security-token', '')), b))
+    check('unsigned token -> 403', is_error(r, 403, 'InvalidSignatureException'), describe(r))
+
+    check('mockConfig', config(mock, imds_expiry_seconds=-10, imds_region='eu-west-1') ==
+          {'imds_expiry_seconds': -10, 'imds_region': 'eu-west-1'})
+    expired = imds_credentials(mock)
+    r = invoke(mock, 'lambdaTest', creds=expired)
+    check('expired credentials -> 403', is_error(
+        r, 403, 'ExpiredTokenException',
+        'The security token included in the request is expired'), describe(r))
+
+    # botocore's own IMDS client and Lambda client against the mock.
+    config(mock, imds_expiry_seconds=21600, imds_region='us-east-1')
+    fetcher = botocore.utils.InstanceMetadataFetcher(
+        timeout=2, num_attempts=1, base_url=f'http://127.0.0.1:{mock.port}')
+    got = fetcher.retrieve_iam_role_credentials()
+    check('botocore IMDS fetcher', got.get('role_name') == 'mock-role'
+          and got.get('access_key', '').startswith('ASIAMOCK'), got.get('role_name'))
+    client = botocore.session.get_session().create_client(
+        'lambda', region_name=REGION, endpoint_url=f'http://127.0.0.1:{mock.port}',
+        aws_access_key_id=got['access_key'], aws_secret_access_key=got['secret_key'],
+        aws_session_token=got['token'], config=Config(retries={'max_attempts': 1}))
+    for name, qualifier in (('lambdaTest', None), ('lambdaTest:prod', None),
+                            ('arn:aws:lambda:us-east-1:123456789012:function:lambdaTest',
+                             '$LATEST')):
+        kw = {'FunctionName': name, 'Payload': b'{"via":"botocore"}', 'LogType': 'Tail',
+              'ClientContext': base64.b64encode(b'{"custom":{"a":1}}').decode()}
+        if qualifier:
+            kw['Qualifier'] = qualifier
+        try:
+            out = client.invoke(**kw)
+            ok = out['StatusCode'] == 200 and json.loads(out['Payload'].read()) == {
+                'via': 'botocore', 'Status': 'OK'}
+        except Exception as exc:  # report, do not abort the run
+            ok, out = False, exc
+        check(f'botocore client invoke {name}', ok, out)
+
+
+def test_keepalive(mock):
+    config(mock, reset_counters=True)
+    conn = http.client.HTTPConnection('127.0.0.1', mock.port, timeout=30)
+    for i in range(4):
+        r = invoke(mock, 'lambdaTest', json.dumps({'i': i}).encode(), conn=conn)
+        check(f'keep-alive request {i}', r.status == 200, describe(r))
+    s = stats(mock, conn=conn)
+    conn.close()
+    check('5 requests = 1 connection', s['connections'] == 1 and s['requests'] == 5
+          and s['invokes'] == 5 and s['invoke_connections'] == 1
+          and s['imds_connections'] == 0, s)
+
+
+def test_expect_continue(mock):
+    """A raw client that waits for 100 Continue before sending the body."""
+    body = b'{"expect":"continue"}'
+    target = '/2015-03-31/functions/lambdaEcho/invocations'
+    hdrs = sign('POST', mock.host, target, body, ENV)
+    hdrs.update({'Expect': '100-continue', 'Content-Length': str(len(body))})
+    with socket.create_connection(('127.0.0.1', mock.port), timeout=10) as sock:
+        head = f'POST {target} HTTP/1.1\r\n' + ''.join(f'{k}: {v}\r\n' for k, v in hdrs.items())
+        sock.sendall(head.encode() + b'\r\n')
+        interim = sock.recv(1024)
+        sock.sendall(body)
+        f = sock.makefile('rb')
+        status = f.readline()
+    check('Expect: 100-continue', interim.startswith(b'HTTP/1.1 100 Continue')
+          and b' 200 ' in status, (interim, status))
+    check('expect recorded', stats(mock)['prev_expect'] == '100-continue')
+
+
+def test_chunked(mock):
+    body = b'{"chunked":"' + b'z' * 70000 + b'"}'
+    target = '/2015-03-31/functions/lambdaEcho/invocations'
+    hdrs = sign('POST', mock.host, target, body, ENV)
+    conn = http.client.HTTPConnection('127.0.0.1', mock.port, timeout=10)
+    try:
+        conn.request('POST', target, body=iter([body[:1000], body[1000:]]), headers=hdrs,
+                     encode_chunked=True)
+        r = Reply(conn.getresponse())
+    finally:
+        conn.close()
+    check('chunked request body', r.status == 200 and r.body == json.dumps(
+        json.loads(body)).encode(), describe(r))
+
+
+def test_vectors():
+    """The mock's verifier accepts every stored Lambda vector, and only as signed."""
+    folder = os.path.join(HERE, '..', 'testdata', 'sigv4-lambda')
+    if not os.path.isdir(folder):
+        print('note: no testdata/sigv4-lambda, vector check skipped')
+        return
+    for case in sorted(os.listdir(folder)):
+        meta_path = os.path.join(folder, case, 'case.json')
+        if not os.path.exists(meta_path):
+            continue
+        with open(meta_path) as f:
+            meta = json.load(f)
+        with open(os.path.join(folder, case, case + '.sreq'), 'rb') as f:
+            head, _, body = f.read().partition(b'\n\n')
+        lines = head.decode().split('\n')
+        method, target, _ = lines[0].split(' ')
+        headers = [tuple(s.strip() for s in line.split(':', 1)) for line in lines[1:]]
+        state = mock_lambda.MockState(HERE)
+        state.issued[meta['access_key_id']] = (meta['secret_access_key'],
+                                               meta['session_token'], None)
+        now = calendar.timegm(time.strptime(meta['x_amz_date'], '%Y%m%dT%H%M%SZ'))
+        try:
+            got = mock_lambda.verify_sigv4(state, method, target, headers, body, now=now)
+            check(f'vector {case}', got == (meta['access_key_id'], meta['region']), got)
+        except mock_lambda.ApiError as err:
+            check(f'vector {case}', False, f'{err.code}: {err.message}')
+        try:
+            mock_lambda.verify_sigv4(state, method, target, headers, body + b' ', now=now)
+            check(f'vector {case} tampered', False, 'accepted')
+        except mock_lambda.ApiError as err:
+            check(f'vector {case} tampered', err.code == 'InvalidSignatureException', err.code)
+
+
+def main():
+    test_vectors()
+    mock = MockProcess()
+    try:
+        for test in (test_basic, test_auth, test_names, test_invocation_types, test_payloads,
+                     test_function_errors, test_forced_status, test_imds, test_keepalive,
+                     test_expect_continue, test_chunked):
+            try:
+                test(mock)
+            except Exception as exc:  # one broken group must not hide the others
+                check(test.__name__, False, f'{type(exc).__name__}: {exc}')
+    finally:
+        status = mock.stop()
+    check('clean exit on SIGTERM', status == 0, status)
+    with open(mock.log) as f:
+        log = f.read()
+    check('log has no secrets', 'mock-env-secret-key' not in log and 'Signature=' not in log
+          and 'IQoJb3JpZ2luX2Vj' not in log, 'secret material in log')
+    print(f'mock selftest: {len(PASSED)} passed, {len(FAILED)} failed')
+    return 1 if FAILED else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
