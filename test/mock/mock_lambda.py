@@ -160,7 +160,8 @@ class MockState:
     def __init__(self, handlers_dir):
         self.lock = threading.Lock()
         self.handlers = HandlerRegistry(handlers_dir)
-        self.config = {'imds_expiry_seconds': 21600, 'imds_region': 'us-east-1'}
+        self.config = {'imds_expiry_seconds': 21600, 'imds_region': 'us-east-1',
+                       'imds_expired_next': 0}
         self.imds_tokens = {}         # token -> expiry epoch
         self.issued = {}              # access key id -> (secret, token, expiry epoch)
         self.issued_count = 0
@@ -232,6 +233,10 @@ class MockState:
             self.issued_count += 1
             akid = 'ASIAMOCK%08d' % self.issued_count
             expiry = now + self.config['imds_expiry_seconds']
+            if self.config['imds_expired_next'] > 0:
+                # Hand out one already-expired credential (clock skew, stale cache).
+                self.config['imds_expired_next'] -= 1
+                expiry = now - 60
             secret = random_b64_text(40)
             token = session_token()
             self.issued[akid] = (secret, token, expiry)
@@ -273,6 +278,11 @@ class MockState:
                     raise ValueError('imds_expiry_seconds must be an integer')
                 # Zero or negative is allowed: it hands out expired credentials.
                 self.config['imds_expiry_seconds'] = value
+            if 'imds_expired_next' in event:
+                value = event['imds_expired_next']
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise ValueError('imds_expired_next must be a non-negative integer')
+                self.config['imds_expired_next'] = value
             if 'imds_region' in event:
                 if not isinstance(event['imds_region'], str):
                     raise ValueError('imds_region must be a string')

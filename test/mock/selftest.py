@@ -438,7 +438,7 @@ def test_imds(mock):
     check('unsigned token -> 403', is_error(r, 403, 'InvalidSignatureException'), describe(r))
 
     check('mockConfig', config(mock, imds_expiry_seconds=-10, imds_region='eu-west-1') ==
-          {'imds_expiry_seconds': -10, 'imds_region': 'eu-west-1'})
+          {'imds_expiry_seconds': -10, 'imds_region': 'eu-west-1', 'imds_expired_next': 0})
     expired = imds_credentials(mock)
     r = invoke(mock, 'lambdaTest', creds=expired)
     check('expired credentials -> 403', is_error(

@@ -1,0 +1,37 @@
+# awslambda: call AWS Lambda from SQL.  Built with PGXS.
+
+EXTENSION = awslambda
+MODULE_big = awslambda
+OBJS = \
+	src/awslambda.o \
+	src/credentials.o \
+	src/http.o \
+	src/invoke.o \
+	src/jsonutil.o \
+	src/sigv4.o
+
+DATA = sql/awslambda--0.1.0.sql
+PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
+
+# Regression tests need the mock Lambda endpoint and a server whose environment
+# points at it; test/run sets both up and then calls "make installcheck".
+REGRESS = seed kinesis_loop name_forms errors payloads cancel keepalive credentials_imds
+REGRESS_OPTS = --load-extension=awslambda
+
+PKG_CONFIG ?= pkg-config
+DEPS = libcurl json-c libcrypto
+PG_CPPFLAGS = -Isrc $(shell $(PKG_CONFIG) --cflags $(DEPS))
+SHLIB_LINK = $(shell $(PKG_CONFIG) --libs $(DEPS))
+
+EXTRA_CLEAN = test/unit/sigv4_test
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Extra warnings beyond PostgreSQL's defaults; the build must stay silent.
+override CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+
+.PHONY: unittest
+unittest:
+	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)

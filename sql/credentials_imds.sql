@@ -1,0 +1,32 @@
+--
+-- The server's environment holds no keys: credentials and region come from
+-- EC2 instance metadata (IMDSv2, served by the mock), are cached per backend
+-- and refreshed ahead of their Expiration.
+--
+\c
+SELECT s->>'last_access_key_id' LIKE 'ASIAMOCK%' AS key_from_imds,
+       (s->>'imds_token_requests')::int > 0 AS used_imdsv2_token,
+       (s->>'imds_region_requests')::int > 0 AS region_from_imds
+  FROM (SELECT awslambda_fn('mockStats', '{}')::jsonb) m(s);
+
+-- Cached: twenty calls, no further metadata round trip.
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'imds_credential_requests')::int AS fetches_before \gset
+SELECT count(awslambda_fn('lambdaTest', '{}')) AS calls FROM generate_series(1, 20);
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'imds_credential_requests')::int - :fetches_before AS new_fetches;
+
+-- Credentials valid for 15 min + 3 s: used while outside the 15-minute
+-- refresh window, replaced by new ones once inside it.
+SELECT awslambda_fn('mockConfig', '{"imds_expiry_seconds": 903}')::jsonb->'imds_expiry_seconds' AS expiry;
+\c
+SELECT awslambda_fn('mockStats', '{}')::jsonb->>'last_access_key_id' AS key1 \gset
+SELECT awslambda_fn('mockStats', '{}')::jsonb->>'last_access_key_id' = :'key1' AS same_key_while_fresh;
+SELECT pg_sleep(4);
+SELECT awslambda_fn('mockStats', '{}')::jsonb->>'last_access_key_id' <> :'key1' AS refreshed_key;
+
+-- Instance metadata handing out an already-expired credential: AWS (the
+-- mock) rejects it with SQLSTATE 28000 and the backend drops its cache, so
+-- the next call fetches a good credential and works.
+SELECT awslambda_fn('mockConfig', '{"imds_expiry_seconds": 21600, "imds_expired_next": 1}')::jsonb->'imds_expired_next' AS expired_next;
+\c
+SELECT awslambda_fn('lambdaTest', '{}');
+SELECT awslambda_fn('lambdaTest', '{"after":"expired credential"}');

@@ -1,0 +1,165 @@
+/*-------------------------------------------------------------------------
+ *
+ * awslambda.c
+ *	  Module entry: settings and the SQL-callable functions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "awslambda.h"
+
+PG_MODULE_MAGIC;
+
+char	   *awl_region = NULL;
+char	   *awl_endpoint_url = NULL;
+char	   *awl_imds_endpoint = NULL;
+int			awl_connect_timeout_ms = 5000;
+int			awl_request_timeout_ms = 905000;
+
+/* Region names go into host names: letters, digits and dashes only. */
+static bool
+check_region(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0' || awl_region_is_valid(*newval))
+		return true;
+	GUC_check_errdetail("An AWS region name such as \"us-east-1\" consists of lower-case letters, digits and dashes.");
+	return false;
+}
+
+/* Endpoints must be plain http(s) URLs with a host and no credentials in them. */
+static bool
+check_url(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+	const char *authority;
+	size_t		len;
+
+	if (v == NULL || v[0] == '\0')
+		return true;
+	if (strncmp(v, "http://", 7) == 0)
+		authority = v + 7;
+	else if (strncmp(v, "https://", 8) == 0)
+		authority = v + 8;
+	else
+	{
+		GUC_check_errdetail("The URL must start with \"http://\" or \"https://\".");
+		return false;
+	}
+	len = strcspn(authority, "/?#");
+	if (len == 0 || memchr(authority, '@', len) != NULL ||
+		authority[len] == '?' || authority[len] == '#' ||
+		strpbrk(v, " \t\r\n") != NULL)
+	{
+		GUC_check_errdetail("The URL must name a host, and contain no user information, query, fragment or white space.");
+		return false;
+	}
+	return true;
+}
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("awslambda.region",
+							   "Sets the default AWS region for Lambda invocations.",
+							   "Empty means: AWS_REGION, then AWS_DEFAULT_REGION, then instance metadata. A full function ARN's region always wins.",
+							   &awl_region,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   check_region, NULL, NULL);
+
+	DefineCustomStringVariable("awslambda.endpoint_url",
+							   "Sets the Lambda endpoint URL, replacing https://lambda.<region>.amazonaws.com.",
+							   "For VPC endpoints, emulators and tests. Empty means the regional AWS endpoint.",
+							   &awl_endpoint_url,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_url, NULL, NULL);
+
+	DefineCustomStringVariable("awslambda.imds_endpoint",
+							   "Sets the EC2 instance metadata service URL used for credentials and region.",
+							   "Empty means AWS_EC2_METADATA_SERVICE_ENDPOINT, then http://169.254.169.254.",
+							   &awl_imds_endpoint,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_url, NULL, NULL);
+
+	DefineCustomIntVariable("awslambda.connect_timeout_ms",
+							"Sets the maximum time to establish a connection to Lambda.",
+							NULL,
+							&awl_connect_timeout_ms,
+							5000, 1, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("awslambda.request_timeout_ms",
+							"Sets the maximum time for a whole Lambda request, including the function's run time.",
+							"Zero means no limit other than statement_timeout.",
+							&awl_request_timeout_ms,
+							905000, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("awslambda");
+}
+
+/* Converts a text argument to a UTF-8 C string of known length. */
+static char *
+text_to_utf8(text *t, size_t *len)
+{
+	char	   *s = text_to_cstring(t);
+	char	   *u = pg_server_to_any(s, strlen(s), PG_UTF8);
+
+	*len = strlen(u);
+	return u;
+}
+
+PG_FUNCTION_INFO_V1(awslambda_fn);
+
+/*
+ * awslambda_fn(fn_name text, fn_args text) RETURNS text
+ *
+ * Synchronous (RequestResponse) invocation; returns the function's payload
+ * and raises the function's own error as SQLSTATE 38000.
+ */
+Datum
+awslambda_fn(PG_FUNCTION_ARGS)
+{
+	text	   *args = PG_GETARG_TEXT_PP(1);
+	AwlInvokeRequest req = {0};
+	AwlInvokeResult res = {0};
+	size_t		name_len;
+
+	awl_json_validate(VARDATA_ANY(args), VARSIZE_ANY_EXHDR(args), "fn_args");
+
+	req.function_name = text_to_utf8(PG_GETARG_TEXT_PP(0), &name_len);
+	req.invocation_type = "RequestResponse";
+	req.payload = text_to_utf8(args, &req.payload_len);
+	awl_invoke(&req, &res);
+
+	if (res.function_error)
+		awl_raise_function_error(req.function_name, &res);
+	if (!awl_json_is_valid(res.payload, res.payload_len))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("Lambda function \"%s\" returned a response that is not JSON",
+						req.function_name),
+				 errdetail("The response has %zu bytes and starts with \"%s\".",
+						   res.payload_len,
+						   pnstrdup(res.payload, pg_mbcliplen(res.payload, (int) res.payload_len, 40)))));
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(res.payload, res.payload_len));
+}

@@ -1,0 +1,72 @@
+/*-------------------------------------------------------------------------
+ *
+ * awslambda.h
+ *	  Types, settings and cross-file prototypes of the awslambda extension.
+ *
+ * Data flows one way: SQL entry point (awslambda.c) -> invoke.c ->
+ * credentials.c + sigv4.c -> http.c -> invoke.c (interpret) -> result.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AWSLAMBDA_H
+#define AWSLAMBDA_H
+
+#include "postgres.h"
+
+#define AWL_VERSION "0.1.0"
+
+/* Settings, defined in awslambda.c */
+extern char *awl_region;
+extern char *awl_endpoint_url;
+extern char *awl_imds_endpoint;
+extern int	awl_connect_timeout_ms;
+extern int	awl_request_timeout_ms;
+
+/* in credentials.c */
+typedef struct AwlCredentials
+{
+	const char *access_key_id;
+	const char *secret_access_key;
+	const char *session_token;	/* NULL for long-term keys */
+} AwlCredentials;
+
+extern void awl_credentials_get(AwlCredentials *out);
+extern void awl_credentials_reset(void);
+extern const char *awl_default_region(void);
+extern bool awl_region_is_valid(const char *region);
+
+/* in invoke.c */
+typedef struct AwlInvokeRequest
+{
+	const char *function_name;
+	const char *qualifier;		/* NULL: none beyond what the name carries */
+	const char *invocation_type;	/* RequestResponse, Event, DryRun */
+	const char *log_type;		/* NULL or "None": not sent */
+	const char *client_context; /* base64, NULL if none */
+	const char *region;			/* NULL: from the ARN or the default chain */
+	const char *payload;		/* UTF-8 JSON, already validated */
+	size_t		payload_len;
+} AwlInvokeRequest;
+
+typedef struct AwlInvokeResult
+{
+	int			status_code;
+	char	   *payload;		/* response body, NUL-terminated, UTF-8 */
+	size_t		payload_len;
+	char	   *function_error; /* X-Amz-Function-Error, NULL if none */
+	char	   *executed_version;
+	char	   *log_result;
+	char	   *request_id;
+} AwlInvokeResult;
+
+extern void awl_invoke(const AwlInvokeRequest *req, AwlInvokeResult *result);
+extern void awl_raise_function_error(const char *function_name,
+									 const AwlInvokeResult *result) pg_attribute_noreturn();
+
+/* in jsonutil.c */
+extern void awl_json_validate(const char *json, size_t len, const char *argname);
+extern bool awl_json_is_valid(const char *json, size_t len);
+extern bool awl_json_get_strings(const char *json, size_t len,
+								 const char *const *keys, char **values, int nkeys);
+
+#endif							/* AWSLAMBDA_H */

@@ -1,0 +1,53 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.h
+ *	  One reused libcurl connection pool per backend, interrupt-aware.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AWL_HTTP_H
+#define AWL_HTTP_H
+
+typedef struct AwlHttpRequest
+{
+	const char *method;			/* "GET", "PUT", "POST" */
+	const char *url;
+	const char *const *headers; /* "Name: value" lines */
+	int			nheaders;
+	const char *body;
+	size_t		body_len;
+	long		connect_timeout_ms; /* 0: libcurl's default */
+	long		timeout_ms;		/* 0: no limit */
+	size_t		max_response;	/* larger bodies fail the request */
+} AwlHttpRequest;
+
+typedef enum AwlHttpFailure
+{
+	AWL_HTTP_OK = 0,
+	AWL_HTTP_CONNECT,			/* could not resolve or connect */
+	AWL_HTTP_TIMEOUT,			/* request_timeout_ms or connect timeout hit */
+	AWL_HTTP_TRANSFER,			/* connection dropped, truncated body, ... */
+	AWL_HTTP_TOO_LARGE			/* response over max_response */
+} AwlHttpFailure;
+
+typedef struct AwlHttpResponse
+{
+	AwlHttpFailure failure;
+	char		error[256];		/* libcurl's description when failure != OK */
+	long		status;
+	char	   *body;			/* palloc'd, NUL-terminated */
+	size_t		body_len;
+	char	   *headers;		/* palloc'd header block of the final response */
+} AwlHttpResponse;
+
+/*
+ * Performs one request on the backend's shared connection pool.  Transport
+ * failures are reported in resp->failure; a query cancel or termination
+ * aborts the transfer and is raised as the usual ERROR/FATAL.
+ */
+extern void awl_http_perform(const AwlHttpRequest *req, AwlHttpResponse *resp);
+
+/* Value of a response header (case-insensitive name), palloc'd, or NULL. */
+extern char *awl_http_header(const AwlHttpResponse *resp, const char *name);
+
+#endif							/* AWL_HTTP_H */

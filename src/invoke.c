@@ -1,0 +1,435 @@
+/*-------------------------------------------------------------------------
+ *
+ * invoke.c
+ *	  Lambda Invoke: target resolution, request signing, reply mapping.
+ *
+ * The function name goes into the path percent-encoded as the AWS SDKs do
+ * (everything but A-Z a-z 0-9 - _ . ~), and sigv4.c encodes that path once
+ * more for the canonical request.  A full ARN selects the region, and with
+ * it the host and the signing scope.  API errors become SQLSTATEs by cause
+ * (see README "Errors").
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "mb/pg_wchar.h"
+
+#include "awslambda.h"
+#include "http.h"
+#include "sigv4.h"
+
+#define INVOKE_PATH_PREFIX	"/2015-03-31/functions/"
+#define MAX_FUNCTION_NAME	256
+/* Lambda's synchronous response limit is 6 MB; leave room for error documents. */
+#define MAX_RESPONSE_BYTES	(8 * 1024 * 1024)
+
+/* Where one invocation goes. */
+typedef struct InvokeTarget
+{
+	char	   *region;
+	char	   *base_url;		/* scheme://authority, no trailing slash */
+	char	   *host;			/* authority as sent in Host */
+	char	   *path;			/* wire path, encoded */
+	char	   *query;			/* wire query or NULL */
+} InvokeTarget;
+
+/* Copies a malloc'd string from sigv4.c into palloc'd memory. */
+static char *
+take_malloced(char *s)
+{
+	char	   *copy;
+
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	copy = pstrdup(s);
+	free(s);
+	return copy;
+}
+
+static char *
+uri_encode(const char *s)
+{
+	return take_malloced(awl_uri_encode(s, strlen(s), 0));
+}
+
+/* DNS suffix of a partition (from an ARN) or of a region's partition. */
+static const char *
+dns_suffix(const char *partition, const char *region)
+{
+	static const struct
+	{
+		const char *partition;
+		const char *region_prefix;
+		const char *suffix;
+	}			map[] = {
+		{"aws-cn", "cn-", "amazonaws.com.cn"},
+		{"aws-iso-b", "us-isob-", "sc2s.sgov.gov"},
+		{"aws-iso-e", "eu-isoe-", "cloud.adc-e.uk"},
+		{"aws-iso-f", "us-isof-", "csp.hci.ic.gov"},
+		{"aws-iso", "us-iso-", "c2s.ic.gov"},
+		{"aws-eusc", "eusc-", "amazonaws.eu"},
+	};
+	size_t		i;
+
+	for (i = 0; i < lengthof(map); i++)
+	{
+		if (partition ? strcmp(partition, map[i].partition) == 0
+			: strncmp(region, map[i].region_prefix, strlen(map[i].region_prefix)) == 0)
+			return map[i].suffix;
+	}
+	return "amazonaws.com";
+}
+
+/* Parses a full function ARN; returns its region and partition. */
+static void
+parse_function_arn(const char *name, char **region, char **partition)
+{
+	char	   *copy = pstrdup(name);
+	char	   *parts[9];
+	size_t		n = 0;
+	char	   *p = copy;
+	bool		ok;
+
+	while (n < lengthof(parts))
+	{
+		char	   *colon = strchr(p, ':');
+
+		parts[n++] = p;
+		if (colon == NULL)
+			break;
+		*colon = '\0';
+		p = colon + 1;
+	}
+	ok = (n == 7 || n == 8) &&
+		strcmp(parts[0], "arn") == 0 &&
+		strncmp(parts[1], "aws", 3) == 0 &&
+		strcmp(parts[2], "lambda") == 0 &&
+		awl_region_is_valid(parts[3]) &&
+		strlen(parts[4]) == 12 && strspn(parts[4], "0123456789") == 12 &&
+		strcmp(parts[5], "function") == 0 &&
+		parts[6][0] != '\0' && (n == 7 || parts[7][0] != '\0');
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid Lambda function ARN \"%s\"", name),
+				 errdetail("A function ARN has the form arn:aws:lambda:REGION:ACCOUNT:function:NAME, optionally followed by :QUALIFIER.")));
+	*partition = parts[1];
+	*region = parts[3];
+}
+
+/* Resolves region, endpoint and path for one request. */
+static void
+resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
+{
+	const char *name = req->function_name;
+	char	   *partition = NULL;
+
+	if (name[0] == '\0' || strlen(name) > MAX_FUNCTION_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid Lambda function name \"%s\"", name),
+				 errdetail("A function name or ARN has 1 to %d characters.", MAX_FUNCTION_NAME)));
+
+	/* The ARN's region wins over every default: Lambda would 404 otherwise. */
+	if (strncmp(name, "arn:", 4) == 0)
+		parse_function_arn(name, &t->region, &partition);
+	else if (req->region)
+	{
+		if (!awl_region_is_valid(req->region))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid AWS region \"%s\"", req->region)));
+		t->region = pstrdup(req->region);
+	}
+	else
+		t->region = pstrdup(awl_default_region());
+
+	if (awl_endpoint_url && awl_endpoint_url[0])
+	{
+		const char *authority = strstr(awl_endpoint_url, "://") + 3;	/* checked by the GUC */
+		size_t		len = strcspn(authority, "/");
+
+		t->host = pnstrdup(authority, len);
+		t->base_url = pnstrdup(awl_endpoint_url, authority + len - awl_endpoint_url);
+	}
+	else
+	{
+		t->host = psprintf("lambda.%s.%s", t->region, dns_suffix(partition, t->region));
+		t->base_url = psprintf("https://%s", t->host);
+	}
+
+	t->path = psprintf(INVOKE_PATH_PREFIX "%s/invocations", uri_encode(name));
+	t->query = req->qualifier ? psprintf("Qualifier=%s", uri_encode(req->qualifier)) : NULL;
+}
+
+/* Appends one header both to the signing list and to the wire lines. */
+static void
+add_header(awl_sigv4_header *sig, char **wire, int *n, const char *name, const char *value)
+{
+	sig[*n].name = name;
+	sig[*n].value = value;
+	wire[*n] = psprintf("%s: %s", name, value);
+	(*n)++;
+}
+
+/* Zeroes header lines that may hold a session token or signature. */
+static void
+wipe_lines(char **lines, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		explicit_bzero(lines[i], strlen(lines[i]));
+}
+
+/* Sends the request, then wipes its header lines whatever happens. */
+static void
+perform_and_wipe(const AwlHttpRequest *hreq, AwlHttpResponse *resp, char **lines, int nlines)
+{
+	PG_TRY();
+	{
+		awl_http_perform(hreq, resp);
+	}
+	PG_CATCH();
+	{
+		wipe_lines(lines, nlines);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	wipe_lines(lines, nlines);
+}
+
+/* Strips an AWS error code to its short name, as botocore does. */
+static char *
+short_error_code(char *code)
+{
+	char	   *hash;
+
+	if (code == NULL)
+		return NULL;
+	code[strcspn(code, ":")] = '\0';
+	if ((hash = strrchr(code, '#')) != NULL)
+		code = hash + 1;
+	return code[0] ? code : NULL;
+}
+
+/*
+ * Makes remote text safe for an error message: control characters become
+ * '?', and so does everything non-ASCII unless it is valid UTF-8 and the
+ * server encoding can hold it unchanged (UTF8, or SQL_ASCII which takes bytes).
+ */
+static void
+sanitize_remote_text(char *s)
+{
+	int			enc = GetDatabaseEncoding();
+	bool		keep_utf8 = (enc == PG_UTF8 || enc == PG_SQL_ASCII) &&
+		pg_verify_mbstr(PG_UTF8, s, strlen(s), true);
+
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if (c < 0x20 || c == 0x7f || (c > 0x7f && !keep_utf8))
+			*s = '?';
+	}
+}
+
+/* Raises the ERROR for a non-2xx reply from the Lambda API. */
+static void
+raise_api_error(const char *function_name, const AwlHttpResponse *resp)
+{
+	static const char *const keys[] = {"__type", "code", "Code", "message", "Message"};
+	char	   *v[lengthof(keys)];
+	char	   *code = short_error_code(awl_http_header(resp, "x-amzn-ErrorType"));
+	char	   *message;
+	int			sqlstate;
+	const char *what;
+
+	if (awl_json_get_strings(resp->body, resp->body_len, keys, v, lengthof(keys)))
+	{
+		if (code == NULL)
+			code = short_error_code(v[0] ? v[0] : v[1] ? v[1] : v[2]);
+		message = v[3] ? v[3] : v[4];
+	}
+	else
+		message = pnstrdup(resp->body, Min(resp->body_len, 1000));	/* HTML from a proxy */
+	if (message == NULL || message[0] == '\0')
+		message = pstrdup("(no message)");
+	sanitize_remote_text(message);
+
+	switch (resp->status)
+	{
+		case 404:
+			sqlstate = ERRCODE_UNDEFINED_FUNCTION;
+			what = "Lambda function \"%s\" was not found";
+			break;
+		case 401:
+		case 403:
+			sqlstate = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+			what = "AWS denied the invocation of Lambda function \"%s\"";
+			break;
+		case 429:
+			sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
+			what = "Lambda throttled the invocation of function \"%s\"";
+			break;
+		default:
+			if (resp->status >= 400 && resp->status < 500)
+			{
+				sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+				what = "Lambda rejected the invocation of function \"%s\"";
+			}
+			else
+			{
+				sqlstate = ERRCODE_CONNECTION_FAILURE;
+				what = "Lambda service error while invoking function \"%s\"";
+			}
+			break;
+	}
+
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 errmsg_internal(what, function_name),
+			 code ? errdetail_internal("%s (HTTP %ld): %s", code, resp->status, message)
+			 : errdetail_internal("HTTP %ld: %s", resp->status, message),
+			 resp->status == 403 ?
+			 errhint("Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction.") : 0));
+}
+
+/* Raises the ERROR for a transfer that did not produce a reply. */
+static void
+raise_transport_error(const char *function_name, const InvokeTarget *t,
+					  const AwlHttpResponse *resp)
+{
+	switch (resp->failure)
+	{
+		case AWL_HTTP_CONNECT:
+			ereport(ERROR,
+					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+					 errmsg("could not connect to Lambda endpoint \"%s\"", t->base_url),
+					 errdetail_internal("%s", resp->error)));
+			break;
+		case AWL_HTTP_TIMEOUT:
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("invocation of Lambda function \"%s\" timed out", function_name),
+					 errdetail_internal("%s", resp->error),
+					 errhint("Raise \"awslambda.request_timeout_ms\" or \"awslambda.connect_timeout_ms\" if the function needs longer.")));
+			break;
+		case AWL_HTTP_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("response of Lambda function \"%s\" exceeds %d bytes",
+							function_name, MAX_RESPONSE_BYTES)));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not read the response of Lambda function \"%s\"", function_name),
+					 errdetail_internal("%s", resp->error)));
+			break;
+	}
+}
+
+void
+awl_invoke(const AwlInvokeRequest *req, AwlInvokeResult *result)
+{
+	InvokeTarget t = {0};
+	AwlCredentials cred;
+	awl_sigv4_header sig_headers[8];
+	char	   *wire[9];
+	int			n = 0;
+	char		amz_date[17];
+	awl_sigv4_request sreq = {0};
+	awl_sigv4_signing signing = {0};
+	AwlHttpRequest hreq = {0};
+	AwlHttpResponse resp;
+	char	   *authz;
+
+	resolve_target(req, &t);
+	awl_credentials_get(&cred);
+	awl_sigv4_amz_date(time(NULL), amz_date);
+
+	add_header(sig_headers, wire, &n, "Host", t.host);
+	add_header(sig_headers, wire, &n, "X-Amz-Date", amz_date);
+	add_header(sig_headers, wire, &n, "X-Amz-Invocation-Type", req->invocation_type);
+	if (req->log_type && strcmp(req->log_type, "None") != 0)
+		add_header(sig_headers, wire, &n, "X-Amz-Log-Type", req->log_type);
+	if (req->client_context)
+		add_header(sig_headers, wire, &n, "X-Amz-Client-Context", req->client_context);
+	if (cred.session_token)
+		add_header(sig_headers, wire, &n, "X-Amz-Security-Token", cred.session_token);
+
+	sreq.method = "POST";
+	sreq.path = t.path;
+	sreq.query = t.query;
+	sreq.headers = sig_headers;
+	sreq.nheaders = n;
+	sreq.body = (const unsigned char *) req->payload;
+	sreq.body_len = req->payload_len;
+	signing.access_key_id = cred.access_key_id;
+	signing.secret_access_key = cred.secret_access_key;
+	signing.region = t.region;
+	signing.service = "lambda";
+	signing.amz_date = amz_date;
+	authz = awl_sigv4_authorization(&sreq, &signing, NULL);
+	if (authz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not sign the Lambda request")));
+	wire[n] = psprintf("Authorization: %s", authz);
+	explicit_bzero(authz, strlen(authz));
+	free(authz);
+
+	hreq.method = "POST";
+	hreq.url = t.query ? psprintf("%s%s?%s", t.base_url, t.path, t.query)
+		: psprintf("%s%s", t.base_url, t.path);
+	hreq.headers = (const char *const *) wire;
+	hreq.nheaders = n + 1;
+	hreq.body = req->payload;
+	hreq.body_len = req->payload_len;
+	hreq.connect_timeout_ms = awl_connect_timeout_ms;
+	hreq.timeout_ms = awl_request_timeout_ms;
+	hreq.max_response = MAX_RESPONSE_BYTES;
+
+	perform_and_wipe(&hreq, &resp, wire, n + 1);
+
+	if (resp.failure != AWL_HTTP_OK)
+		raise_transport_error(req->function_name, &t, &resp);
+	if (resp.status < 200 || resp.status > 299)
+	{
+		if (resp.status == 403)
+			awl_credentials_reset();	/* expired or revoked: fetch anew next time */
+		raise_api_error(req->function_name, &resp);
+	}
+
+	result->status_code = (int) resp.status;
+	result->function_error = awl_http_header(&resp, "X-Amz-Function-Error");
+	result->executed_version = awl_http_header(&resp, "X-Amz-Executed-Version");
+	result->log_result = awl_http_header(&resp, "X-Amz-Log-Result");
+	result->request_id = awl_http_header(&resp, "x-amzn-RequestId");
+	/* Lambda speaks UTF-8; check it and convert to the database encoding. */
+	result->payload = pg_any_to_server(resp.body, (int) resp.body_len, PG_UTF8);
+	result->payload_len = (result->payload == resp.body) ? resp.body_len : strlen(result->payload);
+}
+
+void
+awl_raise_function_error(const char *function_name, const AwlInvokeResult *result)
+{
+	static const char *const keys[] = {"errorType", "errorMessage"};
+	char	   *v[lengthof(keys)];
+
+	if (!awl_json_get_strings(result->payload, result->payload_len, keys, v, lengthof(keys)))
+		v[0] = v[1] = NULL;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("Lambda function \"%s\" failed: %s: %s", function_name,
+					v[0] ? v[0] : result->function_error,
+					v[1] ? v[1] : "(no message)"),
+			 errdetail_internal("%s", result->payload)));
+}

@@ -1,0 +1,38 @@
+\echo '-- CREATE EXTENSION awslambda;'
+CREATE EXTENSION awslambda;
+
+\echo
+\echo '-- The article''s first example: a synchronous call from SELECT.'
+\echo '-- SELECT awslambda_fn(''lambdaTest'', ''{"name":"bob"}'');'
+SELECT awslambda_fn('lambdaTest', '{"name":"bob"}');
+
+\echo '-- The article''s second example: a PL/pgSQL loop reading a Kinesis stream through Lambda.'
+CREATE TABLE sensor_readings (seq_num text PRIMARY KEY, reading jsonb NOT NULL);
+CREATE FUNCTION processSensorReadings(stream_name text) RETURNS text AS $$
+DECLARE
+    rec json; seq_num text := ''; shard_it text := ''; data text;
+BEGIN
+    LOOP
+        rec := awslambda_fn('lambdaReadKinesisStream',
+                            json_build_object('StreamName', stream_name,
+                                              'SequenceNumber', seq_num,
+                                              'NextShardIterator', shard_it)::text)::json;
+        data := rec->>'Data';
+        EXIT WHEN data IS NULL OR data = '';
+        seq_num := rec->>'SequenceNumber';
+        shard_it := rec->>'NextShardIterator';
+        INSERT INTO sensor_readings VALUES (seq_num, data::jsonb);
+    END LOOP;
+    RETURN seq_num;
+END;
+$$ LANGUAGE plpgsql;
+\echo '-- SELECT processSensorReadings(''SensorReadings'');'
+SELECT processSensorReadings('SensorReadings');
+SELECT * FROM sensor_readings ORDER BY seq_num;
+
+\echo '-- Errors you can act on: the function raised (SQLSTATE 38000).'
+\set ON_ERROR_STOP 0
+\set VERBOSITY terse
+SELECT awslambda_fn('lambdaError', '{"reason":"demo"}');
+\echo '-- A function that does not exist (SQLSTATE 42883).'
+SELECT awslambda_fn('noSuchFunction', '{}');
