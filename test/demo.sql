@@ -32,7 +32,8 @@ SELECT * FROM sensor_readings ORDER BY seq_num;
 
 \echo '-- Errors you can act on: the function raised (SQLSTATE 38000).'
 \set ON_ERROR_STOP 0
-\set VERBOSITY terse
+\set VERBOSITY default
 SELECT awslambda_fn('lambdaError', '{"reason":"demo"}');
 \echo '-- A function that does not exist (SQLSTATE 42883).'
 SELECT awslambda_fn('noSuchFunction', '{}');
+\echo '-- Done. test/run runs the whole test suite.'

@@ -48,9 +48,8 @@ awl_start() {
     postgres=$WORK/postgres-valgrind
     cat >"$postgres" <<SH
 #!/bin/sh
-exec valgrind --quiet --trace-children=yes --track-origins=yes --read-var-info=yes \
+exec valgrind --quiet --track-origins=yes --read-var-info=yes \
   --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
-  --suppressions=$WORK/src/test/valgrind.supp --gen-suppressions=all \
   --log-file=$WORK/valgrind.%p.log $PGBIN/postgres "\$@"
 SH
     chmod 755 "$postgres"
