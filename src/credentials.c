@@ -175,17 +175,19 @@ imds_get(const char *path, AwlHttpResponse *resp, char **why)
 	for (attempt = 0; attempt < 2; attempt++)
 	{
 		bool		ok;
+		bool		reached;
 		char	   *header = imds_token_header(&ok, why);
 
 		if (!ok)
 			return false;
-		if (!imds_request("GET", path, header, resp, why))
-			return false;
+		reached = imds_request("GET", path, header, resp, why);
 		if (header)
 		{
 			explicit_bzero(header, strlen(header));
 			pfree(header);
 		}
+		if (!reached)
+			return false;
 		if (resp->status == 401 && attempt == 0)
 		{
 			forget(&cache.token);
@@ -321,10 +323,14 @@ awl_credentials_get(AwlCredentials *out)
 					now < cache.expiration - MANDATORY_REFRESH_SECS;
 
 				if (usable)
+				{
+					/* Do not ask a failing service again on every call. */
+					cache.refresh_at = now + MIN_REFRESH_INTERVAL;
 					ereport(WARNING,
 							(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 							 errmsg("could not refresh AWS credentials, using the cached ones"),
 							 errdetail_internal("%s", why)));
+				}
 				else
 					forget_credentials();
 			}
