@@ -3,9 +3,10 @@
  * http.c
  *	  HTTP transport for awslambda on libcurl.
  *
- * Each backend keeps one curl easy handle and one multi handle for its
- * whole life, so TLS sessions and TCP connections are reused from call to
- * call (keep-alive).  Transfers are driven by our own short-timeout wait loop
+ * Each backend keeps one multi handle and a few easy handles for its whole
+ * life, so TCP connections (and TLS sessions) are reused from call to call
+ * (keep-alive), by one request or by many at once (fan-out).  Transfers are
+ * driven by our own short-timeout wait loop
  * rather than curl_easy_perform(), so a query cancel, statement_timeout or
  * pg_terminate_backend() is noticed within a few milliseconds; the progress
  * callback also aborts the transfer from inside libcurl when one is pending.
@@ -27,9 +28,16 @@
 
 /* How long one wait for socket activity may last before we look at interrupts. */
 #define AWL_HTTP_POLL_MS 10
+/* Upper bound of concurrent transfers (and of easy handles kept per backend). */
+#define AWL_HTTP_MAX_PARALLEL 1024
 
-static CURL *awl_easy = NULL;
+/*
+ * Easy handles live as long as the backend; they share the multi handle's
+ * connection cache, so any of them reuses any idle connection.
+ */
 static CURLM *awl_multi = NULL;
+static CURL **awl_easy = NULL;
+static int	awl_neasy = 0;
 
 /* A growable byte buffer filled from libcurl callbacks. */
 typedef struct AwlBuffer
@@ -41,6 +49,18 @@ typedef struct AwlBuffer
 	size_t		limit;
 	bool		overflow;
 } AwlBuffer;
+
+/* One running transfer: its handle, request and what has arrived so far. */
+typedef struct AwlTransfer
+{
+	CURL	   *easy;
+	int			index;			/* caller's request number, -1 when idle */
+	AwlHttpRequest req;
+	struct curl_slist *list;
+	AwlBuffer	body;
+	AwlBuffer	headers;
+	char		errbuf[CURL_ERROR_SIZE];
+} AwlTransfer;
 
 /* Appends bytes; false on out-of-memory or when the limit is exceeded. */
 static bool
@@ -103,41 +123,52 @@ awl_progress_callback(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
 }
 
-/* Creates the per-backend handles on first use. */
+/* Creates the multi handle and at least n easy handles. */
 static void
-awl_http_init(void)
+awl_http_init(int n)
 {
-	if (awl_easy != NULL)
-		return;
-
-	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not initialize libcurl")));
-	awl_multi = curl_multi_init();
-	awl_easy = curl_easy_init();
-	if (awl_multi == NULL || awl_easy == NULL)
+	if (awl_multi == NULL)
 	{
-		if (awl_easy)
-			curl_easy_cleanup(awl_easy);
-		if (awl_multi)
-			curl_multi_cleanup(awl_multi);
-		awl_easy = NULL;
-		awl_multi = NULL;
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not create an HTTP client handle")));
+		if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not initialize libcurl")));
+		awl_multi = curl_multi_init();
+		if (awl_multi == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create an HTTP client handle")));
+		awl_easy = MemoryContextAllocZero(TopMemoryContext,
+										  AWL_HTTP_MAX_PARALLEL * sizeof(CURL *));
+	}
+	while (awl_neasy < n)
+	{
+		CURL	   *h = curl_easy_init();
+
+		if (h == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create an HTTP client handle")));
+		awl_easy[awl_neasy++] = h;
 	}
 }
 
 /* Sets every option of one request; the handle is reset so nothing leaks between calls. */
-static struct curl_slist *
-awl_http_setup(const AwlHttpRequest *req, AwlBuffer *body, AwlBuffer *headers,
-			   char *errbuf)
+static void
+awl_http_setup(AwlTransfer *x)
 {
+	const AwlHttpRequest *req = &x->req;
 	struct curl_slist *list = NULL;
-	CURL	   *h = awl_easy;
+	CURL	   *h = x->easy;
 	int			i;
+
+	x->errbuf[0] = '\0';
+	x->body.cxt = x->headers.cxt = CurrentMemoryContext;
+	x->body.data = x->headers.data = NULL;
+	x->body.len = x->body.cap = x->headers.len = x->headers.cap = 0;
+	x->body.overflow = x->headers.overflow = false;
+	x->body.limit = req->max_response;
+	x->headers.limit = 256 * 1024;
 
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
@@ -152,15 +183,15 @@ awl_http_setup(const AwlHttpRequest *req, AwlBuffer *body, AwlBuffer *headers,
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "awslambda/" AWL_VERSION " libcurl/" LIBCURL_VERSION);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, awl_progress_callback);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, awl_body_callback);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->body);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, awl_header_callback);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, headers);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->headers);
 
 	if (strcmp(req->method, "GET") == 0)
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -197,7 +228,7 @@ awl_http_setup(const AwlHttpRequest *req, AwlBuffer *body, AwlBuffer *headers,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory")));
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-	return list;
+	x->list = list;
 }
 
 /* Classifies a failed transfer for the caller's error mapping. */
@@ -223,11 +254,66 @@ awl_http_classify(CURLcode rc, const AwlBuffer *body)
 	}
 }
 
-/* Drives the transfer, checking for interrupts between short waits. */
-static CURLcode
-awl_http_run(void)
+/*
+ * Takes a transfer off the multi handle.  A finished connection goes back to
+ * the cache; an unfinished one is closed, so the next request starts clean.
+ */
+static void
+awl_http_detach(AwlTransfer *x)
 {
-	for (;;)
+	curl_multi_remove_handle(awl_multi, x->easy);
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
+	curl_slist_free_all(x->list);
+	x->list = NULL;
+	x->index = -1;
+}
+
+/* Builds the response of a finished transfer. */
+static void
+awl_http_collect(AwlTransfer *x, CURLcode rc, AwlHttpResponse *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	resp->failure = awl_http_classify(rc, &x->body);
+	if (resp->failure != AWL_HTTP_OK)
+		strlcpy(resp->error, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc),
+				sizeof(resp->error));
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	resp->body = x->body.data ? x->body.data : pstrdup("");
+	resp->body_len = x->body.len;
+	resp->headers = x->headers.data ? x->headers.data : pstrdup("");
+}
+
+/* Starts request number index in transfer slot x. */
+static void
+awl_http_start(AwlTransfer *x, int index, AwlHttpStart start, void *arg)
+{
+	memset(&x->req, 0, sizeof(x->req));
+	start(index, &x->req, arg);
+	awl_http_setup(x);
+	x->index = index;
+	if (curl_multi_add_handle(awl_multi, x->easy) != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not start an HTTP request")));
+}
+
+/*
+ * Drives all transfers, checking for interrupts between short waits, and
+ * refills each slot as soon as its transfer ends.
+ */
+static void
+awl_http_run(AwlTransfer *slots, int nslots, int n, AwlHttpStart start,
+			 AwlHttpDone done, void *arg)
+{
+	int			next = 0;
+	int			finished = 0;
+	int			i;
+
+	for (i = 0; i < nslots && next < n; i++)
+		awl_http_start(&slots[i], next++, start, arg);
+
+	while (finished < n)
 	{
 		int			running = 0;
 		int			queued;
@@ -238,82 +324,107 @@ awl_http_run(void)
 
 		mc = curl_multi_perform(awl_multi, &running);
 		if (mc != CURLM_OK)
-			return CURLE_RECV_ERROR;
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("HTTP client failure: %s", curl_multi_strerror(mc))));
 
 		while ((msg = curl_multi_info_read(awl_multi, &queued)) != NULL)
 		{
-			if (msg->msg == CURLMSG_DONE && msg->easy_handle == awl_easy)
-				return msg->data.result;
+			AwlTransfer *x = NULL;
+			AwlHttpResponse resp;
+			CURLcode	rc;
+			int			index;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			for (i = 0; i < nslots; i++)
+				if (slots[i].index >= 0 && slots[i].easy == msg->easy_handle)
+					x = &slots[i];
+			if (x == NULL)
+				continue;
+			rc = msg->data.result;
+
+			/* An abort from the progress callback means an interrupt is pending: raise it. */
+			if (rc == CURLE_ABORTED_BY_CALLBACK)
+				CHECK_FOR_INTERRUPTS();
+
+			index = x->index;
+			awl_http_collect(x, rc, &resp);
+			awl_http_detach(x);
+			finished++;
+			done(index, &resp, arg);
+			if (next < n)
+				awl_http_start(x, next++, start, arg);
 		}
-		if (running == 0)
-			return CURLE_RECV_ERROR;	/* finished without a DONE message */
+		if (finished >= n)
+			break;
 
 		mc = curl_multi_wait(awl_multi, NULL, 0, AWL_HTTP_POLL_MS, NULL);
 		if (mc != CURLM_OK)
-			return CURLE_RECV_ERROR;
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("HTTP client failure: %s", curl_multi_strerror(mc))));
 	}
 }
 
-/*
- * Ends a transfer.  Removing the handle returns a finished connection to the
- * pool and closes an interrupted one, so the next call starts clean.
- */
-static void
-awl_http_detach(struct curl_slist *list)
+void
+awl_http_perform_many(int n, int max_parallel, AwlHttpStart start, AwlHttpDone done,
+					  void *arg)
 {
-	curl_multi_remove_handle(awl_multi, awl_easy);
-	curl_easy_setopt(awl_easy, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(awl_easy, CURLOPT_ERRORBUFFER, NULL);
-	curl_slist_free_all(list);
+	AwlTransfer *volatile slots;
+	int			nslots = Max(1, Min(Min(n, max_parallel), AWL_HTTP_MAX_PARALLEL));
+	int			i;
+
+	if (n <= 0)
+		return;
+	awl_http_init(nslots);
+	slots = palloc0(nslots * sizeof(AwlTransfer));
+	for (i = 0; i < nslots; i++)
+	{
+		slots[i].easy = awl_easy[i];
+		slots[i].index = -1;
+	}
+
+	PG_TRY();
+	{
+		awl_http_run(slots, nslots, n, start, done, arg);
+	}
+	PG_CATCH();
+	{
+		for (i = 0; i < nslots; i++)
+			if (slots[i].index >= 0 || slots[i].list != NULL)
+				awl_http_detach(&slots[i]);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pfree(slots);
+}
+
+/* The single request of awl_http_perform, handed to the callbacks. */
+typedef struct AwlSingle
+{
+	const AwlHttpRequest *req;
+	AwlHttpResponse *resp;
+} AwlSingle;
+
+static void
+awl_single_start(int i, AwlHttpRequest *req, void *arg)
+{
+	*req = *((AwlSingle *) arg)->req;
+}
+
+static void
+awl_single_done(int i, AwlHttpResponse *resp, void *arg)
+{
+	*((AwlSingle *) arg)->resp = *resp;
 }
 
 void
 awl_http_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
 {
-	AwlBuffer	body = {0};
-	AwlBuffer	headers = {0};
-	char		errbuf[CURL_ERROR_SIZE];
-	struct curl_slist *volatile list = NULL;
-	volatile CURLcode rc = CURLE_OK;
+	AwlSingle	single = {req, resp};
 
-	awl_http_init();
-
-	memset(resp, 0, sizeof(*resp));
-	errbuf[0] = '\0';
-	body.cxt = headers.cxt = CurrentMemoryContext;
-	body.limit = req->max_response;
-	headers.limit = 256 * 1024;
-
-	list = awl_http_setup(req, &body, &headers, errbuf);
-
-	PG_TRY();
-	{
-		if (curl_multi_add_handle(awl_multi, awl_easy) != CURLM_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("could not start an HTTP request")));
-		rc = awl_http_run();
-	}
-	PG_CATCH();
-	{
-		awl_http_detach(list);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	awl_http_detach(list);
-
-	/* An abort from the progress callback means an interrupt is pending: raise it. */
-	if (rc == CURLE_ABORTED_BY_CALLBACK)
-		CHECK_FOR_INTERRUPTS();
-
-	resp->failure = awl_http_classify(rc, &body);
-	if (resp->failure != AWL_HTTP_OK)
-		strlcpy(resp->error, errbuf[0] ? errbuf : curl_easy_strerror(rc),
-				sizeof(resp->error));
-	curl_easy_getinfo(awl_easy, CURLINFO_RESPONSE_CODE, &resp->status);
-	resp->body = body.data ? body.data : pstrdup("");
-	resp->body_len = body.len;
-	resp->headers = headers.data ? headers.data : pstrdup("");
+	awl_http_perform_many(1, 1, awl_single_start, awl_single_done, &single);
 }
 
 char *

@@ -41,6 +41,23 @@ typedef struct AwlHttpResponse
 } AwlHttpResponse;
 
 /*
+ * Fills request i just before it starts (so signatures are fresh); the
+ * request and its body must stay valid until its AwlHttpDone call.
+ */
+typedef void (*AwlHttpStart) (int i, AwlHttpRequest *req, void *arg);
+
+/* Receives the response of request i as soon as it is complete. */
+typedef void (*AwlHttpDone) (int i, AwlHttpResponse *resp, void *arg);
+
+/*
+ * Performs n requests, at most max_parallel at a time, on the backend's
+ * connection pool.  The callbacks run between transfers, never inside
+ * libcurl, so they may raise errors; every transfer is then aborted.
+ */
+extern void awl_http_perform_many(int n, int max_parallel, AwlHttpStart start,
+								  AwlHttpDone done, void *arg);
+
+/*
  * Performs one request on the backend's shared connection pool.  Transport
  * failures are reported in resp->failure; a query cancel or termination
  * aborts the transfer and is raised as the usual ERROR/FATAL.
