@@ -149,6 +149,8 @@ awslambda_fn(PG_FUNCTION_ARGS)
 	req.function_name = text_to_utf8(PG_GETARG_TEXT_PP(0), &name_len);
 	req.invocation_type = "RequestResponse";
 	req.payload = text_to_utf8(args, &req.payload_len);
+	req.connect_timeout_ms = awl_connect_timeout_ms;
+	req.request_timeout_ms = awl_request_timeout_ms;
 	awl_invoke(&req, &res);
 
 	if (res.function_error)

@@ -46,7 +46,18 @@ typedef struct AwlInvokeRequest
 	const char *region;			/* NULL: from the ARN or the default chain */
 	const char *payload;		/* UTF-8 JSON, already validated */
 	size_t		payload_len;
+	int			connect_timeout_ms;
+	int			request_timeout_ms; /* 0: none */
 } AwlInvokeRequest;
+
+/* A failed invocation, raised at once or kept per row by fan-out. */
+typedef struct AwlInvokeError
+{
+	int			sqlstate;
+	char	   *message;
+	char	   *detail;			/* NULL if none */
+	const char *hint;			/* NULL if none */
+} AwlInvokeError;
 
 typedef struct AwlInvokeResult
 {
@@ -57,9 +68,19 @@ typedef struct AwlInvokeResult
 	char	   *executed_version;
 	char	   *log_result;
 	char	   *request_id;
+	AwlInvokeError *error;		/* set instead of the above when it failed */
 } AwlInvokeResult;
 
+/* One invocation; raises on transport and API errors (not function errors). */
 extern void awl_invoke(const AwlInvokeRequest *req, AwlInvokeResult *result);
+
+/*
+ * n invocations, at most max_parallel at a time; each result carries its own
+ * error unless fail_fast, which raises the first one.
+ */
+extern void awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results,
+							int n, int max_parallel, bool fail_fast);
+extern void awl_invoke_raise(const AwlInvokeError *err) pg_attribute_noreturn();
 extern void awl_raise_function_error(const char *function_name,
 									 const AwlInvokeResult *result) pg_attribute_noreturn();
 

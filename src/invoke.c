@@ -177,33 +177,6 @@ add_header(awl_sigv4_header *sig, char **wire, int *n, const char *name, const c
 	(*n)++;
 }
 
-/* Zeroes header lines that may hold a session token or signature. */
-static void
-wipe_lines(char **lines, int n)
-{
-	int			i;
-
-	for (i = 0; i < n; i++)
-		explicit_bzero(lines[i], strlen(lines[i]));
-}
-
-/* Sends the request, then wipes its header lines whatever happens. */
-static void
-perform_and_wipe(const AwlHttpRequest *hreq, AwlHttpResponse *resp, char **lines, int nlines)
-{
-	PG_TRY();
-	{
-		awl_http_perform(hreq, resp);
-	}
-	PG_CATCH();
-	{
-		wipe_lines(lines, nlines);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	wipe_lines(lines, nlines);
-}
-
 /* Strips an AWS error code to its short name, as botocore does. */
 static char *
 short_error_code(char *code)
@@ -239,9 +212,21 @@ sanitize_remote_text(char *s)
 	}
 }
 
-/* Raises the ERROR for a non-2xx reply from the Lambda API. */
-static void
-raise_api_error(const char *function_name, const AwlHttpResponse *resp)
+static AwlInvokeError *
+make_error(int sqlstate, char *message, char *detail, const char *hint)
+{
+	AwlInvokeError *err = palloc0(sizeof(AwlInvokeError));
+
+	err->sqlstate = sqlstate;
+	err->message = message;
+	err->detail = detail;
+	err->hint = hint;
+	return err;
+}
+
+/* The error for a non-2xx reply from the Lambda API. */
+static AwlInvokeError *
+api_error(const char *function_name, const AwlHttpResponse *resp)
 {
 	static const char *const keys[] = {"__type", "code", "Code", "message", "Message"};
 	char	   *v[lengthof(keys)];
@@ -291,89 +276,101 @@ raise_api_error(const char *function_name, const AwlHttpResponse *resp)
 			break;
 	}
 
-	ereport(ERROR,
-			(errcode(sqlstate),
-			 errmsg_internal(what, function_name),
-			 code ? errdetail_internal("%s (HTTP %ld): %s", code, resp->status, message)
-			 : errdetail_internal("HTTP %ld: %s", resp->status, message),
-			 resp->status == 403 ?
-			 errhint("Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction.") : 0));
+	return make_error(sqlstate, psprintf(what, function_name),
+					  code ? psprintf("%s (HTTP %ld): %s", code, resp->status, message)
+					  : psprintf("HTTP %ld: %s", resp->status, message),
+					  (resp->status == 401 || resp->status == 403) ?
+					  "Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction." : NULL);
 }
 
-/* Raises the ERROR for a transfer that did not produce a reply. */
-static void
-raise_transport_error(const char *function_name, const InvokeTarget *t,
-					  const AwlHttpResponse *resp)
+/* The error for a transfer that did not produce a reply. */
+static AwlInvokeError *
+transport_error(const char *function_name, const InvokeTarget *t,
+				const AwlHttpResponse *resp)
 {
 	switch (resp->failure)
 	{
 		case AWL_HTTP_CONNECT:
-			ereport(ERROR,
-					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
-					 errmsg("could not connect to Lambda endpoint \"%s\"", t->base_url),
-					 errdetail_internal("%s", resp->error)));
-			break;
+			return make_error(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+							  psprintf("could not connect to Lambda endpoint \"%s\"", t->base_url),
+							  pstrdup(resp->error), NULL);
 		case AWL_HTTP_TIMEOUT:
-			ereport(ERROR,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("invocation of Lambda function \"%s\" timed out", function_name),
-					 errdetail_internal("%s", resp->error),
-					 errhint("Raise \"awslambda.request_timeout_ms\" or \"awslambda.connect_timeout_ms\" if the function needs longer.")));
-			break;
+			return make_error(ERRCODE_CONNECTION_FAILURE,
+							  psprintf("invocation of Lambda function \"%s\" timed out", function_name),
+							  pstrdup(resp->error),
+							  "Raise \"awslambda.request_timeout_ms\" or \"awslambda.connect_timeout_ms\" if the function needs longer.");
 		case AWL_HTTP_TOO_LARGE:
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("response of Lambda function \"%s\" exceeds %d bytes",
-							function_name, MAX_RESPONSE_BYTES)));
-			break;
+			return make_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+							  psprintf("response of Lambda function \"%s\" exceeds %d bytes",
+									   function_name, MAX_RESPONSE_BYTES),
+							  NULL, NULL);
 		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("could not read the response of Lambda function \"%s\"", function_name),
-					 errdetail_internal("%s", resp->error)));
-			break;
+			return make_error(ERRCODE_CONNECTION_FAILURE,
+							  psprintf("could not read the response of Lambda function \"%s\"", function_name),
+							  pstrdup(resp->error), NULL);
 	}
 }
 
 void
-awl_invoke(const AwlInvokeRequest *req, AwlInvokeResult *result)
+awl_invoke_raise(const AwlInvokeError *err)
 {
-	InvokeTarget t = {0};
+	ereport(ERROR,
+			(errcode(err->sqlstate),
+			 errmsg_internal("%s", err->message),
+			 err->detail ? errdetail_internal("%s", err->detail) : 0,
+			 err->hint ? errhint("%s", err->hint) : 0));
+	pg_unreachable();
+}
+
+/* What one batch of invocations shares while libcurl runs it. */
+typedef struct InvokeBatch
+{
+	const AwlInvokeRequest *reqs;
+	AwlInvokeResult *results;
+	InvokeTarget *targets;
 	AwlCredentials cred;
+	char	 ***lines;			/* per request: header lines, wiped when done */
+	int		   *nlines;
+	bool		fail_fast;
+	bool		reset_credentials;
+} InvokeBatch;
+
+/* Builds and signs request i just before it is sent. */
+static void
+start_invoke(int i, AwlHttpRequest *hreq, void *arg)
+{
+	InvokeBatch *b = (InvokeBatch *) arg;
+	const AwlInvokeRequest *req = &b->reqs[i];
+	const InvokeTarget *t = &b->targets[i];
 	awl_sigv4_header sig_headers[8];
-	char	   *wire[9];
+	char	  **wire = palloc(9 * sizeof(char *));
 	int			n = 0;
 	char		amz_date[17];
 	awl_sigv4_request sreq = {0};
 	awl_sigv4_signing signing = {0};
-	AwlHttpRequest hreq = {0};
-	AwlHttpResponse resp;
 	char	   *authz;
 
-	resolve_target(req, &t);
-	awl_credentials_get(&cred);
 	awl_sigv4_amz_date(time(NULL), amz_date);
-
-	add_header(sig_headers, wire, &n, "Host", t.host);
+	add_header(sig_headers, wire, &n, "Host", t->host);
 	add_header(sig_headers, wire, &n, "X-Amz-Date", amz_date);
 	add_header(sig_headers, wire, &n, "X-Amz-Invocation-Type", req->invocation_type);
 	if (req->log_type && strcmp(req->log_type, "None") != 0)
 		add_header(sig_headers, wire, &n, "X-Amz-Log-Type", req->log_type);
 	if (req->client_context)
 		add_header(sig_headers, wire, &n, "X-Amz-Client-Context", req->client_context);
-	if (cred.session_token)
-		add_header(sig_headers, wire, &n, "X-Amz-Security-Token", cred.session_token);
+	if (b->cred.session_token)
+		add_header(sig_headers, wire, &n, "X-Amz-Security-Token", b->cred.session_token);
 
 	sreq.method = "POST";
-	sreq.path = t.path;
-	sreq.query = t.query;
+	sreq.path = t->path;
+	sreq.query = t->query;
 	sreq.headers = sig_headers;
 	sreq.nheaders = n;
 	sreq.body = (const unsigned char *) req->payload;
 	sreq.body_len = req->payload_len;
-	signing.access_key_id = cred.access_key_id;
-	signing.secret_access_key = cred.secret_access_key;
-	signing.region = t.region;
+	signing.access_key_id = b->cred.access_key_id;
+	signing.secret_access_key = b->cred.secret_access_key;
+	signing.region = t->region;
 	signing.service = "lambda";
 	signing.amz_date = amz_date;
 	authz = awl_sigv4_authorization(&sreq, &signing, NULL);
@@ -381,40 +378,120 @@ awl_invoke(const AwlInvokeRequest *req, AwlInvokeResult *result)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not sign the Lambda request")));
-	wire[n] = psprintf("Authorization: %s", authz);
+	wire[n++] = psprintf("Authorization: %s", authz);
 	explicit_bzero(authz, strlen(authz));
 	free(authz);
+	b->lines[i] = wire;
+	b->nlines[i] = n;
 
-	hreq.method = "POST";
-	hreq.url = t.query ? psprintf("%s%s?%s", t.base_url, t.path, t.query)
-		: psprintf("%s%s", t.base_url, t.path);
-	hreq.headers = (const char *const *) wire;
-	hreq.nheaders = n + 1;
-	hreq.body = req->payload;
-	hreq.body_len = req->payload_len;
-	hreq.connect_timeout_ms = awl_connect_timeout_ms;
-	hreq.timeout_ms = awl_request_timeout_ms;
-	hreq.max_response = MAX_RESPONSE_BYTES;
+	hreq->method = "POST";
+	hreq->url = t->query ? psprintf("%s%s?%s", t->base_url, t->path, t->query)
+		: psprintf("%s%s", t->base_url, t->path);
+	hreq->headers = (const char *const *) wire;
+	hreq->nheaders = n;
+	hreq->body = req->payload;
+	hreq->body_len = req->payload_len;
+	hreq->connect_timeout_ms = req->connect_timeout_ms;
+	hreq->timeout_ms = req->request_timeout_ms;
+	hreq->max_response = MAX_RESPONSE_BYTES;
+}
 
-	perform_and_wipe(&hreq, &resp, wire, n + 1);
+/* Zeroes and forgets the header lines (token, signature) of request i. */
+static void
+wipe_request(InvokeBatch *b, int i)
+{
+	char	  **lines = b->lines[i];
+	int			j;
 
-	if (resp.failure != AWL_HTTP_OK)
-		raise_transport_error(req->function_name, &t, &resp);
-	if (resp.status < 200 || resp.status > 299)
+	if (lines == NULL)
+		return;
+	for (j = 0; j < b->nlines[i]; j++)
+		explicit_bzero(lines[j], strlen(lines[j]));
+	b->lines[i] = NULL;
+}
+
+/* Interprets the reply to request i into its result. */
+static void
+finish_invoke(int i, AwlHttpResponse *resp, void *arg)
+{
+	InvokeBatch *b = (InvokeBatch *) arg;
+	const AwlInvokeRequest *req = &b->reqs[i];
+	AwlInvokeResult *result = &b->results[i];
+
+	wipe_request(b, i);
+	memset(result, 0, sizeof(*result));
+
+	if (resp->failure != AWL_HTTP_OK)
+		result->error = transport_error(req->function_name, &b->targets[i], resp);
+	else if (resp->status < 200 || resp->status > 299)
 	{
-		if (resp.status == 403)
-			awl_credentials_reset();	/* expired or revoked: fetch anew next time */
-		raise_api_error(req->function_name, &resp);
+		if (resp->status == 403)
+			b->reset_credentials = true;	/* expired or revoked: fetch anew */
+		result->error = api_error(req->function_name, resp);
+	}
+	else if (!pg_verify_mbstr(PG_UTF8, resp->body, (int) resp->body_len, true))
+		result->error = make_error(ERRCODE_PROTOCOL_VIOLATION,
+								   psprintf("Lambda function \"%s\" returned a response that is not valid UTF-8",
+											req->function_name),
+								   psprintf("The response has %zu bytes.", resp->body_len), NULL);
+	else
+	{
+		result->status_code = (int) resp->status;
+		result->function_error = awl_http_header(resp, "X-Amz-Function-Error");
+		result->executed_version = awl_http_header(resp, "X-Amz-Executed-Version");
+		result->log_result = awl_http_header(resp, "X-Amz-Log-Result");
+		result->request_id = awl_http_header(resp, "x-amzn-RequestId");
+		/* Lambda speaks UTF-8; convert to the database encoding. */
+		result->payload = pg_any_to_server(resp->body, (int) resp->body_len, PG_UTF8);
+		result->payload_len = (result->payload == resp->body) ? resp->body_len : strlen(result->payload);
 	}
 
-	result->status_code = (int) resp.status;
-	result->function_error = awl_http_header(&resp, "X-Amz-Function-Error");
-	result->executed_version = awl_http_header(&resp, "X-Amz-Executed-Version");
-	result->log_result = awl_http_header(&resp, "X-Amz-Log-Result");
-	result->request_id = awl_http_header(&resp, "x-amzn-RequestId");
-	/* Lambda speaks UTF-8; check it and convert to the database encoding. */
-	result->payload = pg_any_to_server(resp.body, (int) resp.body_len, PG_UTF8);
-	result->payload_len = (result->payload == resp.body) ? resp.body_len : strlen(result->payload);
+	if (result->error && b->fail_fast)
+		awl_invoke_raise(result->error);
+}
+
+void
+awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
+				int max_parallel, bool fail_fast)
+{
+	InvokeBatch b = {0};
+	int			i;
+
+	if (n <= 0)
+		return;
+	b.reqs = reqs;
+	b.results = results;
+	b.fail_fast = fail_fast;
+	b.targets = palloc0(n * sizeof(InvokeTarget));
+	b.lines = palloc0(n * sizeof(char **));
+	b.nlines = palloc0(n * sizeof(int));
+
+	/* Everything that may need instance metadata happens before the batch runs. */
+	for (i = 0; i < n; i++)
+		resolve_target(&reqs[i], &b.targets[i]);
+	awl_credentials_get(&b.cred);
+
+	PG_TRY();
+	{
+		awl_http_perform_many(n, max_parallel, start_invoke, finish_invoke, &b);
+	}
+	PG_CATCH();
+	{
+		for (i = 0; i < n; i++)
+			wipe_request(&b, i);
+		if (b.reset_credentials)
+			awl_credentials_reset();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (b.reset_credentials)
+		awl_credentials_reset();
+}
+
+void
+awl_invoke(const AwlInvokeRequest *req, AwlInvokeResult *result)
+{
+	awl_invoke_many(req, result, 1, 1, true);
 }
 
 void
