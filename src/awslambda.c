@@ -23,6 +23,7 @@ char	   *awl_endpoint_url = NULL;
 char	   *awl_imds_endpoint = NULL;
 int			awl_connect_timeout_ms = 5000;
 int			awl_request_timeout_ms = 905000;
+int			awl_max_concurrency = 16;
 
 /* Region names go into host names: letters, digits and dashes only. */
 static bool
@@ -114,6 +115,15 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("awslambda.max_concurrency",
+							"Sets how many requests one fan-out call keeps in flight at once.",
+							NULL,
+							&awl_max_concurrency,
+							16, 1, 1024,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("awslambda");
 }
 
@@ -156,12 +166,6 @@ awslambda_fn(PG_FUNCTION_ARGS)
 	if (res.function_error)
 		awl_raise_function_error(req.function_name, &res);
 	if (!awl_json_is_valid(res.payload, res.payload_len))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("Lambda function \"%s\" returned a response that is not JSON",
-						req.function_name),
-				 errdetail("The response has %zu bytes and starts with \"%s\".",
-						   res.payload_len,
-						   pnstrdup(res.payload, pg_mbcliplen(res.payload, (int) res.payload_len, 40)))));
+		awl_invoke_raise(awl_non_json_error(req.function_name, &res));
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(res.payload, res.payload_len));
 }

@@ -21,6 +21,7 @@ extern char *awl_endpoint_url;
 extern char *awl_imds_endpoint;
 extern int	awl_connect_timeout_ms;
 extern int	awl_request_timeout_ms;
+extern int	awl_max_concurrency;
 
 /* in credentials.c */
 typedef struct AwlCredentials
@@ -81,6 +82,8 @@ extern void awl_invoke(const AwlInvokeRequest *req, AwlInvokeResult *result);
 extern void awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results,
 							int n, int max_parallel, bool fail_fast);
 extern void awl_invoke_raise(const AwlInvokeError *err) pg_attribute_noreturn();
+extern AwlInvokeError *awl_non_json_error(const char *function_name,
+										  const AwlInvokeResult *result);
 extern void awl_raise_function_error(const char *function_name,
 									 const AwlInvokeResult *result) pg_attribute_noreturn();
 

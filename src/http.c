@@ -141,6 +141,15 @@ awl_http_init(int n)
 		awl_easy = MemoryContextAllocZero(TopMemoryContext,
 										  AWL_HTTP_MAX_PARALLEL * sizeof(CURL *));
 	}
+	if (awl_neasy < n)
+	{
+		/*
+		 * Keep as many idle connections as the widest fan-out so far: by
+		 * default libcurl keeps four per handle still running, and would
+		 * close most of them as a batch winds down.
+		 */
+		curl_multi_setopt(awl_multi, CURLMOPT_MAXCONNECTS, (long) n);
+	}
 	while (awl_neasy < n)
 	{
 		CURL	   *h = curl_easy_init();

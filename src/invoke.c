@@ -137,7 +137,14 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 
 	/* The ARN's region wins over every default: Lambda would 404 otherwise. */
 	if (strncmp(name, "arn:", 4) == 0)
+	{
 		parse_function_arn(name, &t->region, &partition);
+		if (req->region && strcmp(req->region, t->region) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("region \"%s\" conflicts with the region \"%s\" of function ARN \"%s\"",
+							req->region, t->region, name)));
+	}
 	else if (req->region)
 	{
 		if (!awl_region_is_valid(req->region))
@@ -320,6 +327,19 @@ awl_invoke_raise(const AwlInvokeError *err)
 			 err->detail ? errdetail_internal("%s", err->detail) : 0,
 			 err->hint ? errhint("%s", err->hint) : 0));
 	pg_unreachable();
+}
+
+AwlInvokeError *
+awl_non_json_error(const char *function_name, const AwlInvokeResult *result)
+{
+	return make_error(ERRCODE_PROTOCOL_VIOLATION,
+					  psprintf("Lambda function \"%s\" returned a response that is not JSON",
+							   function_name),
+					  psprintf("The response has %zu bytes and starts with \"%s\".",
+							   result->payload_len,
+							   pnstrdup(result->payload,
+										pg_mbcliplen(result->payload, (int) result->payload_len, 40))),
+					  NULL);
 }
 
 /* What one batch of invocations shares while libcurl runs it. */

@@ -1,0 +1,383 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.c
+ *	  The rich SQL API: awslambda_invoke() and the fan-out
+ *	  awslambda_invoke_many().
+ *
+ * Both check their arguments the way Lambda would before anything is sent,
+ * return a function error as data rather than raising it, and turn the
+ * reply's headers into columns (the log tail decoded).  Fan-out keeps each
+ * item's transport or API error in its row unless asked to fail fast.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/base64.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+
+#include "awslambda.h"
+
+/* Lambda's limit for X-Amz-Client-Context, counted in base64 bytes. */
+#define MAX_CLIENT_CONTEXT	3583
+#define MAX_QUALIFIER		128
+
+/* Result columns shared by awslambda_invoke and awslambda_invoke_many. */
+enum
+{
+	COL_STATUS_CODE,
+	COL_PAYLOAD,
+	COL_FUNCTION_ERROR,
+	COL_EXECUTED_VERSION,
+	COL_LOG_RESULT,
+	COL_REQUEST_ID,
+	NUM_INVOKE_COLS
+};
+
+/* Server-encoded text to a palloc'd UTF-8 string. */
+static char *
+to_utf8(const char *s, size_t *len)
+{
+	char	   *u = pg_server_to_any(s, strlen(s), PG_UTF8);
+
+	if (len)
+		*len = strlen(u);
+	return u;
+}
+
+/* A jsonb value as UTF-8 JSON text. */
+static char *
+jsonb_to_utf8(Jsonb *jb, size_t *len)
+{
+	return to_utf8(JsonbToCString(NULL, &jb->root, VARSIZE(jb)), len);
+}
+
+static char *
+required_text(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be null", name)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+static const char *
+optional_text(FunctionCallInfo fcinfo, int argno)
+{
+	return PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/* Checks a value against Lambda's (case-sensitive) enumeration. */
+static void
+check_choice(const char *value, const char *argname, const char *const *choices, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(value, choices[i]) == 0)
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for argument \"%s\": \"%s\"", argname, value),
+			 n == 3 ? errhint("Valid values are \"%s\", \"%s\" and \"%s\" (case matters).",
+							  choices[0], choices[1], choices[2])
+			 : errhint("Valid values are \"%s\" and \"%s\" (case matters).",
+					   choices[0], choices[1])));
+}
+
+/*
+ * The qualifier a function name carries: "fn:q", "123456789012:function:fn:q"
+ * or "arn:...:function:fn:q".  NULL if none.
+ */
+static const char *
+name_qualifier(const char *name)
+{
+	const char *fn = strstr(name, ":function:");
+	const char *colon;
+
+	if (fn)
+		name = fn + strlen(":function:");
+	else if (strncmp(name, "arn:", 4) == 0)
+		return NULL;
+	colon = strchr(name, ':');
+	return colon ? colon + 1 : NULL;
+}
+
+static void
+check_qualifier(const char *function_name, const char *qualifier)
+{
+	const char *own;
+	const char *p;
+	size_t		len = strlen(qualifier);
+
+	for (p = qualifier; *p; p++)
+		if (!(isalnum((unsigned char) *p) || *p == '-' || *p == '_' || *p == '$' || *p == '.'))
+			break;
+	if (len == 0 || len > MAX_QUALIFIER || *p != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid Lambda qualifier \"%s\"", qualifier),
+				 errdetail("A qualifier is a version number, an alias or $LATEST, with 1 to %d characters.",
+						   MAX_QUALIFIER)));
+	own = name_qualifier(function_name);
+	if (own && strcmp(own, qualifier) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("qualifier \"%s\" conflicts with the qualifier \"%s\" in function name \"%s\"",
+						qualifier, own, function_name)));
+}
+
+/* A client context: a JSON object, sent base64-encoded within Lambda's limit. */
+static const char *
+encode_client_context(Jsonb *cc)
+{
+	size_t		len;
+	char	   *json;
+	int			enclen;
+	char	   *b64;
+
+	if (!JB_ROOT_IS_OBJECT(cc) || JB_ROOT_IS_SCALAR(cc))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"client_context\" must be a JSON object"),
+				 errhint("Lambda hands the object's \"custom\", \"env\" and \"client\" members to the function.")));
+	json = jsonb_to_utf8(cc, &len);
+	enclen = pg_b64_enc_len((int) len);
+	if (enclen > MAX_CLIENT_CONTEXT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"client_context\" is too large"),
+				 errdetail("Encoded in base64 it has %d bytes; Lambda accepts at most %d.",
+						   enclen, MAX_CLIENT_CONTEXT)));
+	b64 = palloc(enclen + 1);
+	enclen = pg_b64_encode(json, (int) len, b64, enclen);
+	if (enclen < 0)
+		elog(ERROR, "could not encode the client context");
+	b64[enclen] = '\0';
+	return b64;
+}
+
+/*
+ * Fills the parts of a request common to every item from the arguments
+ * (function_name, -, invocation_type, qualifier, log_type, client_context,
+ * region), checked as Lambda would check them.
+ */
+static void
+request_from_args(FunctionCallInfo fcinfo, AwlInvokeRequest *req)
+{
+	static const char *const invocation_types[] = {"RequestResponse", "Event", "DryRun"};
+	static const char *const log_types[] = {"None", "Tail"};
+	char	   *name = required_text(fcinfo, 0, "function_name");
+
+	memset(req, 0, sizeof(*req));
+	req->function_name = to_utf8(name, NULL);
+	req->invocation_type = required_text(fcinfo, 2, "invocation_type");
+	check_choice(req->invocation_type, "invocation_type", invocation_types, 3);
+	req->qualifier = optional_text(fcinfo, 3);
+	if (req->qualifier)
+	{
+		check_qualifier(req->function_name, req->qualifier);
+		req->qualifier = to_utf8(req->qualifier, NULL);
+	}
+	req->log_type = optional_text(fcinfo, 4);
+	if (req->log_type)
+		check_choice(req->log_type, "log_type", log_types, 2);
+	if (!PG_ARGISNULL(5))
+		req->client_context = encode_client_context(PG_GETARG_JSONB_P(5));
+	req->region = optional_text(fcinfo, 6);
+	req->connect_timeout_ms = awl_connect_timeout_ms;
+	req->request_timeout_ms = awl_request_timeout_ms;
+}
+
+static void
+set_payload(AwlInvokeRequest *req, Jsonb *payload)
+{
+	if (payload == NULL)
+	{
+		req->payload = "";
+		req->payload_len = 0;
+	}
+	else
+		req->payload = jsonb_to_utf8(payload, &req->payload_len);
+}
+
+/* The log tail: base64 of the last 4 KB, which may start mid-character. */
+static Datum
+decode_log_result(const char *b64)
+{
+	int			len = (int) strlen(b64);
+	char	   *raw = palloc(pg_b64_dec_len(len) + 1);
+	int			n = pg_b64_decode(b64, len, raw, pg_b64_dec_len(len));
+	char	   *s = raw;
+
+	if (n < 0)
+		return CStringGetTextDatum(b64);	/* not base64: show it as sent */
+	raw[n] = '\0';
+	while (n > 0 && ((unsigned char) *s & 0xC0) == 0x80)
+	{
+		s++;
+		n--;
+	}
+	n = pg_encoding_verifymbstr(PG_UTF8, s, n);	/* keep the valid prefix */
+	return PointerGetDatum(cstring_to_text(pg_any_to_server(s, n, PG_UTF8)));
+}
+
+/* Payload text to jsonb; an empty body (Event, DryRun) is NULL. */
+static bool
+payload_datum(const char *function_name, const AwlInvokeResult *res, Datum *d,
+			  AwlInvokeError **err)
+{
+	if (res->payload_len == 0)
+		return false;
+	if (!awl_json_is_valid(res->payload, res->payload_len))
+	{
+		*err = awl_non_json_error(function_name, res);
+		return false;
+	}
+	*d = DirectFunctionCall1(jsonb_in, CStringGetDatum(res->payload));
+	return true;
+}
+
+/* Fills the six invoke columns from a successful result; false on a bad payload. */
+static bool
+invoke_columns(const char *function_name, const AwlInvokeResult *res,
+			   Datum *values, bool *nulls, AwlInvokeError **err)
+{
+	values[COL_STATUS_CODE] = Int32GetDatum(res->status_code);
+	nulls[COL_STATUS_CODE] = false;
+	nulls[COL_PAYLOAD] = !payload_datum(function_name, res, &values[COL_PAYLOAD], err);
+	if (*err)
+		return false;
+#define TEXT_COL(col, s) \
+	do { nulls[col] = ((s) == NULL); \
+		 if (s) values[col] = CStringGetTextDatum(s); } while (0)
+	TEXT_COL(COL_FUNCTION_ERROR, res->function_error);
+	TEXT_COL(COL_EXECUTED_VERSION, res->executed_version);
+	TEXT_COL(COL_REQUEST_ID, res->request_id);
+#undef TEXT_COL
+	nulls[COL_LOG_RESULT] = (res->log_result == NULL);
+	if (res->log_result)
+		values[COL_LOG_RESULT] = decode_log_result(res->log_result);
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(awslambda_invoke);
+
+/*
+ * awslambda_invoke(function_name, payload jsonb, invocation_type, qualifier,
+ *					log_type, client_context jsonb, region)
+ * RETURNS (status_code, payload jsonb, function_error, executed_version,
+ *			log_result, request_id)
+ */
+Datum
+awslambda_invoke(PG_FUNCTION_ARGS)
+{
+	AwlInvokeRequest req;
+	AwlInvokeResult res = {0};
+	TupleDesc	tupdesc;
+	Datum		values[NUM_INVOKE_COLS];
+	bool		nulls[NUM_INVOKE_COLS];
+	AwlInvokeError *err = NULL;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	request_from_args(fcinfo, &req);
+	set_payload(&req, PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1));
+	awl_invoke(&req, &res);
+	if (!invoke_columns(req.function_name, &res, values, nulls, &err))
+		awl_invoke_raise(err);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(awslambda_invoke_many);
+
+/*
+ * awslambda_invoke_many(function_name, payloads jsonb[], invocation_type,
+ *						 qualifier, log_type, client_context, region, fail_fast)
+ * RETURNS TABLE (ordinality, <the invoke columns>, error_sqlstate,
+ *				  error_message, error_detail)
+ *
+ * All payloads go to the same function, awslambda.max_concurrency at a time;
+ * rows come back in the array's order.
+ */
+Datum
+awslambda_invoke_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AwlInvokeRequest common;
+	AwlInvokeRequest *reqs;
+	AwlInvokeResult *results;
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	int			i;
+	bool		fail_fast = !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
+
+	request_from_args(fcinfo, &common);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"payloads\" must not be null")));
+	arr = PG_GETARG_ARRAYTYPE_P(1);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("argument \"payloads\" must be a one-dimensional array")));
+	deconstruct_array(arr, JSONBOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (n == 0)
+		PG_RETURN_NULL();
+
+	reqs = palloc(n * sizeof(AwlInvokeRequest));
+	results = palloc0(n * sizeof(AwlInvokeResult));
+	for (i = 0; i < n; i++)
+	{
+		reqs[i] = common;
+		set_payload(&reqs[i], elem_nulls[i] ? NULL : DatumGetJsonbP(elems[i]));
+	}
+	awl_invoke_many(reqs, results, n, awl_max_concurrency, fail_fast);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[NUM_INVOKE_COLS + 4];
+		bool		nulls[NUM_INVOKE_COLS + 4];
+		AwlInvokeError *err = results[i].error;
+		int			j;
+
+		for (j = 0; j < NUM_INVOKE_COLS + 4; j++)
+			nulls[j] = true;
+		values[0] = Int32GetDatum(i + 1);
+		nulls[0] = false;
+		if (err == NULL)
+			invoke_columns(common.function_name, &results[i], values + 1, nulls + 1, &err);
+		if (err && fail_fast)
+			awl_invoke_raise(err);
+		if (err)
+		{
+			values[NUM_INVOKE_COLS + 1] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
+			values[NUM_INVOKE_COLS + 2] = CStringGetTextDatum(err->message);
+			nulls[NUM_INVOKE_COLS + 1] = nulls[NUM_INVOKE_COLS + 2] = false;
+			if (err->detail)
+			{
+				values[NUM_INVOKE_COLS + 3] = CStringGetTextDatum(err->detail);
+				nulls[NUM_INVOKE_COLS + 3] = false;
+			}
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_NULL();
+}
