@@ -1,17 +1,18 @@
 # awslambda: call AWS Lambda from SQL.  Built with PGXS.
 
-EXTENSION = awslambda
+EXTENSION = awslambda aws_commons aws_lambda
 MODULE_big = awslambda
 OBJS = \
 	src/api.o \
 	src/awslambda.o \
+	src/compat.o \
 	src/credentials.o \
 	src/http.o \
 	src/invoke.o \
 	src/jsonutil.o \
 	src/sigv4.o
 
-DATA = sql/awslambda--0.1.0.sql
+DATA = sql/awslambda--0.1.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
 PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
 
 # Regression tests need the mock Lambda endpoint and a server whose environment
@@ -36,3 +37,6 @@ override CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initia
 .PHONY: unittest
 unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
+
+# PGXS tracks no header dependencies here: rebuild everything when one changes.
+$(OBJS): src/awslambda.h src/http.h src/sigv4.h
