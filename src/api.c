@@ -95,6 +95,22 @@ check_choice(const char *value, const char *argname, const char *const *choices,
 					   choices[0], choices[1])));
 }
 
+void
+awl_check_invocation_type(const char *value)
+{
+	static const char *const choices[] = {"RequestResponse", "Event", "DryRun"};
+
+	check_choice(value, "invocation_type", choices, lengthof(choices));
+}
+
+void
+awl_check_log_type(const char *value)
+{
+	static const char *const choices[] = {"None", "Tail"};
+
+	check_choice(value, "log_type", choices, lengthof(choices));
+}
+
 /*
  * The qualifier a function name carries: "fn:q", "123456789012:function:fn:q"
  * or "arn:...:function:fn:q".  NULL if none.
@@ -113,8 +129,8 @@ name_qualifier(const char *name)
 	return colon ? colon + 1 : NULL;
 }
 
-static void
-check_qualifier(const char *function_name, const char *qualifier)
+void
+awl_check_qualifier(const char *function_name, const char *qualifier)
 {
 	const char *own;
 	const char *p;
@@ -138,8 +154,8 @@ check_qualifier(const char *function_name, const char *qualifier)
 }
 
 /* A client context: a JSON object, sent base64-encoded within Lambda's limit. */
-static const char *
-encode_client_context(Jsonb *cc)
+const char *
+awl_encode_client_context(Jsonb *cc, const char *argname)
 {
 	size_t		len;
 	char	   *json;
@@ -149,14 +165,14 @@ encode_client_context(Jsonb *cc)
 	if (!JB_ROOT_IS_OBJECT(cc) || JB_ROOT_IS_SCALAR(cc))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("argument \"client_context\" must be a JSON object"),
+				 errmsg("argument \"%s\" must be a JSON object", argname),
 				 errhint("Lambda hands the object's \"custom\", \"env\" and \"client\" members to the function.")));
 	json = jsonb_to_utf8(cc, &len);
 	enclen = pg_b64_enc_len((int) len);
 	if (enclen > MAX_CLIENT_CONTEXT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("argument \"client_context\" is too large"),
+				 errmsg("argument \"%s\" is too large", argname),
 				 errdetail("Encoded in base64 it has %d bytes; Lambda accepts at most %d.",
 						   enclen, MAX_CLIENT_CONTEXT)));
 	b64 = palloc(enclen + 1);
@@ -175,25 +191,23 @@ encode_client_context(Jsonb *cc)
 static void
 request_from_args(FunctionCallInfo fcinfo, AwlInvokeRequest *req)
 {
-	static const char *const invocation_types[] = {"RequestResponse", "Event", "DryRun"};
-	static const char *const log_types[] = {"None", "Tail"};
 	char	   *name = required_text(fcinfo, 0, "function_name");
 
 	memset(req, 0, sizeof(*req));
 	req->function_name = to_utf8(name, NULL);
 	req->invocation_type = required_text(fcinfo, 2, "invocation_type");
-	check_choice(req->invocation_type, "invocation_type", invocation_types, 3);
+	awl_check_invocation_type(req->invocation_type);
 	req->qualifier = optional_text(fcinfo, 3);
 	if (req->qualifier)
 	{
-		check_qualifier(req->function_name, req->qualifier);
+		awl_check_qualifier(req->function_name, req->qualifier);
 		req->qualifier = to_utf8(req->qualifier, NULL);
 	}
 	req->log_type = optional_text(fcinfo, 4);
 	if (req->log_type)
-		check_choice(req->log_type, "log_type", log_types, 2);
+		awl_check_log_type(req->log_type);
 	if (!PG_ARGISNULL(5))
-		req->client_context = encode_client_context(PG_GETARG_JSONB_P(5));
+		req->client_context = awl_encode_client_context(PG_GETARG_JSONB_P(5), "client_context");
 	req->region = optional_text(fcinfo, 6);
 	req->connect_timeout_ms = awl_connect_timeout_ms;
 	req->request_timeout_ms = awl_request_timeout_ms;
@@ -212,8 +226,8 @@ set_payload(AwlInvokeRequest *req, Jsonb *payload)
 }
 
 /* The log tail: base64 of the last 4 KB, which may start mid-character. */
-static Datum
-decode_log_result(const char *b64)
+Datum
+awl_decode_log_result(const char *b64)
 {
 	int			len = (int) strlen(b64);
 	char	   *raw = palloc(pg_b64_dec_len(len) + 1);
@@ -267,7 +281,7 @@ invoke_columns(const char *function_name, const AwlInvokeResult *res,
 #undef TEXT_COL
 	nulls[COL_LOG_RESULT] = (res->log_result == NULL);
 	if (res->log_result)
-		values[COL_LOG_RESULT] = decode_log_result(res->log_result);
+		values[COL_LOG_RESULT] = awl_decode_log_result(res->log_result);
 	return true;
 }
 

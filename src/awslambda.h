@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include "utils/jsonb.h"
+
 #define AWL_VERSION "0.1.0"
 
 /* Settings, defined in awslambda.c */
@@ -22,6 +24,10 @@ extern char *awl_imds_endpoint;
 extern int	awl_connect_timeout_ms;
 extern int	awl_request_timeout_ms;
 extern int	awl_max_concurrency;
+/* aws_lambda.* settings of the RDS/Aurora-compatible functions */
+extern char *awl_compat_endpoint_override;
+extern int	awl_compat_connect_timeout_ms;
+extern int	awl_compat_request_timeout_ms;
 
 /* in credentials.c */
 typedef struct AwlCredentials
@@ -47,6 +53,8 @@ typedef struct AwlInvokeRequest
 	const char *region;			/* NULL: from the ARN or the default chain */
 	const char *payload;		/* UTF-8 JSON, already validated */
 	size_t		payload_len;
+	const char *endpoint_url;	/* NULL: awslambda.endpoint_url */
+	const char *settings_prefix;	/* named in hints; NULL: "awslambda" */
 	int			connect_timeout_ms;
 	int			request_timeout_ms; /* 0: none */
 } AwlInvokeRequest;
@@ -86,6 +94,13 @@ extern AwlInvokeError *awl_non_json_error(const char *function_name,
 										  const AwlInvokeResult *result);
 extern void awl_raise_function_error(const char *function_name,
 									 const AwlInvokeResult *result) pg_attribute_noreturn();
+
+/* in api.c: argument checks shared with the compatibility functions */
+extern void awl_check_invocation_type(const char *value);
+extern void awl_check_log_type(const char *value);
+extern void awl_check_qualifier(const char *function_name, const char *qualifier);
+extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
+extern Datum awl_decode_log_result(const char *b64);
 
 /* in jsonutil.c */
 extern void awl_json_validate(const char *json, size_t len, const char *argname);

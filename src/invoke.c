@@ -127,6 +127,7 @@ static void
 resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 {
 	const char *name = req->function_name;
+	const char *endpoint = req->endpoint_url ? req->endpoint_url : awl_endpoint_url;
 	char	   *partition = NULL;
 
 	if (name[0] == '\0' || strlen(name) > MAX_FUNCTION_NAME)
@@ -156,13 +157,13 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 	else
 		t->region = pstrdup(awl_default_region());
 
-	if (awl_endpoint_url && awl_endpoint_url[0])
+	if (endpoint && endpoint[0])
 	{
-		const char *authority = strstr(awl_endpoint_url, "://") + 3;	/* checked by the GUC */
+		const char *authority = strstr(endpoint, "://") + 3;	/* checked by the GUC */
 		size_t		len = strcspn(authority, "/");
 
 		t->host = pnstrdup(authority, len);
-		t->base_url = pnstrdup(awl_endpoint_url, authority + len - awl_endpoint_url);
+		t->base_url = pnstrdup(endpoint, authority + len - endpoint);
 	}
 	else
 	{
@@ -293,7 +294,7 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 /* The error for a transfer that did not produce a reply. */
 static AwlInvokeError *
 transport_error(const char *function_name, const InvokeTarget *t,
-				const AwlHttpResponse *resp)
+				const AwlHttpResponse *resp, const char *settings)
 {
 	switch (resp->failure)
 	{
@@ -305,7 +306,8 @@ transport_error(const char *function_name, const InvokeTarget *t,
 			return make_error(ERRCODE_CONNECTION_FAILURE,
 							  psprintf("invocation of Lambda function \"%s\" timed out", function_name),
 							  pstrdup(resp->error),
-							  "Raise \"awslambda.request_timeout_ms\" or \"awslambda.connect_timeout_ms\" if the function needs longer.");
+							  psprintf("Raise \"%s.request_timeout_ms\" or \"%s.connect_timeout_ms\" if the function needs longer.",
+									   settings, settings));
 		case AWL_HTTP_TOO_LARGE:
 			return make_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
 							  psprintf("response of Lambda function \"%s\" exceeds %d bytes",
@@ -442,7 +444,8 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 	memset(result, 0, sizeof(*result));
 
 	if (resp->failure != AWL_HTTP_OK)
-		result->error = transport_error(req->function_name, &b->targets[i], resp);
+		result->error = transport_error(req->function_name, &b->targets[i], resp,
+										req->settings_prefix ? req->settings_prefix : "awslambda");
 	else if (resp->status < 200 || resp->status > 299)
 	{
 		if (resp->status == 403)
