@@ -67,7 +67,9 @@ SELECT * FROM aws_lambda.invoke('lambdaSleep', '{"seconds": 2}'::json);
 RESET aws_lambda.request_timeout_ms;
 SELECT current_setting('awslambda.endpoint_url') AS mock \gset
 SET aws_lambda.endpoint_override = 'http://127.0.0.1:1';
+\set VERBOSITY terse
 SELECT * FROM aws_lambda.invoke('lambdaTest', '{}'::json);
+\set VERBOSITY default
 SET aws_lambda.endpoint_override = :'mock';
 SELECT status_code FROM aws_lambda.invoke('lambdaTest', '{}'::json);
 RESET aws_lambda.endpoint_override;
