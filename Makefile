@@ -5,12 +5,14 @@ MODULE_big = awslambda
 OBJS = \
 	src/api.o \
 	src/awslambda.o \
+	src/awsconfig.o \
 	src/compat.o \
 	src/credentials.o \
 	src/http.o \
 	src/invoke.o \
 	src/jsonutil.o \
-	src/sigv4.o
+	src/sigv4.o \
+	src/sts.o
 
 DATA = sql/awslambda--0.1.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
 PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"

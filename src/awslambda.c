@@ -21,6 +21,9 @@ PG_MODULE_MAGIC;
 char	   *awl_region = NULL;
 char	   *awl_endpoint_url = NULL;
 char	   *awl_imds_endpoint = NULL;
+bool		awl_imds_v1_fallback = false;
+char	   *awl_profile = NULL;
+char	   *awl_sts_endpoint = NULL;
 int			awl_connect_timeout_ms = 5000;
 int			awl_request_timeout_ms = 905000;
 int			awl_max_concurrency = 16;
@@ -114,6 +117,33 @@ _PG_init(void)
 							   "Sets the EC2 instance metadata service URL used for credentials and region.",
 							   "Empty means AWS_EC2_METADATA_SERVICE_ENDPOINT, then http://169.254.169.254.",
 							   &awl_imds_endpoint,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_url, NULL, NULL);
+
+	DefineCustomBoolVariable("awslambda.imds_v1_fallback",
+							 "Allows instance metadata requests without an IMDSv2 session token.",
+							 "Only used when the token request is refused; AWS_EC2_METADATA_V1_DISABLED=true still forbids it.",
+							 &awl_imds_v1_fallback,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("awslambda.profile",
+							   "Sets the profile of the shared AWS config and credentials files to use.",
+							   "Empty means AWS_PROFILE, then \"default\".",
+							   &awl_profile,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("awslambda.sts_endpoint",
+							   "Sets the AWS STS endpoint URL used to assume roles.",
+							   "Empty means AWS_ENDPOINT_URL_STS, then https://sts.<region>.amazonaws.com.",
+							   &awl_sts_endpoint,
 							   "",
 							   PGC_SUSET,
 							   0,

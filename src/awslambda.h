@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include <time.h>
+
 #include "utils/jsonb.h"
 
 #define AWL_VERSION "0.1.0"
@@ -21,6 +23,9 @@
 extern char *awl_region;
 extern char *awl_endpoint_url;
 extern char *awl_imds_endpoint;
+extern bool awl_imds_v1_fallback;
+extern char *awl_profile;
+extern char *awl_sts_endpoint;
 extern int	awl_connect_timeout_ms;
 extern int	awl_request_timeout_ms;
 extern int	awl_max_concurrency;
@@ -35,12 +40,32 @@ typedef struct AwlCredentials
 	const char *access_key_id;
 	const char *secret_access_key;
 	const char *session_token;	/* NULL for long-term keys */
+	time_t		expiration;		/* 0: does not expire */
+	const char *source;			/* which provider, for introspection */
 } AwlCredentials;
 
 extern void awl_credentials_get(AwlCredentials *out);
 extern void awl_credentials_reset(void);
+extern bool awl_credentials_refreshable(void);
 extern const char *awl_default_region(void);
+extern const char *awl_region_for_sts(void);
 extern bool awl_region_is_valid(const char *region);
+extern time_t awl_parse_iso8601(const char *s);
+
+/* in awsconfig.c */
+extern char *awl_config_file_path(bool credentials_file);
+extern char *awl_config_value(const char *profile, const char *key, bool *profile_exists);
+extern const char *awl_profile_name(bool *explicit_choice);
+
+/* in sts.c */
+extern bool awl_sts_assume_role(const char *region, const char *role_arn,
+								const char *session_name, const char *external_id,
+								const AwlCredentials *source, AwlCredentials *out,
+								char **why);
+extern bool awl_sts_assume_role_with_web_identity(const char *region, const char *role_arn,
+												  const char *session_name,
+												  const char *token,
+												  AwlCredentials *out, char **why);
 
 /* in invoke.c */
 typedef struct AwlInvokeRequest

@@ -54,7 +54,9 @@ exec valgrind --quiet --track-origins=yes --read-var-info=yes \
 SH
     chmod 755 "$postgres"
   fi
-  as_user env -i PATH=/usr/bin:/bin LANG=C.UTF-8 "$@" \
+  # No ~/.aws of the machine's postgres user leaks in either; a set-up may override.
+  as_user env -i PATH=/usr/bin:/bin LANG=C.UTF-8 \
+    AWS_CONFIG_FILE="$WORK/no-aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/no-aws-credentials" "$@" \
     "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -p "$postgres" -t 300 -w start >/dev/null
 }
 

@@ -1,0 +1,244 @@
+/*-------------------------------------------------------------------------
+ *
+ * sts.c
+ *	  AWS STS AssumeRole and AssumeRoleWithWebIdentity, for the credential
+ *	  providers that exchange one identity for a role's temporary keys.
+ *
+ * STS speaks the query protocol: a form-encoded POST answered with XML.
+ * AssumeRole is SigV4-signed (service "sts") with the source credentials;
+ * AssumeRoleWithWebIdentity is not signed, the token file is the proof.
+ * The endpoint is regional (https://sts.REGION.amazonaws.com), or
+ * awslambda.sts_endpoint / AWS_ENDPOINT_URL_STS.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "lib/stringinfo.h"
+
+#include "awslambda.h"
+#include "http.h"
+#include "sigv4.h"
+
+#define STS_TIMEOUT_MS 5000
+#define STS_VERSION "2011-06-15"
+
+/* Text between <tag> and </tag>, XML entities decoded, palloc'd; NULL if absent. */
+static char *
+xml_value(const char *xml, const char *tag)
+{
+	char	   *open = psprintf("<%s>", tag);
+	char	   *close = psprintf("</%s>", tag);
+	const char *start = strstr(xml, open);
+	const char *end;
+	StringInfoData out;
+
+	if (start == NULL)
+		return NULL;
+	start += strlen(open);
+	end = strstr(start, close);
+	if (end == NULL)
+		return NULL;
+	initStringInfo(&out);
+	while (start < end)
+	{
+		static const struct
+		{
+			const char *entity;
+			char		c;
+		}			entities[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'},
+		{"&quot;", '"'}, {"&apos;", '\''}};
+		size_t		i;
+		bool		done = false;
+
+		for (i = 0; i < lengthof(entities) && *start == '&'; i++)
+			if (strncmp(start, entities[i].entity, strlen(entities[i].entity)) == 0)
+			{
+				appendStringInfoChar(&out, entities[i].c);
+				start += strlen(entities[i].entity);
+				done = true;
+				break;
+			}
+		if (!done)
+			appendStringInfoChar(&out, *start++);
+	}
+	return out.data;
+}
+
+/* Appends "&name=value" with value form-encoded. */
+static void
+add_param(StringInfo body, const char *name, const char *value)
+{
+	char	   *enc = awl_uri_encode(value, strlen(value), 0);
+
+	if (enc == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	appendStringInfo(body, "&%s=%s", name, enc);
+	explicit_bzero(enc, strlen(enc));
+	free(enc);
+}
+
+static char *
+sts_endpoint(const char *region)
+{
+	const char *env = getenv("AWS_ENDPOINT_URL_STS");
+
+	if (awl_sts_endpoint && awl_sts_endpoint[0])
+		return pstrdup(awl_sts_endpoint);
+	if (env && env[0])
+		return pstrdup(env);
+	return psprintf("https://sts.%s.amazonaws.com", region ? region : "us-east-1");
+}
+
+/*
+ * Calls STS; fills *out on success.  On failure returns false with *why.
+ * source is NULL for the unsigned web identity call.
+ */
+static bool
+sts_call(const char *region, StringInfo body, const AwlCredentials *source,
+		 AwlCredentials *out, char **why)
+{
+	char	   *base = sts_endpoint(region);
+	const char *authority = strstr(base, "://");
+	char	   *host;
+	char		amz_date[17];
+	char	   *lines[5];
+	int			n = 0;
+	AwlHttpRequest req = {0};
+	AwlHttpResponse resp;
+	char	   *v;
+	int			i;
+
+	authority = authority ? authority + 3 : base;
+	host = pnstrdup(authority, strcspn(authority, "/"));
+	while (strlen(base) > 0 && base[strlen(base) - 1] == '/')
+		base[strlen(base) - 1] = '\0';
+
+	lines[n++] = "Content-Type: application/x-www-form-urlencoded; charset=utf-8";
+	if (source)
+	{
+		awl_sigv4_header h[4];
+		int			nh = 0;
+		awl_sigv4_request sreq = {0};
+		awl_sigv4_signing sig = {0};
+		char	   *authz;
+
+		awl_sigv4_amz_date(time(NULL), amz_date);
+		h[nh].name = "Content-Type";
+		h[nh++].value = "application/x-www-form-urlencoded; charset=utf-8";
+		h[nh].name = "Host";
+		h[nh++].value = host;
+		h[nh].name = "X-Amz-Date";
+		h[nh++].value = amz_date;
+		if (source->session_token)
+		{
+			h[nh].name = "X-Amz-Security-Token";
+			h[nh++].value = source->session_token;
+			lines[n++] = psprintf("X-Amz-Security-Token: %s", source->session_token);
+		}
+		lines[n++] = psprintf("X-Amz-Date: %s", amz_date);
+		sreq.method = "POST";
+		sreq.path = "/";
+		sreq.headers = h;
+		sreq.nheaders = nh;
+		sreq.body = (const unsigned char *) body->data;
+		sreq.body_len = body->len;
+		sig.access_key_id = source->access_key_id;
+		sig.secret_access_key = source->secret_access_key;
+		sig.region = region ? region : "us-east-1";
+		sig.service = "sts";
+		sig.amz_date = amz_date;
+		authz = awl_sigv4_authorization(&sreq, &sig, NULL);
+		if (authz == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		lines[n++] = psprintf("Authorization: %s", authz);
+		explicit_bzero(authz, strlen(authz));
+		free(authz);
+	}
+
+	req.method = "POST";
+	req.url = psprintf("%s/", base);
+	req.headers = (const char *const *) lines;
+	req.nheaders = n;
+	req.body = body->data;
+	req.body_len = body->len;
+	req.connect_timeout_ms = STS_TIMEOUT_MS;
+	req.timeout_ms = STS_TIMEOUT_MS;
+	req.max_response = 64 * 1024;
+	PG_TRY();
+	{
+		awl_http_perform(&req, &resp);
+	}
+	PG_FINALLY();
+	{
+		for (i = 1; i < n; i++)
+			explicit_bzero(lines[i], strlen(lines[i]));
+		explicit_bzero(body->data, body->len);
+	}
+	PG_END_TRY();
+
+	if (resp.failure != AWL_HTTP_OK)
+	{
+		*why = psprintf("STS at \"%s\" is unreachable: %s", base, resp.error);
+		return false;
+	}
+	if (resp.status != 200)
+	{
+		char	   *code = xml_value(resp.body, "Code");
+		char	   *message = xml_value(resp.body, "Message");
+
+		*why = psprintf("STS returned HTTP %ld%s%s%s%s", resp.status,
+						code ? " " : "", code ? code : "",
+						message ? ": " : "", message ? message : "");
+		return false;
+	}
+	out->access_key_id = xml_value(resp.body, "AccessKeyId");
+	out->secret_access_key = xml_value(resp.body, "SecretAccessKey");
+	out->session_token = xml_value(resp.body, "SessionToken");
+	v = xml_value(resp.body, "Expiration");
+	out->expiration = v ? awl_parse_iso8601(v) : (time_t) -1;
+	explicit_bzero(resp.body, resp.body_len);
+	if (!out->access_key_id || !out->secret_access_key || !out->session_token ||
+		out->expiration == (time_t) -1)
+	{
+		*why = pstrdup("STS returned a reply without complete credentials");
+		return false;
+	}
+	return true;
+}
+
+static StringInfo
+start_body(const char *action, const char *role_arn, const char *session_name)
+{
+	StringInfo	body = makeStringInfo();
+
+	appendStringInfo(body, "Action=%s&Version=%s", action, STS_VERSION);
+	add_param(body, "RoleArn", role_arn);
+	add_param(body, "RoleSessionName", session_name);
+	return body;
+}
+
+bool
+awl_sts_assume_role(const char *region, const char *role_arn, const char *session_name,
+					const char *external_id, const AwlCredentials *source,
+					AwlCredentials *out, char **why)
+{
+	StringInfo	body = start_body("AssumeRole", role_arn, session_name);
+
+	if (external_id)
+		add_param(body, "ExternalId", external_id);
+	return sts_call(region, body, source, out, why);
+}
+
+bool
+awl_sts_assume_role_with_web_identity(const char *region, const char *role_arn,
+									  const char *session_name, const char *token,
+									  AwlCredentials *out, char **why)
+{
+	StringInfo	body = start_body("AssumeRoleWithWebIdentity", role_arn, session_name);
+
+	add_param(body, "WebIdentityToken", token);
+	return sts_call(region, body, NULL, out, why);
+}
