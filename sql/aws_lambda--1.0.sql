@@ -64,3 +64,6 @@ CREATE FUNCTION @extschema@.invoke(
     OUT log_result text)
 AS 'MODULE_PATHNAME', 'aws_lambda_invoke_arn'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- As on RDS, other roles need USAGE on the schema and EXECUTE granted.
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;

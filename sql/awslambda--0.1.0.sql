@@ -60,3 +60,24 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
 
 COMMENT ON FUNCTION awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean) IS
 'invoke an AWS Lambda function once per payload, concurrently; one row per payload in order';
+
+-- Which credentials calls would use, never the secret.
+CREATE FUNCTION awslambda_credentials(
+    OUT source text,
+    OUT access_key_id text,
+    OUT has_session_token boolean,
+    OUT expiration timestamptz,
+    OUT region text)
+AS 'MODULE_PATHNAME', 'awslambda_credentials'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION awslambda_credentials() IS
+'the credential provider in use, the masked access key id, token presence, expiry and region; no secret';
+
+-- Calls spend the server's AWS identity: only roles granted EXECUTE may.
+REVOKE EXECUTE ON FUNCTION
+    awslambda_fn(text, text),
+    awslambda_invoke(text, jsonb, text, text, text, jsonb, text),
+    awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean),
+    awslambda_credentials()
+  FROM PUBLIC;

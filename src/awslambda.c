@@ -11,7 +11,10 @@
 
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "access/htup_details.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/guc.h"
 
 #include "awslambda.h"
@@ -24,6 +27,7 @@ char	   *awl_imds_endpoint = NULL;
 bool		awl_imds_v1_fallback = false;
 char	   *awl_profile = NULL;
 char	   *awl_sts_endpoint = NULL;
+char	   *awl_allowed_functions = NULL;
 int			awl_connect_timeout_ms = 5000;
 int			awl_request_timeout_ms = 905000;
 int			awl_max_concurrency = 16;
@@ -90,6 +94,13 @@ check_endpoint_override(char **newval, void **extra, GucSource source)
 	return ok;
 }
 
+/* Another profile means other credentials: drop the cached ones. */
+static void
+assign_profile(const char *newval, void *extra)
+{
+	awl_credentials_reset();
+}
+
 void		_PG_init(void);
 
 void
@@ -138,7 +149,7 @@ _PG_init(void)
 							   "",
 							   PGC_SUSET,
 							   0,
-							   NULL, NULL, NULL);
+							   NULL, assign_profile, NULL);
 
 	DefineCustomStringVariable("awslambda.sts_endpoint",
 							   "Sets the AWS STS endpoint URL used to assume roles.",
@@ -148,6 +159,15 @@ _PG_init(void)
 							   PGC_SUSET,
 							   0,
 							   check_url, NULL, NULL);
+
+	DefineCustomStringVariable("awslambda.allowed_functions",
+							   "Limits which Lambda functions may be invoked.",
+							   "Comma-separated patterns with * and ?, matched against the function name, or against the name as given when the pattern contains a colon (ARNs). Empty allows all. Set per role with ALTER ROLE ... SET.",
+							   &awl_allowed_functions,
+							   "",
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
 
 	DefineCustomIntVariable("awslambda.connect_timeout_ms",
 							"Sets the maximum time to establish a connection to Lambda.",
@@ -250,4 +270,50 @@ awslambda_fn(PG_FUNCTION_ARGS)
 	if (!awl_json_is_valid(res.payload, res.payload_len))
 		awl_invoke_raise(awl_non_json_error(req.function_name, &res));
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(res.payload, res.payload_len));
+}
+
+PG_FUNCTION_INFO_V1(awslambda_credentials);
+
+/*
+ * awslambda_credentials() RETURNS (source, access_key_id, has_session_token,
+ *									 expiration, region)
+ *
+ * Which provider supplies the credentials calls would use now, without
+ * secrets: the access key id is masked but for its last four characters.
+ */
+Datum
+awslambda_credentials(PG_FUNCTION_ARGS)
+{
+	AwlCredentials cred;
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	size_t		len;
+	char	   *masked;
+	const char *region;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	awl_credentials_get(&cred);
+
+	len = strlen(cred.access_key_id);
+	masked = palloc(len + 1);
+	memset(masked, '*', len);
+	masked[len] = '\0';
+	if (len > 4)
+		memcpy(masked + len - 4, cred.access_key_id + len - 4, 4);
+
+	values[0] = CStringGetTextDatum(cred.source);
+	values[1] = CStringGetTextDatum(masked);
+	values[2] = BoolGetDatum(cred.session_token != NULL);
+	if (cred.expiration == 0)
+		nulls[3] = true;
+	else
+		values[3] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) cred.expiration));
+	region = awl_default_region_or_null();
+	if (region == NULL)
+		nulls[4] = true;
+	else
+		values[4] = CStringGetTextDatum(region);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

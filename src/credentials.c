@@ -864,11 +864,11 @@ awl_region_for_sts(void)
 	return r ? r : "us-east-1";
 }
 
-const char *
-awl_default_region(void)
+/* The default region, or NULL with *why when none can be found. */
+static const char *
+find_region(char **why)
 {
 	const char *r = configured_region();
-	char	   *why = NULL;
 	AwlHttpResponse resp;
 
 	if (r)
@@ -877,8 +877,8 @@ awl_default_region(void)
 		return cache.region;
 
 	if (env_is_true("AWS_EC2_METADATA_DISABLED"))
-		why = pstrdup("instance metadata is disabled by AWS_EC2_METADATA_DISABLED");
-	else if (imds_get("/latest/meta-data/placement/region", &resp, &why))
+		*why = pstrdup("instance metadata is disabled by AWS_EC2_METADATA_DISABLED");
+	else if (imds_get("/latest/meta-data/placement/region", &resp, why))
 	{
 		char	   *nl = strpbrk(resp.body, "\r\n");
 
@@ -889,9 +889,27 @@ awl_default_region(void)
 			cache.region = remember(resp.body);
 			return cache.region;
 		}
-		why = psprintf("instance metadata returned an invalid region \"%s\"", resp.body);
+		*why = psprintf("instance metadata returned an invalid region \"%s\"", resp.body);
 	}
+	return NULL;
+}
 
+const char *
+awl_default_region_or_null(void)
+{
+	char	   *why = NULL;
+
+	return find_region(&why);
+}
+
+const char *
+awl_default_region(void)
+{
+	char	   *why = NULL;
+	const char *r = find_region(&why);
+
+	if (r)
+		return r;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("could not determine the AWS region"),

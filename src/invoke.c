@@ -122,6 +122,85 @@ parse_function_arn(const char *name, char **region, char **partition)
 	*region = parts[3];
 }
 
+/* Glob match with '*' (any run) and '?' (one character). */
+static bool
+glob_match(const char *pattern, const char *s)
+{
+	const char *star = NULL;
+	const char *resume = NULL;
+
+	while (*s)
+	{
+		if (*pattern == '*')
+		{
+			star = pattern++;
+			resume = s;
+		}
+		else if (*pattern == '?' || *pattern == *s)
+		{
+			pattern++;
+			s++;
+		}
+		else if (star)
+		{
+			pattern = star + 1;
+			s = ++resume;
+		}
+		else
+			return false;
+	}
+	while (*pattern == '*')
+		pattern++;
+	return *pattern == '\0';
+}
+
+/* The bare function name in any name form: "fn" of "fn:q", "...:function:fn[:q]". */
+static char *
+bare_function_name(const char *name)
+{
+	const char *fn = strstr(name, ":function:");
+
+	if (fn)
+		name = fn + strlen(":function:");
+	return pnstrdup(name, strcspn(name, ":"));
+}
+
+/*
+ * Enforces awslambda.allowed_functions: a comma-separated list of patterns;
+ * one with a ':' is matched against the name as given (ARNs), others against
+ * the bare function name.  Empty allows everything.
+ */
+static void
+check_allowed(const char *name)
+{
+	char	   *list;
+	char	   *bare;
+	char	   *tok;
+	char	   *save = NULL;
+
+	if (awl_allowed_functions == NULL || awl_allowed_functions[0] == '\0')
+		return;
+	list = pstrdup(awl_allowed_functions);
+	bare = bare_function_name(name);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		char	   *end;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*tok && glob_match(tok, strchr(tok, ':') ? name : bare))
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to invoke Lambda function \"%s\"", name),
+			 errdetail("Setting \"awslambda.allowed_functions\" allows only: %s.",
+					   awl_allowed_functions)));
+}
+
 /* Resolves region, endpoint and path for one request. */
 static void
 resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
@@ -135,6 +214,8 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid Lambda function name \"%s\"", name),
 				 errdetail("A function name or ARN has 1 to %d characters.", MAX_FUNCTION_NAME)));
+
+	check_allowed(name);
 
 	/* The ARN's region wins over every default: Lambda would 404 otherwise. */
 	if (strncmp(name, "arn:", 4) == 0)
