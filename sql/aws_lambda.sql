@@ -63,7 +63,17 @@ SELECT status_code, payload->>'errorType' AS error_type
 -- Settings of the same names and defaults; their timeouts apply here.
 SELECT name, setting, unit, context FROM pg_settings WHERE name LIKE 'aws\_lambda.%' ORDER BY name;
 SET aws_lambda.request_timeout_ms = 300;
-SELECT * FROM aws_lambda.invoke('lambdaSleep', '{"seconds": 2}'::json);
+DO $$
+DECLARE
+    msg text; hint text;
+BEGIN
+    PERFORM aws_lambda.invoke('lambdaSleep', '{"seconds": 2}'::json);
+EXCEPTION WHEN connection_failure THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+    RAISE NOTICE '%', msg;
+    RAISE NOTICE 'hint: %', hint;
+END;
+$$;
 RESET aws_lambda.request_timeout_ms;
 SELECT current_setting('awslambda.endpoint_url') AS mock \gset
 SET aws_lambda.endpoint_override = 'http://127.0.0.1:1';

@@ -238,7 +238,7 @@ credential_process(const char *command, AwlCredentials *out, char **why)
 	if (rc != 0)
 	{
 		explicit_bzero(buf, n);
-		*why = psprintf("credential_process exited with status %d", rc);
+		*why = psprintf("credential_process failed: %s", wait_result_to_str(rc));
 		return FAILED;
 	}
 	parsed = awl_json_get_strings(buf, n, keys, v, lengthof(keys));
