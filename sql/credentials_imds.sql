@@ -24,9 +24,15 @@ SELECT pg_sleep(4);
 SELECT awslambda_fn('mockStats', '{}')::jsonb->>'last_access_key_id' <> :'key1' AS refreshed_key;
 
 -- Instance metadata handing out an already-expired credential: AWS (the
--- mock) rejects it with SQLSTATE 28000 and the backend drops its cache, so
--- the next call fetches a good credential and works.
+-- mock) rejects it, the backend fetches a new one and sends the call once
+-- more, so the caller sees no failure.
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'credentials_issued')::int AS issued_before \gset
 SELECT awslambda_fn('mockConfig', '{"imds_expiry_seconds": 21600, "imds_expired_next": 1}')::jsonb->'imds_expired_next' AS expired_next;
 \c
-SELECT awslambda_fn('lambdaTest', '{}');
 SELECT awslambda_fn('lambdaTest', '{"after":"expired credential"}');
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'credentials_issued')::int - :issued_before AS credentials_fetched;
+-- The same within a fan-out and with fail_fast.
+SELECT awslambda_fn('mockConfig', '{"imds_expired_next": 1}')::jsonb->'imds_expired_next' AS expired_next;
+\c
+SELECT count(*) FILTER (WHERE status_code = 200) AS ok, count(error_sqlstate) AS failed
+  FROM awslambda_invoke_many('lambdaTest', array_fill('{}'::jsonb, ARRAY[5]), fail_fast => true);

@@ -93,6 +93,7 @@ typedef struct AwlInvokeError
 	char	   *message;
 	char	   *detail;			/* NULL if none */
 	const char *hint;			/* NULL if none */
+	bool		credentials_expired;	/* worth one retry with new credentials */
 } AwlInvokeError;
 
 typedef struct AwlInvokeResult

@@ -323,6 +323,7 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 	char	   *message;
 	int			sqlstate;
 	const char *what;
+	AwlInvokeError *err;
 
 	if (awl_json_get_strings(resp->body, resp->body_len, keys, v, lengthof(keys)))
 	{
@@ -365,11 +366,14 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 			break;
 	}
 
-	return make_error(sqlstate, psprintf(what, function_name),
+	err = make_error(sqlstate, psprintf(what, function_name),
 					  code ? psprintf("%s (HTTP %ld): %s", code, resp->status, message)
 					  : psprintf("HTTP %ld: %s", resp->status, message),
 					  (resp->status == 401 || resp->status == 403) ?
 					  "Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction." : NULL);
+	err->credentials_expired = (resp->status == 401 || resp->status == 403) && code &&
+		strncmp(code, "ExpiredToken", strlen("ExpiredToken")) == 0;
+	return err;
 }
 
 /* The error for a transfer that did not produce a reply. */
@@ -435,6 +439,7 @@ typedef struct InvokeBatch
 	char	 ***lines;			/* per request: header lines, wiped when done */
 	int		   *nlines;
 	bool		fail_fast;
+	bool		may_retry_expired;	/* a second round with new credentials may follow */
 	bool		reset_credentials;
 } InvokeBatch;
 
@@ -550,22 +555,23 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 		result->payload_len = (result->payload == resp->body) ? resp->body_len : strlen(result->payload);
 	}
 
-	if (result->error && b->fail_fast)
+	if (result->error && b->fail_fast &&
+		!(result->error->credentials_expired && b->may_retry_expired))
 		awl_invoke_raise(result->error);
 }
 
-void
-awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
-				int max_parallel, bool fail_fast)
+/* Sends one round of requests with the credentials at hand. */
+static void
+run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
+		  int max_parallel, bool fail_fast, bool may_retry_expired)
 {
 	InvokeBatch b = {0};
 	int			i;
 
-	if (n <= 0)
-		return;
 	b.reqs = reqs;
 	b.results = results;
 	b.fail_fast = fail_fast;
+	b.may_retry_expired = may_retry_expired;
 	b.targets = palloc0(n * sizeof(InvokeTarget));
 	b.lines = palloc0(n * sizeof(char **));
 	b.nlines = palloc0(n * sizeof(int));
@@ -590,6 +596,50 @@ awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 	PG_END_TRY();
 	if (b.reset_credentials)
 		awl_credentials_reset();
+}
+
+/*
+ * Runs a batch.  Requests that Lambda refused because the credentials had
+ * expired (a clock or cache that ran late) are sent once more with freshly
+ * fetched ones, so the caller does not see the failure; static keys from
+ * the environment cannot be refreshed and are not retried.
+ */
+void
+awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
+				int max_parallel, bool fail_fast)
+{
+	bool		refreshable = awl_credentials_refreshable();
+	AwlInvokeRequest *again;
+	AwlInvokeResult *again_results;
+	int		   *index;
+	int			nagain = 0;
+	int			i;
+
+	if (n <= 0)
+		return;
+	run_round(reqs, results, n, max_parallel, fail_fast, refreshable);
+	if (!refreshable)
+		return;
+
+	again = palloc(n * sizeof(AwlInvokeRequest));
+	again_results = palloc0(n * sizeof(AwlInvokeResult));
+	index = palloc(n * sizeof(int));
+	for (i = 0; i < n; i++)
+		if (results[i].error && results[i].error->credentials_expired)
+		{
+			again[nagain] = reqs[i];
+			index[nagain++] = i;
+		}
+	if (nagain == 0)
+		return;
+	awl_credentials_reset();
+	run_round(again, again_results, nagain, max_parallel, fail_fast, false);
+	for (i = 0; i < nagain; i++)
+		results[index[i]] = again_results[i];
+	if (fail_fast)
+		for (i = 0; i < n; i++)
+			if (results[i].error)
+				awl_invoke_raise(results[i].error);
 }
 
 void
