@@ -47,6 +47,8 @@ import botocore.awsrequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
+import mock_sts  # STS and container credentials, next to this file
+
 ACCOUNT_ID = '123456789012'
 SYNC_PAYLOAD_LIMIT = 6291456        # 6 MiB, RequestResponse and DryRun
 EVENT_PAYLOAD_LIMIT = 1048576       # 1 MiB, Event (since 2025)
@@ -161,7 +163,12 @@ class MockState:
         self.lock = threading.Lock()
         self.handlers = HandlerRegistry(handlers_dir)
         self.config = {'imds_expiry_seconds': 21600, 'imds_region': 'us-east-1',
-                       'imds_expired_next': 0}
+                       'imds_expired_next': 0, 'sts_expiry_seconds': 3600,
+                       'container_auth_token': None}
+        self.sources = {}             # access key id -> which endpoint issued it
+        self.last_sts = None
+        self.last_container_auth = None
+        self.secrets_log = None       # file every issued secret is appended to
         self.imds_tokens = {}         # token -> expiry epoch
         self.issued = {}              # access key id -> (secret, token, expiry epoch)
         self.issued_count = 0
@@ -174,7 +181,8 @@ class MockState:
         self.counters = dict.fromkeys(
             ('connections', 'invoke_connections', 'imds_connections', 'requests', 'invokes',
              'imds_token_requests', 'imds_role_requests', 'imds_credential_requests',
-             'imds_region_requests'), 0)
+             'imds_region_requests', 'sts_assume_role_requests', 'sts_web_identity_requests',
+             'container_credential_requests'), 0)
         self.events = []              # async (Event) invocations, oldest first
         self.last_invoke = None       # summary of the newest invoke request
         self.forced_attempts = {}     # mockStatus payload sha256 -> times seen
@@ -226,23 +234,55 @@ class MockState:
             expiry = self.imds_tokens.get(token or '')
         return expiry is not None and expiry > time.time()
 
-    def issue_credential(self):
-        """A new credential for the role, valid imds_expiry_seconds from now."""
+    def issue_credential(self, prefix='ASIAMOCK', source='imds', seconds=None):
+        """A new temporary credential, valid `seconds` (default imds_expiry_seconds)."""
         now = time.time()
         with self.lock:
             self.issued_count += 1
-            akid = 'ASIAMOCK%08d' % self.issued_count
-            expiry = now + self.config['imds_expiry_seconds']
-            if self.config['imds_expired_next'] > 0:
+            akid = '%s%0*d' % (prefix, 16 - len(prefix), self.issued_count)
+            expiry = now + (self.config['imds_expiry_seconds'] if seconds is None else seconds)
+            if source == 'imds' and self.config['imds_expired_next'] > 0:
                 # Hand out one already-expired credential (clock skew, stale cache).
                 self.config['imds_expired_next'] -= 1
                 expiry = now - 60
             secret = random_b64_text(40)
             token = session_token()
             self.issued[akid] = (secret, token, expiry)
+            self.sources[akid] = source
+        self.log_secrets(secret, token)
         return {'Code': 'Success', 'LastUpdated': iso8601(now), 'Type': 'AWS-HMAC',
                 'AccessKeyId': akid, 'SecretAccessKey': secret, 'Token': token,
                 'Expiration': iso8601(expiry)}
+
+    def log_secrets(self, *values):
+        """For the test harness's check that no secret leaks into PostgreSQL's output."""
+        if self.secrets_log:
+            with self.lock, open(self.secrets_log, 'a') as f:
+                for v in values:
+                    f.write(v + '\n')
+
+    def credential_source(self, akid):
+        if akid == ENV_ACCESS_KEY_ID:
+            return 'env'
+        with self.lock:
+            return self.sources.get(akid)
+
+    def sts_expiry(self):
+        with self.lock:
+            return self.config['sts_expiry_seconds']
+
+    def container_auth_token(self):
+        with self.lock:
+            return self.config['container_auth_token']
+
+    def record_sts(self, summary):
+        with self.lock:
+            self.last_sts = summary
+
+    def record_container_authorization(self, value):
+        with self.lock:
+            self.last_container_auth = (hashlib.sha256(value.encode()).hexdigest()
+                                        if value is not None else None)
 
     def region(self):
         with self.lock:
@@ -260,9 +300,12 @@ class MockState:
                 'last_content_type': headers.get('content-type'),
                 'last_expect': headers.get('expect'),
                 'events': [dict(e) for e in self.events],
-                'config': dict(self.config),
+                'config': {k: v for k, v in self.config.items() if k != 'container_auth_token'},
                 'credentials_issued': self.issued_count,
+                'last_sts': dict(self.last_sts) if self.last_sts else None,
+                'last_container_authorization_sha256': self.last_container_auth,
             })
+        result['last_credential_source'] = self.credential_source(context.access_key_id)
         for key in ('function', 'body_sha256', 'body_length', 'content_type', 'expect',
                     'access_key_id', 'invocation_type', 'log_type', 'client_context'):
             result['prev_' + key] = prev.get(key)
@@ -283,13 +326,23 @@ class MockState:
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                     raise ValueError('imds_expired_next must be a non-negative integer')
                 self.config['imds_expired_next'] = value
+            if 'sts_expiry_seconds' in event:
+                value = event['sts_expiry_seconds']
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise ValueError('sts_expiry_seconds must be an integer')
+                self.config['sts_expiry_seconds'] = value
+            if 'container_auth_token' in event:
+                value = event['container_auth_token']
+                if value is not None and not isinstance(value, str):
+                    raise ValueError('container_auth_token must be a string or null')
+                self.config['container_auth_token'] = value
             if 'imds_region' in event:
                 if not isinstance(event['imds_region'], str):
                     raise ValueError('imds_region must be a string')
                 self.config['imds_region'] = event['imds_region']
             if event.get('reset_counters'):
                 self._reset_counters()
-            return dict(self.config)
+            return {k: v for k, v in self.config.items() if k != 'container_auth_token'}
 
     def forced_response(self, event, body):
         return build_forced_response(self, event, body)
@@ -485,8 +538,8 @@ class _ListedHeadersSigner(botocore.auth.SigV4Auth):
     headers botocore itself would skip (user-agent, expect).
     """
 
-    def __init__(self, credentials, region, signed_headers):
-        super().__init__(credentials, 'lambda', region)
+    def __init__(self, credentials, region, signed_headers, service='lambda'):
+        super().__init__(credentials, service, region)
         self._signed_headers = signed_headers     # [(lower-case name, value)]
 
     def headers_to_sign(self, request):
@@ -542,7 +595,7 @@ def check_request_time(amzdate, scope_date, now):
                        f'{amz_date(now + CLOCK_SKEW_SECONDS)} ({amz_date(now)} + 5 min.)')
 
 
-def verify_sigv4(state, method, raw_target, headers, body, now=None):
+def verify_sigv4(state, method, raw_target, headers, body, now=None, service_name='lambda'):
     """Check a request's SigV4 signature as AWS would.
 
     headers: list of (name, value) as received (any case, repeats kept).
@@ -559,9 +612,9 @@ def verify_sigv4(state, method, raw_target, headers, body, now=None):
         raise ApiError(403, 'MissingAuthenticationTokenException', 'Missing Authentication Token')
     (akid, scope_date, region, service, terminator), signed, signature = \
         parse_authorization(auth[0])
-    if service != 'lambda':
+    if service != service_name:
         raise ApiError(403, 'InvalidSignatureException',
-                       "Credential should be scoped to correct service: 'lambda'. ")
+                       f"Credential should be scoped to correct service: '{service_name}'. ")
     if terminator != 'aws4_request':
         raise ApiError(403, 'InvalidSignatureException',
                        "Credential should be scoped with a valid terminator: "
@@ -600,7 +653,8 @@ def verify_sigv4(state, method, raw_target, headers, body, now=None):
                        "what was computed.")
 
     expected, creq = compute_signature(method, raw_target, by_name, signed_lower, body,
-                                       akid, secret, region, by_name['x-amz-date'][0].strip())
+                                       akid, secret, region, by_name['x-amz-date'][0].strip(),
+                                       service_name)
     if not hmac.compare_digest(expected, signature):
         err = ApiError(403, 'InvalidSignatureException', BAD_SIGNATURE_MESSAGE)
         # For the log only: what we signed, with the session token blanked.
@@ -611,7 +665,7 @@ def verify_sigv4(state, method, raw_target, headers, body, now=None):
 
 
 def compute_signature(method, raw_target, by_name, signed_lower, body, akid, secret,
-                      region, amzdate):
+                      region, amzdate, service='lambda'):
     """botocore's signature for the request; returns (hex signature, canonical request).
 
     The path goes in exactly as received on the wire: botocore percent-
@@ -630,7 +684,7 @@ def compute_signature(method, raw_target, by_name, signed_lower, body, akid, sec
         method=method, url='http://mock-lambda' + raw_path, data=body, params=params)
     # Use the client's timestamp; add_auth() would restamp with "now".
     request.context['timestamp'] = amzdate
-    signer = _ListedHeadersSigner(Credentials(akid, secret), region, listed)
+    signer = _ListedHeadersSigner(Credentials(akid, secret), region, listed, service)
     creq = signer.canonical_request(request)
     sts = signer.string_to_sign(request, creq)
     return signer.signature(sts, request), creq
@@ -781,6 +835,12 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
                 self._imds(path)
             elif path.startswith('/2015-03-31/'):
                 self._invoke()
+            elif path == '/':
+                self._sts()
+            elif path.startswith('/container-credentials/') and self.command == 'GET':
+                self._read_body(MAX_BODY_READ)
+                status, body = mock_sts.handle_container(state, self._header_list(), self.note)
+                self._send(status, [('Content-Type', 'application/json')], body)
             else:
                 self._send(404, [('Content-Type', 'text/plain')], b'Not Found\n')
         except ApiError as err:
@@ -966,6 +1026,22 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
                 context, fn, log_text, (time.monotonic() - started) * 1000)))
         self._send(200, headers, body)
 
+    # -- STS -------------------------------------------------------------------------
+
+    def _sts(self):
+        body = self._read_body(MAX_BODY_READ)
+        headers = self._header_list()
+
+        def verify(service):
+            akid, _ = verify_sigv4(self.server.state, self.command, self.path, headers, body,
+                                   service_name=service)
+            return akid
+
+        status, reply = mock_sts.handle_sts(self.server.state, verify, self.command,
+                                            self.path, headers, body, self.note)
+        self._send(status, [('Content-Type', 'text/xml'),
+                            ('x-amzn-RequestId', str(uuid.uuid4()))], reply)
+
     # -- IMDSv2 ----------------------------------------------------------------------
 
     def _imds(self, path):
@@ -1015,6 +1091,7 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
             self._send(400, [('Content-Type', 'text/plain')], b'Bad Request\n')
             return
         token = state.issue_imds_token(int(ttl))
+        state.log_secrets(token)
         self._send(200, [('Content-Type', 'text/plain'),
                          ('X-aws-ec2-metadata-token-ttl-seconds', str(int(ttl)))],
                    token.encode())
@@ -1107,10 +1184,13 @@ def main(argv=None):
     parser.add_argument('--handlers', default=os.path.join(here, 'handlers'),
                         help='directory of <FunctionName>.py handlers')
     parser.add_argument('--log', help='request log file (default: stderr)')
+    parser.add_argument('--secrets-log',
+                        help='append every secret key, session token and IMDS token issued')
     args = parser.parse_args(argv)
 
     log = Logger(args.log)
     state = MockState(os.path.abspath(args.handlers))
+    state.secrets_log = args.secrets_log
     server = MockHTTPServer(('127.0.0.1', 0), MockRequestHandler, state, log)
     port = server.server_address[1]
 

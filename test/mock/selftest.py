@@ -16,6 +16,8 @@ import datetime
 import hashlib
 import http.client
 import json
+from urllib.parse import urlencode
+import xml.etree.ElementTree as ET
 import os
 import signal
 import socket
@@ -438,7 +440,8 @@ def test_imds(mock):
     check('unsigned token -> 403', is_error(r, 403, 'InvalidSignatureException'), describe(r))
 
     check('mockConfig', config(mock, imds_expiry_seconds=-10, imds_region='eu-west-1') ==
-          {'imds_expiry_seconds': -10, 'imds_region': 'eu-west-1', 'imds_expired_next': 0})
+          {'imds_expiry_seconds': -10, 'imds_region': 'eu-west-1', 'imds_expired_next': 0,
+           'sts_expiry_seconds': 3600})
     expired = imds_credentials(mock)
     r = invoke(mock, 'lambdaTest', creds=expired)
     check('expired credentials -> 403', is_error(
@@ -551,13 +554,112 @@ def test_vectors():
             check(f'vector {case} tampered', err.code == 'InvalidSignatureException', err.code)
 
 
+
+def sts_request(mock, params, creds=None, service='sts'):
+    """POST an STS query; signed with creds (SigV4, service `service`) when given."""
+    body = urlencode(params).encode()
+    headers = {'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8'}
+    if creds:
+        akid, secret, token = creds
+        request = botocore.awsrequest.AWSRequest(method='POST', url=f'http://{mock.host}/',
+                                                 data=body, headers=dict(headers, Host=mock.host))
+        botocore.auth.SigV4Auth(Credentials(akid, secret, token), service, 'us-east-1').add_auth(request)
+        headers = dict(request.headers.items())
+    conn = http.client.HTTPConnection('127.0.0.1', mock.port, timeout=10)
+    try:
+        conn.request('POST', '/', body=body, headers=headers)
+        return Reply(conn.getresponse())
+    finally:
+        conn.close()
+
+
+def sts_credentials(reply):
+    ns = '{https://sts.amazonaws.com/doc/2011-06-15/}'
+    root = ET.fromstring(reply.body)
+    c = root.find(f'.//{ns}Credentials')
+    return (c.find(f'{ns}AccessKeyId').text, c.find(f'{ns}SecretAccessKey').text,
+            c.find(f'{ns}SessionToken').text, c.find(f'{ns}Expiration').text)
+
+
+def sts_error_code(reply):
+    try:
+        return ET.fromstring(reply.body).find(
+            './/{https://sts.amazonaws.com/doc/2011-06-15/}Code').text
+    except (ET.ParseError, AttributeError):
+        return None
+
+
+def test_sts(mock):
+    role = 'arn:aws:iam::123456789012:role/app'
+    web = {'Action': 'AssumeRoleWithWebIdentity', 'Version': '2011-06-15', 'RoleArn': role,
+           'RoleSessionName': 'selftest', 'WebIdentityToken': 'mock-web-identity-token-eks'}
+    r = sts_request(mock, web)
+    check('web identity -> 200', r.status == 200 and b'<AssumeRoleWithWebIdentityResult>' in r.body,
+          describe(r))
+    akid, secret, token, expiration = sts_credentials(r)
+    check('web identity key', akid.startswith('ASIASTSW') and expiration.endswith('Z'), akid)
+    r = invoke(mock, 'mockStats', creds=(akid, secret, token))
+    s = r.json() if r.status == 200 else {}
+    check('STS credential accepted by Lambda', r.status == 200
+          and s.get('last_credential_source') == 'sts-web-identity', describe(r))
+    check('last_sts has no token', s.get('last_sts', {}).get('action') == 'AssumeRoleWithWebIdentity'
+          and 'mock-web-identity-token-eks' not in json.dumps(s), s.get('last_sts'))
+    r = sts_request(mock, dict(web, WebIdentityToken='forged'))
+    check('bad web identity token -> 400', r.status == 400
+          and sts_error_code(r) == 'InvalidIdentityToken', describe(r))
+    r = sts_request(mock, dict(web, RoleArn='not-an-arn'))
+    check('bad role ARN -> 400', r.status == 400 and sts_error_code(r) == 'ValidationError',
+          describe(r))
+
+    assume = {'Action': 'AssumeRole', 'Version': '2011-06-15', 'RoleArn': role,
+              'RoleSessionName': 'selftest', 'ExternalId': 'x-1'}
+    r = sts_request(mock, assume, creds=ENV)
+    check('AssumeRole signed -> 200', r.status == 200 and b'<AssumeRoleResult>' in r.body, describe(r))
+    creds = sts_credentials(r)[:3]
+    check('assumed role works', invoke(mock, 'mockStats', creds=creds).json().get(
+        'last_credential_source') == 'sts-assume-role')
+    check('last_sts signed_by', stats(mock)['last_sts'].get('signed_by') == 'AKIDMOCKENV')
+    r = sts_request(mock, assume)
+    check('AssumeRole unsigned -> 403', r.status == 403
+          and sts_error_code(r) == 'MissingAuthenticationToken', describe(r))
+    r = sts_request(mock, assume, creds=('AKIDMOCKENV', 'wrong', None))
+    check('AssumeRole bad signature -> 403', r.status == 403
+          and sts_error_code(r) == 'SignatureDoesNotMatch', describe(r))
+    r = sts_request(mock, assume, creds=ENV, service='lambda')
+    check('AssumeRole scoped to lambda -> 403', r.status == 403, describe(r))
+    r = sts_request(mock, assume, creds=creds)
+    check('AssumeRole with temporary creds -> 200', r.status == 200, describe(r))
+    check('STS counters', stats(mock)['sts_assume_role_requests'] >= 4
+          and stats(mock)['sts_web_identity_requests'] >= 3)
+
+
+def test_container(mock):
+    r = imds(mock, 'GET', '/container-credentials/role')
+    check('container creds -> 200', r.status == 200 and r.json()['AccessKeyId'].startswith('ASIACTR'),
+          describe(r))
+    doc = r.json()
+    r = invoke(mock, 'mockStats', creds=(doc['AccessKeyId'], doc['SecretAccessKey'], doc['Token']))
+    check('container credential accepted', r.status == 200
+          and r.json()['last_credential_source'] == 'container', describe(r))
+    config(mock, container_auth_token='secret-agent-token')
+    r = imds(mock, 'GET', '/container-credentials/role')
+    check('container without token -> 401', r.status == 401, describe(r))
+    r = imds(mock, 'GET', '/container-credentials/role', {'Authorization': 'secret-agent-token'})
+    check('container with token -> 200', r.status == 200, describe(r))
+    s = stats(mock)
+    check('container auth recorded as hash', s['last_container_authorization_sha256'] ==
+          hashlib.sha256(b'secret-agent-token').hexdigest()
+          and 'secret-agent-token' not in json.dumps(s))
+    config(mock, container_auth_token=None)
+    check('container counter', stats(mock)['container_credential_requests'] == 3)
+
 def main():
     test_vectors()
     mock = MockProcess()
     try:
         for test in (test_basic, test_auth, test_names, test_invocation_types, test_payloads,
                      test_function_errors, test_forced_status, test_imds, test_keepalive,
-                     test_expect_continue, test_chunked):
+                     test_expect_continue, test_chunked, test_sts, test_container):
             try:
                 test(mock)
             except Exception as exc:  # one broken group must not hide the others
