@@ -49,3 +49,43 @@ SET ROLE regress_profile_user;
 SET awslambda.profile = 'process';
 RESET ROLE;
 DROP ROLE regress_profile_user;
+
+-- role_arn + source_profile: the default profile's keys sign STS AssumeRole
+-- (the mock's STS, set by a superuser); the role's credentials sign the call.
+\getenv mock_port MOCK_PORT
+SELECT 'http://127.0.0.1:' || :'mock_port' AS mock_url \gset
+SET awslambda.sts_endpoint = :'mock_url';
+SET awslambda.profile = 'cross';
+SELECT source, has_session_token, expiration > now() AS expires_later, region FROM awslambda_credentials();
+SELECT awslambda_fn('lambdaTest', '{"profile":"cross"}');
+SELECT s->>'last_credential_source' AS credential_source,
+       s->'last_sts'->>'action' AS sts_action,
+       s->'last_sts'->>'role_arn' AS role_arn,
+       s->'last_sts'->>'role_session_name' AS session_name,
+       s->'last_sts'->>'external_id' AS external_id,
+       s->'last_sts'->>'signed_by' AS signed_by
+  FROM (SELECT awslambda_fn('mockStats', '{}')::jsonb) m(s);
+-- Two hops: chained's source is cross, whose source is default.  (These
+-- profiles name no region and, as in the SDKs, do not inherit default's.)
+SET awslambda.region = 'us-east-1';
+SET awslambda.profile = 'chained';
+SELECT awslambda_fn('lambdaTest', '{"profile":"chained"}');
+SELECT s->'last_sts'->>'role_arn' AS role_arn, s->'last_sts'->>'signed_by' LIKE 'ASIASTSR%' AS signed_by_first_hop
+  FROM (SELECT awslambda_fn('mockStats', '{}')::jsonb) m(s);
+-- role_arn + web_identity_token_file in a profile.
+SET awslambda.profile = 'irsa';
+SELECT source FROM awslambda_credentials();
+SELECT s->>'last_credential_source' AS credential_source, s->'last_sts'->>'role_arn' AS role_arn
+  FROM (SELECT awslambda_fn('mockStats', '{}')::jsonb) m(s);
+-- STS refusing a request is an error naming STS's code and message.
+SET awslambda.profile = 'bad-role';
+SELECT awslambda_fn('lambdaTest', '{}');
+-- STS unreachable.
+SET awslambda.sts_endpoint = 'http://127.0.0.1:1';
+SET awslambda.profile = 'cross';
+\set VERBOSITY terse
+SELECT awslambda_fn('lambdaTest', '{}');
+\set VERBOSITY default
+RESET awslambda.sts_endpoint;
+RESET awslambda.profile;
+RESET awslambda.region;

@@ -357,7 +357,12 @@ from_profile(AwlCredentials *out, char **why)
 	bool		chosen;
 	bool		exists = false;
 	const char *profile = awl_profile_name(&chosen);
-	Found		f = from_profile_named(profile, 0, out, why);
+	Found		f;
+
+	out->source = "profile";
+	f = from_profile_named(profile, 0, out, why);
+	if (f == FAILED && out->source == NULL)
+		out->source = "profile";
 
 	/* As in the SDKs: a profile asked for by name must exist. */
 	(void) awl_config_value(profile, "region", &exists);
@@ -664,9 +669,12 @@ from_instance_metadata(AwlCredentials *out, char **why)
 
 /* ---- the chain and its cache ---------------------------------------------- */
 
-/* Asks providers 2-5 in order; true with *out filled, or false with *why. */
+/*
+ * Asks providers 2-5 in order; true with *out filled, or false with *why
+ * and, when a configured provider failed, *failed naming it.
+ */
 static bool
-resolve_chain(AwlCredentials *out, char **why)
+resolve_chain(AwlCredentials *out, char **why, const char **failed)
 {
 	static Found (*const providers[]) (AwlCredentials *, char **) = {
 		from_web_identity_env, from_profile, from_container, from_instance_metadata,
@@ -686,6 +694,7 @@ resolve_chain(AwlCredentials *out, char **why)
 		if (f == FAILED)
 		{
 			*why = reason;
+			*failed = out->source;
 			return false;
 		}
 		if (reason)
@@ -740,6 +749,7 @@ awl_credentials_get(AwlCredentials *out)
 	char	   *why = NULL;
 	time_t		now = time(NULL);
 	AwlCredentials fresh;
+	const char *failed = NULL;
 
 	memset(out, 0, sizeof(*out));
 
@@ -761,7 +771,7 @@ awl_credentials_get(AwlCredentials *out)
 		return;
 	}
 
-	if (resolve_chain(&fresh, &why))
+	if (resolve_chain(&fresh, &why, &failed))
 	{
 		store(&fresh, now);
 		wipe_credentials(&fresh);
@@ -783,6 +793,12 @@ awl_credentials_get(AwlCredentials *out)
 	}
 	forget_credentials();
 
+	if (failed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("could not obtain AWS credentials from provider \"%s\"", failed),
+				 errdetail_internal("%s.", why),
+				 errhint("Fix the provider's configuration; the providers after it are not asked while it is configured.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 			 errmsg("could not find AWS credentials"),

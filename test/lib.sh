@@ -21,7 +21,7 @@ awl_setup() {
   chown -R "$RUN_AS" "$WORK"
 
   /usr/bin/python3 "$WORK/src/test/mock/mock_lambda.py" \
-    --port-file "$WORK/mock.port" --log "$WORK/mock.log" &
+    --port-file "$WORK/mock.port" --log "$WORK/mock.log" --secrets-log "$WORK/mock.secrets" &
   MOCK_PID=$!
   for _ in $(seq 100); do [ -s "$WORK/mock.port" ] && break; sleep 0.1; done
   [ -s "$WORK/mock.port" ] || { echo "mock Lambda did not start"; cat "$WORK/mock.log"; return 1; }
