@@ -17,48 +17,83 @@ SELECT pg_get_function_identity_arguments(p.oid) AS args
   FROM pg_proc p WHERE p.proname = 'invoke' AND p.pronamespace = 'aws_lambda'::regnamespace
  ORDER BY 1;
 
--- Step 4 of the guide: a function ARN kept in a psql variable.
-SELECT aws_commons.create_lambda_function_arn('lambdaTest', 'us-east-1') AS aws_lambda_arn_1 \gset
-SELECT * FROM aws_lambda.invoke(:'aws_lambda_arn_1', '{"body": "Hello from Postgres!"}'::json);
+-- Step 4 of AWS's guide: three ways to build the composite, kept in psql variables.
+SELECT aws_commons.create_lambda_function_arn(
+   'lambdaTest',
+   'us-east-1'
+) AS aws_lambda_arn_1 \gset
+SELECT aws_commons.create_lambda_function_arn(
+   '123456789012:function:lambdaTest',
+   'us-east-1'
+) AS lambda_partial_arn_1 \gset
+SELECT aws_commons.create_lambda_function_arn(
+   'arn:aws:lambda:us-east-1:123456789012:function:lambdaTest'
+) AS lambda_arn_1 \gset
+SELECT * FROM aws_lambda.invoke(:'lambda_partial_arn_1', '{"body": "Hello from Postgres!"}'::json);
+SELECT * FROM aws_lambda.invoke(:'lambda_arn_1', '{"body": "Hello from Postgres!"}'::json);
 
--- Step 5: invoke by name, json and jsonb.
-SELECT * FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn('lambdaTest', 'us-east-1'), '{"body": "Hello from Postgres!"}'::json);
+-- Step 5: invoke by ARN with the helper inline.
+SELECT * from aws_lambda.invoke(aws_commons.create_lambda_function_arn('arn:aws:lambda:us-east-1:123456789012:function:lambdaTest', 'us-east-1'), '{"body": "Hello from Postgres!"}'::json );
+
+-- The guide's examples.  Synchronous, twice with the same result:
+SELECT * FROM aws_lambda.invoke(:'aws_lambda_arn_1', '{"body": "Hello from Postgres!"}'::json);
+SELECT * FROM aws_lambda.invoke(:'aws_lambda_arn_1', '{"body": "Hello from Postgres!"}'::json, 'RequestResponse');
+SELECT * FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn('lambdaTest', 'us-east-1'),
+'{"body": "Hello from Postgres!"}'::json
+);
+-- Asynchronous:
+SELECT * FROM aws_lambda.invoke(:'aws_lambda_arn_1', '{"body": "Hello from Postgres!"}'::json, 'Event');
+-- The execution log, base64 as in RDS.  (The guide writes "SELECT *, select
+-- convert_from(...)" here, a syntax error; its client-context example has
+-- the statement right, and that is what runs.)
+SELECT status_code, split_part(convert_from(decode(log_result, 'base64'), 'utf-8'), ' ', 1) AS log_starts
+  FROM aws_lambda.invoke(:'aws_lambda_arn_1', '{"body": "Hello from Postgres!"}'::json, 'RequestResponse', 'Tail');
+SELECT status_code, convert_from(decode(log_result, 'base64'), 'utf-8') LIKE 'START RequestId:%' AS log
+  FROM aws_lambda.invoke(:'aws_lambda_arn_1', '{"body": "Hello from Postgres!"}'::json, 'RequestResponse', 'Tail');
+-- A version or alias by qualifier: the guide's six-argument call passes an
+-- untyped NULL, which matches two overloads for PostgreSQL; with the ARN
+-- value typed it runs.  An alias in the name works as the guide shows.
+SELECT * FROM aws_lambda.invoke(:'aws_lambda_arn_1', '{"body": "Hello from Postgres!"}'::json, 'RequestResponse', 'None', NULL, 'prod');
+SELECT * FROM aws_lambda.invoke(:'aws_lambda_arn_1'::aws_commons._lambda_function_arn_1, '{"body": "Hello from Postgres!"}'::json, 'RequestResponse', 'None', NULL, 'prod');
+SELECT * FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn('lambdaTest:prod', 'us-west-2'),
+'{"body": "Hello from Postgres!"}'::json);
+
+-- By name, json and jsonb; the result payload has the argument's type.
 SELECT * FROM aws_lambda.invoke('lambdaTest', '{"body": "Hello from Postgres!"}'::jsonb);
 SELECT pg_typeof(payload) FROM aws_lambda.invoke('lambdaTest', '{}'::json);
 SELECT pg_typeof(payload) FROM aws_lambda.invoke('lambdaTest', '{}'::jsonb);
-
--- Synchronous and asynchronous invocation, dry run, with the text name's
--- third argument the region and the ARN type's the invocation type.
-SELECT * FROM aws_lambda.invoke('lambdaTest', '{"body": "Hello from Postgres!"}'::json, 'us-east-1', 'RequestResponse');
 SELECT * FROM aws_lambda.invoke('lambdaTest', '{"body": "Hello from Postgres!"}'::json, 'us-east-1', 'Event');
-SELECT * FROM aws_lambda.invoke(:'aws_lambda_arn_1', '{"body": "Hello from Postgres!"}'::json, 'Event');
 SELECT * FROM aws_lambda.invoke(:'aws_lambda_arn_1', '{}'::json, 'DryRun');
 
--- Log tail, client context and qualifier.
-SELECT status_code, split_part(log_result, ' ', 1) AS log_starts
-  FROM aws_lambda.invoke(:'aws_lambda_arn_1', '{"body": "Hello from Postgres!"}'::json, 'RequestResponse', 'Tail');
+-- Client context (a JSON object) and qualifier by name.
 SELECT payload->'client_context'->'custom' AS custom
   FROM aws_lambda.invoke('lambdaContext', '{}'::json, 'us-east-1', 'RequestResponse', 'None',
                          '{"custom": {"source": "rds"}}'::json);
-SELECT executed_version
-  FROM aws_lambda.invoke(:'aws_lambda_arn_1'::aws_commons._lambda_function_arn_1, '{}'::jsonb,
-                         'RequestResponse', 'None', NULL, 'prod');
--- Untyped, that call matches two overloads by PostgreSQL's own resolution rules.
-SELECT executed_version
-  FROM aws_lambda.invoke(:'aws_lambda_arn_1', '{}'::jsonb, 'RequestResponse', 'None', NULL, 'prod');
+SELECT executed_version FROM aws_lambda.invoke('lambdaTest', '{}'::json, qualifier => '1');
+
 -- A composite literal with a conflicting region, or arguments that fit neither reading.
 SELECT * FROM aws_lambda.invoke('(lambdaTest,us-east-1)', '{}'::json, 'eu-west-1');
 SELECT * FROM aws_lambda.invoke('(lambdaTest,us-east-1)', '{}'::json, 'Event', 'None', 'None', NULL, 'prod');
 SELECT status_code FROM aws_lambda.invoke('("lambdaTest",)', '{}'::json);
-SELECT executed_version FROM aws_lambda.invoke('lambdaTest', '{}'::json, qualifier => '1');
+
+-- A function error is raised, as the guide's error list shows.
+\set VERBOSITY terse
+SELECT * FROM aws_lambda.invoke('lambdaError', '{"reason": "rds"}'::json);
+\set VERBOSITY default
+DO $$
+DECLARE
+    detail text;
+BEGIN
+    PERFORM aws_lambda.invoke('lambdaError', '{"reason": "rds"}'::json);
+EXCEPTION WHEN external_routine_exception THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RAISE NOTICE 'caught external_routine_exception: %', left(detail, 62);
+END;
+$$;
 
 -- A region that conflicts with the ARN's is an error; a full ARN needs no region.
 SELECT * FROM aws_lambda.invoke('arn:aws:lambda:us-west-2:123456789012:function:lambdaTest', '{}'::json, 'us-east-1');
 SELECT status_code FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn('arn:aws:lambda:us-west-2:123456789012:function:lambdaTest'), '{}'::json);
-
--- A function error comes back as the payload with status 200, as in RDS.
-SELECT status_code, payload->>'errorType' AS error_type
-  FROM aws_lambda.invoke('lambdaError', '{"reason": "rds"}'::json);
 
 -- Settings of the same names and defaults; their timeouts apply here.
 SELECT name, setting, unit, context FROM pg_settings WHERE name LIKE 'aws\_lambda.%' ORDER BY name;

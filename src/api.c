@@ -226,8 +226,8 @@ set_payload(AwlInvokeRequest *req, Jsonb *payload)
 }
 
 /* The log tail: base64 of the last 4 KB, which may start mid-character. */
-Datum
-awl_decode_log_result(const char *b64)
+static Datum
+decode_log_result(const char *b64)
 {
 	int			len = (int) strlen(b64);
 	char	   *raw = palloc(pg_b64_dec_len(len) + 1);
@@ -281,7 +281,7 @@ invoke_columns(const char *function_name, const AwlInvokeResult *res,
 #undef TEXT_COL
 	nulls[COL_LOG_RESULT] = (res->log_result == NULL);
 	if (res->log_result)
-		values[COL_LOG_RESULT] = awl_decode_log_result(res->log_result);
+		values[COL_LOG_RESULT] = decode_log_result(res->log_result);
 	return true;
 }
 

@@ -128,7 +128,6 @@ extern void awl_check_invocation_type(const char *value);
 extern void awl_check_log_type(const char *value);
 extern void awl_check_qualifier(const char *function_name, const char *qualifier);
 extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
-extern Datum awl_decode_log_result(const char *b64);
 
 /* in jsonutil.c */
 extern void awl_json_validate(const char *json, size_t len, const char *argname);

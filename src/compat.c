@@ -7,7 +7,9 @@
  * name with a region argument, or the aws_commons ARN type carrying its
  * own region; json or jsonb payload and context (the result has the
  * payload's type).  Timeouts and the endpoint come from the aws_lambda.*
- * settings, everything else from the shared invoke path.
+ * settings, everything else from the shared invoke path.  Unlike
+ * awslambda_invoke, and as RDS documents, a function error is raised and
+ * log_result is left base64-encoded.
  *
  *-------------------------------------------------------------------------
  */
@@ -134,6 +136,14 @@ compat_invoke(FunctionCallInfo fcinfo, const CompatArgs *a)
 
 	awl_invoke(&req, &res);
 
+	/* RDS raises a function's error, with this message and detail. */
+	if (res.function_error)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("lambda invocation failed"),
+				 errdetail_internal("\"%s\" returned error \"%s\", details: \"%s\".",
+									a->function_name, res.function_error, res.payload)));
+
 	values[OUT_STATUS_CODE] = Int32GetDatum(res.status_code);
 	if (res.payload_len == 0)
 		nulls[OUT_PAYLOAD] = true;
@@ -148,9 +158,10 @@ compat_invoke(FunctionCallInfo fcinfo, const CompatArgs *a)
 	nulls[OUT_EXECUTED_VERSION] = (res.executed_version == NULL);
 	if (res.executed_version)
 		values[OUT_EXECUTED_VERSION] = CStringGetTextDatum(res.executed_version);
+	/* As in RDS, the log tail stays base64 (decode(log_result, 'base64')). */
 	nulls[OUT_LOG_RESULT] = (res.log_result == NULL);
 	if (res.log_result)
-		values[OUT_LOG_RESULT] = awl_decode_log_result(res.log_result);
+		values[OUT_LOG_RESULT] = CStringGetTextDatum(res.log_result);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
