@@ -36,3 +36,19 @@ SELECT awslambda_fn('mockConfig', '{"imds_expired_next": 1}')::jsonb->'imds_expi
 \c
 SELECT count(*) FILTER (WHERE status_code = 200) AS ok, count(error_sqlstate) AS failed
   FROM awslambda_invoke_many('lambdaTest', array_fill('{}'::jsonb, ARRAY[5]), fail_fast => true);
+
+-- IMDSv1 only when a superuser allows it: instance metadata that refuses the
+-- token call (an IMDSv1-only service, or a proxy in the way).
+SELECT awslambda_fn('mockConfig', '{"imds_token_status": 403}')::jsonb->'imds_token_status' AS token_status;
+\c
+SELECT awslambda_fn('lambdaTest', '{}');
+SET awslambda.imds_v1_fallback = on;
+SELECT awslambda_fn('lambdaTest', '{"via":"IMDSv1"}');
+SELECT source FROM awslambda_credentials();
+SELECT awslambda_fn('mockConfig', '{"imds_token_status": null}')::jsonb->'imds_token_status' AS token_status;
+RESET awslambda.imds_v1_fallback;
+CREATE ROLE regress_imds_user;
+SET ROLE regress_imds_user;
+SET awslambda.imds_v1_fallback = on;
+RESET ROLE;
+DROP ROLE regress_imds_user;

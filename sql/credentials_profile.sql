@@ -1,7 +1,7 @@
 --
 -- Credentials and region from the shared config and credentials files that
--- test/run writes (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE); nothing in
--- the environment, instance metadata unreachable.
+-- test/run writes (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE); a container
+-- URL is configured too but comes later; instance metadata unreachable.
 --
 -- [default]: static keys in the credentials file, region in the config file.
 SELECT source, access_key_id, has_session_token, expiration, region FROM awslambda_credentials();
@@ -34,12 +34,12 @@ EXCEPTION WHEN invalid_authorization_specification THEN
     RAISE NOTICE '%', regexp_replace(detail, '/tmp/awslambda\.[A-Za-z0-9]+', '$WORK', 'g');
 END;
 $$;
--- A profile with only a region: the chain goes on, and finds nothing here.
-SET awslambda.profile = 'region-only';
-\set VERBOSITY terse
-SELECT awslambda_fn('lambdaTest', '{}');
-\set VERBOSITY default
+-- A profile with only a region: the chain goes on, to the container
+-- credentials configured in this set-up, and takes the profile's region.
 RESET awslambda.region;
+SET awslambda.profile = 'region-only';
+SELECT source, region FROM awslambda_credentials();
+SELECT awslambda_fn('lambdaTest', '{"profile":"region-only"}');
 RESET awslambda.profile;
 SELECT source FROM awslambda_credentials();
 

@@ -164,6 +164,7 @@ class MockState:
         self.handlers = HandlerRegistry(handlers_dir)
         self.config = {'imds_expiry_seconds': 21600, 'imds_region': 'us-east-1',
                        'imds_expired_next': 0, 'sts_expiry_seconds': 3600,
+                       'imds_token_status': None,
                        'container_auth_token': None}
         self.sources = {}             # access key id -> which endpoint issued it
         self.last_sts = None
@@ -326,6 +327,11 @@ class MockState:
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                     raise ValueError('imds_expired_next must be a non-negative integer')
                 self.config['imds_expired_next'] = value
+            if 'imds_token_status' in event:
+                value = event['imds_token_status']
+                if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                    raise ValueError('imds_token_status must be an integer or null')
+                self.config['imds_token_status'] = value
             if 'sts_expiry_seconds' in event:
                 value = event['sts_expiry_seconds']
                 if not isinstance(value, int) or isinstance(value, bool):
@@ -1066,7 +1072,8 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
             counter = 'imds_region_requests'
         if counter:
             state.count(counter)
-        if not state.imds_token_valid(self.headers.get('X-aws-ec2-metadata-token')):
+        v1_only = state.config.get('imds_token_status') is not None
+        if not v1_only and not state.imds_token_valid(self.headers.get('X-aws-ec2-metadata-token')):
             self._send(401, [('Content-Type', 'text/plain')], b'Unauthorized\n')
             return
         text = self._imds_document(path, counter)
@@ -1079,6 +1086,11 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
     def _imds_token(self):
         state = self.server.state
         state.count('imds_token_requests')
+        refused = state.config.get('imds_token_status')
+        if refused is not None:
+            # An IMDSv1-only service, or a proxy in the way: the token call fails.
+            self._send(refused, [('Content-Type', 'text/plain')], b'Refused\n')
+            return
         if self.command != 'PUT':
             self._send(405, [('Content-Type', 'text/plain')], b'Method Not Allowed\n')
             return
