@@ -211,6 +211,7 @@ request_from_args(FunctionCallInfo fcinfo, AwlInvokeRequest *req)
 	req->region = optional_text(fcinfo, 6);
 	req->connect_timeout_ms = awl_connect_timeout_ms;
 	req->request_timeout_ms = awl_request_timeout_ms;
+	req->max_attempts = awl_max_attempts;
 }
 
 static void

@@ -31,6 +31,7 @@ char	   *awl_allowed_functions = NULL;
 int			awl_connect_timeout_ms = 5000;
 int			awl_request_timeout_ms = 905000;
 int			awl_max_concurrency = 16;
+int			awl_max_attempts = 3;
 char	   *awl_compat_endpoint_override = NULL;
 int			awl_compat_connect_timeout_ms = 1000;
 int			awl_compat_request_timeout_ms = 3000;
@@ -187,6 +188,15 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("awslambda.max_attempts",
+							"Sets how many times a throttled or failed Lambda call is tried in all.",
+							"Retried: throttling (429), server errors (500, 502-504) and connections that could not be made; never a call that may have reached the function. 1 means no retries.",
+							&awl_max_attempts,
+							3, 1, 10,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("awslambda.max_concurrency",
 							"Sets how many requests one fan-out call keeps in flight at once.",
 							NULL,
@@ -263,6 +273,7 @@ awslambda_fn(PG_FUNCTION_ARGS)
 	req.payload = text_to_utf8(args, &req.payload_len);
 	req.connect_timeout_ms = awl_connect_timeout_ms;
 	req.request_timeout_ms = awl_request_timeout_ms;
+	req.max_attempts = awl_max_attempts;
 	awl_invoke(&req, &res);
 
 	if (res.function_error)

@@ -30,6 +30,7 @@ extern char *awl_allowed_functions;
 extern int	awl_connect_timeout_ms;
 extern int	awl_request_timeout_ms;
 extern int	awl_max_concurrency;
+extern int	awl_max_attempts;
 /* aws_lambda.* settings of the RDS/Aurora-compatible functions */
 extern char *awl_compat_endpoint_override;
 extern int	awl_compat_connect_timeout_ms;
@@ -84,6 +85,7 @@ typedef struct AwlInvokeRequest
 	const char *settings_prefix;	/* named in hints; NULL: "awslambda" */
 	int			connect_timeout_ms;
 	int			request_timeout_ms; /* 0: none */
+	int			max_attempts;	/* 1: no retries */
 } AwlInvokeRequest;
 
 /* A failed invocation, raised at once or kept per row by fan-out. */
@@ -94,6 +96,8 @@ typedef struct AwlInvokeError
 	char	   *detail;			/* NULL if none */
 	const char *hint;			/* NULL if none */
 	bool		credentials_expired;	/* worth one retry with new credentials */
+	bool		retryable;		/* throttled, server error, or nothing sent */
+	long		retry_after_ms; /* from Retry-After, 0 if none */
 } AwlInvokeError;
 
 typedef struct AwlInvokeResult

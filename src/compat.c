@@ -133,6 +133,7 @@ compat_invoke(FunctionCallInfo fcinfo, const CompatArgs *a)
 	req.settings_prefix = "aws_lambda";
 	req.connect_timeout_ms = awl_compat_connect_timeout_ms;
 	req.request_timeout_ms = awl_compat_request_timeout_ms;
+	req.max_attempts = awl_max_attempts;
 
 	awl_invoke(&req, &res);
 

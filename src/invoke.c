@@ -15,7 +15,12 @@
 
 #include <time.h>
 
+#include "common/pg_prng.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "awslambda.h"
 #include "http.h"
@@ -373,6 +378,20 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 					  "Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction." : NULL);
 	err->credentials_expired = (resp->status == 401 || resp->status == 403) && code &&
 		strncmp(code, "ExpiredToken", strlen("ExpiredToken")) == 0;
+
+	/*
+	 * Throttling and server errors say the call was not carried out: worth
+	 * another attempt, as in the SDKs' standard retry mode.
+	 */
+	err->retryable = resp->status == 429 || resp->status == 500 || resp->status == 502 ||
+		resp->status == 503 || resp->status == 504;
+	if (err->retryable)
+	{
+		char	   *after = awl_http_header(resp, "Retry-After");
+
+		if (after && strspn(after, "0123456789") == strlen(after) && strlen(after) < 6)
+			err->retry_after_ms = atol(after) * 1000L;
+	}
 	return err;
 }
 
@@ -381,12 +400,17 @@ static AwlInvokeError *
 transport_error(const char *function_name, const InvokeTarget *t,
 				const AwlHttpResponse *resp, const char *settings)
 {
+	AwlInvokeError *err;
+
 	switch (resp->failure)
 	{
 		case AWL_HTTP_CONNECT:
-			return make_error(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-							  psprintf("could not connect to Lambda endpoint \"%s\"", t->base_url),
-							  pstrdup(resp->error), NULL);
+			/* Nothing was sent, so trying again cannot run the function twice. */
+			err = make_error(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+							 psprintf("could not connect to Lambda endpoint \"%s\"", t->base_url),
+							 pstrdup(resp->error), NULL);
+			err->retryable = true;
+			return err;
 		case AWL_HTTP_TIMEOUT:
 			return make_error(ERRCODE_CONNECTION_FAILURE,
 							  psprintf("invocation of Lambda function \"%s\" timed out", function_name),
@@ -440,6 +464,7 @@ typedef struct InvokeBatch
 	int		   *nlines;
 	bool		fail_fast;
 	bool		may_retry_expired;	/* a second round with new credentials may follow */
+	bool		may_retry;		/* attempts remain for retryable errors */
 	bool		reset_credentials;
 } InvokeBatch;
 
@@ -556,14 +581,15 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 	}
 
 	if (result->error && b->fail_fast &&
-		!(result->error->credentials_expired && b->may_retry_expired))
+		!(result->error->credentials_expired && b->may_retry_expired) &&
+		!(result->error->retryable && b->may_retry))
 		awl_invoke_raise(result->error);
 }
 
 /* Sends one round of requests with the credentials at hand. */
 static void
 run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
-		  int max_parallel, bool fail_fast, bool may_retry_expired)
+		  int max_parallel, bool fail_fast, bool may_retry_expired, bool may_retry)
 {
 	InvokeBatch b = {0};
 	int			i;
@@ -572,6 +598,7 @@ run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 	b.results = results;
 	b.fail_fast = fail_fast;
 	b.may_retry_expired = may_retry_expired;
+	b.may_retry = may_retry;
 	b.targets = palloc0(n * sizeof(InvokeTarget));
 	b.lines = palloc0(n * sizeof(char **));
 	b.nlines = palloc0(n * sizeof(int));
@@ -598,48 +625,136 @@ run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 		awl_credentials_reset();
 }
 
+static bool
+is_expired(const AwlInvokeError *err)
+{
+	return err->credentials_expired;
+}
+
+static bool
+is_retryable(const AwlInvokeError *err)
+{
+	return err->retryable;
+}
+
+/*
+ * Sends again the items whose error matches; their new results replace the
+ * old.  Returns how many were sent.
+ */
+static int
+resend(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, int max_parallel,
+	   bool fail_fast, bool (*match) (const AwlInvokeError *), bool may_retry)
+{
+	AwlInvokeRequest *again = palloc(n * sizeof(AwlInvokeRequest));
+	AwlInvokeResult *again_results = palloc0(n * sizeof(AwlInvokeResult));
+	int		   *index = palloc(n * sizeof(int));
+	int			nagain = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (results[i].error && match(results[i].error))
+		{
+			again[nagain] = reqs[i];
+			index[nagain++] = i;
+		}
+	if (nagain > 0)
+	{
+		run_round(again, again_results, nagain, max_parallel, fail_fast, false, may_retry);
+		for (i = 0; i < nagain; i++)
+			results[index[i]] = again_results[i];
+	}
+	pfree(again);
+	pfree(again_results);
+	pfree(index);
+	return nagain;
+}
+
+/*
+ * Waits before attempt number "attempt" (2, 3, ...): full jitter over an
+ * exponential cap (1 s, 2 s, 4 s, ... at most 20 s) as in the SDKs'
+ * standard mode, but at least what Retry-After asked for.  The wait is a
+ * latch wait, so a cancel or statement_timeout ends it at once.
+ */
+static void
+backoff(int attempt, long retry_after_ms)
+{
+	long		cap = Min(20000L, 1000L << Min(attempt - 2, 5));
+	long		delay = (long) (pg_prng_double(&pg_global_prng_state) * cap);
+	TimestampTz until;
+
+	delay = Min(Max(delay, retry_after_ms), 20000L);
+	until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay);
+	for (;;)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+
+		CHECK_FOR_INTERRUPTS();
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
 /*
  * Runs a batch.  Requests that Lambda refused because the credentials had
  * expired (a clock or cache that ran late) are sent once more with freshly
- * fetched ones, so the caller does not see the failure; static keys from
- * the environment cannot be refreshed and are not retried.
+ * fetched ones, so the caller does not see the failure (environment keys
+ * cannot be refreshed and are not retried).  Throttled, server-error and
+ * unconnectable requests are tried again, up to awslambda.max_attempts in
+ * all, after a backoff; anything that was answered otherwise, or may have
+ * reached the function (a timeout, a broken reply), is never sent twice.
  */
 void
 awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 				int max_parallel, bool fail_fast)
 {
 	bool		refreshable = awl_credentials_refreshable();
-	AwlInvokeRequest *again;
-	AwlInvokeResult *again_results;
-	int		   *index;
-	int			nagain = 0;
+	int			max_attempts = Max(1, reqs[0].max_attempts);
+	int			attempt = 1;
 	int			i;
 
 	if (n <= 0)
 		return;
-	run_round(reqs, results, n, max_parallel, fail_fast, refreshable);
-	if (!refreshable)
-		return;
-
-	again = palloc(n * sizeof(AwlInvokeRequest));
-	again_results = palloc0(n * sizeof(AwlInvokeResult));
-	index = palloc(n * sizeof(int));
-	for (i = 0; i < n; i++)
+	run_round(reqs, results, n, max_parallel, fail_fast, refreshable, max_attempts > 1);
+	for (i = 0; refreshable && i < n; i++)
 		if (results[i].error && results[i].error->credentials_expired)
 		{
-			again[nagain] = reqs[i];
-			index[nagain++] = i;
+			awl_credentials_reset();
+			resend(reqs, results, n, max_parallel, fail_fast, is_expired, max_attempts > 1);
+			break;
 		}
-	if (nagain == 0)
-		return;
-	awl_credentials_reset();
-	run_round(again, again_results, nagain, max_parallel, fail_fast, false);
-	for (i = 0; i < nagain; i++)
-		results[index[i]] = again_results[i];
-	if (fail_fast)
+
+	while (attempt < max_attempts)
+	{
+		long		retry_after = 0;
+		bool		any = false;
+
 		for (i = 0; i < n; i++)
-			if (results[i].error)
-				awl_invoke_raise(results[i].error);
+			if (results[i].error && results[i].error->retryable)
+			{
+				any = true;
+				retry_after = Max(retry_after, results[i].error->retry_after_ms);
+			}
+		if (!any)
+			break;
+		attempt++;
+		backoff(attempt, retry_after);
+		/* Errors of a retry are raised below, once they carry the attempt count. */
+		resend(reqs, results, n, max_parallel, false, is_retryable, attempt < max_attempts);
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		AwlInvokeError *err = results[i].error;
+
+		if (err && err->retryable && attempt > 1)
+			err->detail = psprintf("%s (gave up after %d attempts)",
+								   err->detail ? err->detail : "", attempt);
+		if (err && fail_fast)
+			awl_invoke_raise(err);
+	}
 }
 
 void
