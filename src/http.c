@@ -193,6 +193,10 @@ awl_http_setup(AwlTransfer *x)
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "awslambda/" AWL_VERSION " libcurl/" LIBCURL_VERSION);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+	/* A Content-Length over the limit fails at once instead of after the download. */
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) req->max_response);
+	/* Accept (and undo) any encoding libcurl knows, should a proxy compress. */
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -256,6 +260,8 @@ awl_http_classify(CURLcode rc, const AwlBuffer *body)
 			return AWL_HTTP_CONNECT;
 		case CURLE_OPERATION_TIMEDOUT:
 			return AWL_HTTP_TIMEOUT;
+		case CURLE_FILESIZE_EXCEEDED:
+			return AWL_HTTP_TOO_LARGE;
 		case CURLE_WRITE_ERROR:
 			return body->overflow ? AWL_HTTP_TOO_LARGE : AWL_HTTP_TRANSFER;
 		default:

@@ -23,6 +23,7 @@ signatures, secret keys) is ever written to the log.
 import argparse
 import base64
 import datetime
+import gzip
 import hashlib
 import hmac
 import http.server
@@ -32,7 +33,9 @@ import os
 import re
 import secrets
 import signal
+import socket
 import socketserver
+import struct
 import string
 import sys
 import threading
@@ -122,11 +125,12 @@ class ApiError(Exception):
 class ForcedResponse:
     """A reply spelled out by mockStatus; the server sends it verbatim."""
 
-    def __init__(self, status, headers, body, truncate=False):
+    def __init__(self, status, headers, body, truncate=False, fault=None):
         self.status = status
         self.headers = headers      # list of (name, value)
         self.body = body            # bytes
         self.truncate = truncate    # announce more bytes than sent, then close
+        self.fault = fault          # (kind, argument) for a broken reply, see send_fault
 
 
 def iso8601(epoch):
@@ -390,6 +394,12 @@ def build_forced_response(state, event, body):
         if attempt > int(times):
             return {'forced': False, 'attempt': attempt}
     request_id = str(uuid.uuid4())
+    for kind in FAULTS:
+        if kind in event:
+            return ForcedResponse(200, [('x-amzn-RequestId', request_id),
+                                        ('Content-Type', 'application/json')],
+                                  b'{"fault": "' + kind.encode() + b'"}',
+                                  fault=(kind, event[kind]))
     if event.get('truncate'):
         return ForcedResponse(200, [('x-amzn-RequestId', request_id),
                                     ('Content-Type', 'application/json')],
@@ -418,6 +428,54 @@ def build_forced_response(state, event, body):
         headers.append(('x-amzn-ErrorType', code))
     headers.append(('Content-Type', 'application/json'))
     return ForcedResponse(status, headers, json.dumps(doc, separators=(',', ':')).encode())
+
+
+# mockStatus keys that make the reply itself broken (network and protocol faults).
+FAULTS = ('garbage', 'reset', 'slow_body', 'content_length', 'gzip', 'chunked', 'huge_header')
+
+
+def send_fault(handler, resp):
+    """Write a reply broken in the way resp.fault asks, straight to the socket.
+
+    garbage: bytes that are not HTTP, then close.  reset: headers and part of
+    the body, then a TCP reset.  slow_body: the body one byte at a time over
+    the given seconds.  content_length: announce that many bytes, send the
+    short body, close.  gzip / chunked: a correct reply in that encoding.
+    huge_header: one header line of the given length.
+    """
+    kind, arg = resp.fault
+    out = handler.wfile
+    head = [b'HTTP/1.1 200 OK'] + [f'{n}: {v}'.encode() for n, v in resp.headers]
+    body = resp.body
+    handler.reply_status = 200
+    handler.close_connection = True
+    if kind == 'garbage':
+        out.write(b'THIS IS NOT HTTP AT ALL\r\n\r\n')
+    elif kind == 'reset':
+        out.write(b'\r\n'.join(head + [b'Content-Length: 1000', b'', b'{"partial":']))
+        out.flush()
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                      struct.pack('ii', 1, 0))
+    elif kind == 'slow_body':
+        out.write(b'\r\n'.join(head + [f'Content-Length: {len(body)}'.encode(), b'', b'']))
+        out.flush()
+        for i in range(len(body)):
+            time.sleep(float(arg) / len(body))
+            out.write(body[i:i + 1])
+            out.flush()
+    elif kind == 'content_length':
+        out.write(b'\r\n'.join(head + [f'Content-Length: {int(arg)}'.encode(), b'', body]))
+    elif kind == 'gzip':
+        packed = gzip.compress(body)
+        out.write(b'\r\n'.join(head + [b'Content-Encoding: gzip',
+                                        f'Content-Length: {len(packed)}'.encode(), b'', packed]))
+    elif kind == 'chunked':
+        chunks = b''.join(b'%x\r\n%s\r\n' % (1, body[i:i + 1]) for i in range(len(body)))
+        out.write(b'\r\n'.join(head + [b'Transfer-Encoding: chunked', b'', chunks + b'0\r\n\r\n']))
+    elif kind == 'huge_header':
+        out.write(b'\r\n'.join(head + [b'X-Huge: ' + b'h' * int(arg),
+                                        f'Content-Length: {len(body)}'.encode(), b'', body]))
+    out.flush()
 
 
 CONTROL_FUNCTIONS = {
@@ -1016,6 +1074,10 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
     def _invoke_sync(self, handler, event, context, fn, tail):
         started = time.monotonic()
         error, body, log_text = run_handler(handler, event, context)
+        if isinstance(body, ForcedResponse) and body.fault:
+            self.note['fault'] = body.fault[0]
+            send_fault(self, body)
+            return
         if isinstance(body, ForcedResponse):
             self.note['forced'] = body.status
             self._send(body.status, body.headers, body.body, close=body.truncate,

@@ -1,0 +1,39 @@
+--
+-- Network and protocol faults (the mock's mockStatus breaks its own reply):
+-- each is a clear ERROR with a SQLSTATE, nothing is retried that may have
+-- reached the function, and the next call works on the same backend.
+--
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'invokes')::int AS invokes_before \gset
+SET awslambda.request_timeout_ms = 2000;
+\set VERBOSITY terse
+-- Not HTTP at all.
+SELECT awslambda_fn('mockStatus', '{"garbage":true}');
+SELECT awslambda_fn('lambdaTest', '{"after":"garbage"}');
+-- Reset in the middle of the response.
+SELECT awslambda_fn('mockStatus', '{"reset":true}');
+SELECT awslambda_fn('lambdaTest', '{"after":"reset"}');
+-- A body that trickles in slower than the request timeout.
+SELECT awslambda_fn('mockStatus', '{"slow_body":5}');
+SELECT awslambda_fn('lambdaTest', '{"after":"slow body"}');
+-- A 2 GB Content-Length: refused at once, not downloaded.
+SELECT awslambda_fn('mockStatus', '{"content_length":2147483648}');
+SELECT awslambda_fn('lambdaTest', '{"after":"2 GB"}');
+-- A header line of 200 kB.
+SELECT awslambda_fn('mockStatus', '{"huge_header":200000}');
+SELECT awslambda_fn('lambdaTest', '{"after":"huge header"}');
+\set VERBOSITY default
+-- Correct replies in other encodings are read as usual.
+SELECT awslambda_fn('mockStatus', '{"gzip":true}');
+SELECT awslambda_fn('mockStatus', '{"chunked":true}');
+-- An error reply whose JSON is broken: the raw text is the message.
+SELECT awslambda_fn('mockStatus', '{"status":400,"raw":"{\"message\": ","content_type":"application/json"}');
+-- Accept, then silence until the request timeout.
+SET awslambda.request_timeout_ms = 500;
+\set VERBOSITY terse
+SELECT awslambda_fn('lambdaSleep', '{"seconds": 3}');
+\set VERBOSITY default
+RESET awslambda.request_timeout_ms;
+SELECT awslambda_fn('lambdaTest', '{"after":"faults"}');
+-- 15 calls above and this one: each fault reached the mock exactly once
+-- (broken replies and timeouts are not retried).
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'invokes')::int - :invokes_before AS invokes_sent;
