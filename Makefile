@@ -36,7 +36,11 @@ include $(PGXS)
 # Extra warnings beyond PostgreSQL's defaults; the build must stay silent.
 override CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
-.PHONY: unittest
+.PHONY: unittest check-valgrind
+# The whole suite with the server under valgrind memcheck (as root, like test/run).
+check-valgrind:
+	AWL_VALGRIND=1 test/run
+
 unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 

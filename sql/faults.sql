@@ -37,3 +37,32 @@ SELECT awslambda_fn('lambdaTest', '{"after":"faults"}');
 -- 15 calls above and this one: each fault reached the mock exactly once
 -- (broken replies and timeouts are not retried).
 SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'invokes')::int - :invokes_before AS invokes_sent;
+
+-- TLS: the mock's HTTPS port has a self-signed certificate, which is refused
+-- (08001) until a superuser names it as a CA file.
+\getenv tls_port MOCK_TLS_PORT
+SELECT 'https://127.0.0.1:' || :'tls_port' AS tls_url \gset
+SET awslambda.endpoint_url = :'tls_url';
+SET awslambda.max_attempts = 1;
+DO $$
+DECLARE
+    state text; msg text; detail text;
+BEGIN
+    PERFORM awslambda_fn('lambdaTest', '{}');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+    RAISE NOTICE 'sqlstate %: %', state, regexp_replace(msg, '[0-9]{4,5}', 'PORT');
+    RAISE NOTICE 'certificate problem: %', detail ~* 'certificate';
+END;
+$$;
+SELECT current_setting('data_directory') || '/../tls/cert.pem' AS ca_file \gset
+SET awslambda.ca_file = :'ca_file';
+SELECT awslambda_fn('lambdaTest', '{"over":"https"}');
+CREATE ROLE regress_tls_user;
+SET ROLE regress_tls_user;
+SET awslambda.ca_file = '/tmp/evil.pem';
+RESET ROLE;
+DROP ROLE regress_tls_user;
+RESET awslambda.ca_file;
+RESET awslambda.max_attempts;
+RESET awslambda.endpoint_url;

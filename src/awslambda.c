@@ -28,6 +28,7 @@ bool		awl_imds_v1_fallback = false;
 char	   *awl_profile = NULL;
 char	   *awl_sts_endpoint = NULL;
 char	   *awl_allowed_functions = NULL;
+char	   *awl_ca_file = NULL;
 int			awl_connect_timeout_ms = 5000;
 int			awl_request_timeout_ms = 905000;
 int			awl_max_concurrency = 16;
@@ -168,6 +169,15 @@ _PG_init(void)
 							   "",
 							   PGC_SUSET,
 							   GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("awslambda.ca_file",
+							   "Sets a file of PEM CA certificates to verify HTTPS endpoints with.",
+							   "Empty means the system's CA store. For a private CA in front of a VPC endpoint or an emulator.",
+							   &awl_ca_file,
+							   "",
+							   PGC_SUSET,
+							   0,
 							   NULL, NULL, NULL);
 
 	DefineCustomIntVariable("awslambda.connect_timeout_ms",

@@ -27,6 +27,7 @@ extern bool awl_imds_v1_fallback;
 extern char *awl_profile;
 extern char *awl_sts_endpoint;
 extern char *awl_allowed_functions;
+extern char *awl_ca_file;
 extern int	awl_connect_timeout_ms;
 extern int	awl_request_timeout_ms;
 extern int	awl_max_concurrency;

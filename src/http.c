@@ -184,6 +184,8 @@ awl_http_setup(AwlTransfer *x)
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (awl_ca_file && awl_ca_file[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, awl_ca_file);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 #else

@@ -20,12 +20,19 @@ awl_setup() {
   (cd "$top" && tar --exclude=.git -cf - .) | tar -C "$WORK/src" -xf -
   chown -R "$RUN_AS" "$WORK"
 
+  # A self-signed certificate for the mock's HTTPS port (TLS verification tests).
+  mkdir -p "$WORK/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" \
+    >/dev/null 2>&1 || { echo "openssl could not make a test certificate"; return 1; }
   /usr/bin/python3 "$WORK/src/test/mock/mock_lambda.py" \
-    --port-file "$WORK/mock.port" --log "$WORK/mock.log" --secrets-log "$WORK/mock.secrets" &
+    --port-file "$WORK/mock.port" --log "$WORK/mock.log" --secrets-log "$WORK/mock.secrets" \
+    --tls-cert "$WORK/tls/cert.pem" --tls-key "$WORK/tls/key.pem" --tls-port-file "$WORK/mock.tlsport" &
   MOCK_PID=$!
   for _ in $(seq 100); do [ -s "$WORK/mock.port" ] && break; sleep 0.1; done
   [ -s "$WORK/mock.port" ] || { echo "mock Lambda did not start"; cat "$WORK/mock.log"; return 1; }
   MOCK_PORT=$(cat "$WORK/mock.port")
+  MOCK_TLS_PORT=$(cat "$WORK/mock.tlsport")
   MOCK_URL="http://127.0.0.1:$MOCK_PORT"
 
   as_user "$PGBIN/initdb" -D "$WORK/data" -A trust -U postgres --no-sync -E UTF8 --locale=C >"$WORK/initdb.log"
@@ -37,7 +44,7 @@ fsync = off
 awslambda.endpoint_url = '$MOCK_URL'
 log_line_prefix = '%m [%p] '
 CONF
-  export PGHOST=$WORK PGPORT=5432 PGUSER=postgres MOCK_PORT MOCK_URL
+  export PGHOST=$WORK PGPORT=5432 PGUSER=postgres MOCK_PORT MOCK_URL MOCK_TLS_PORT
 }
 
 # Starts the server with exactly the given environment (NAME=value ...), so

@@ -35,6 +35,7 @@ import secrets
 import signal
 import socket
 import socketserver
+import ssl
 import struct
 import string
 import sys
@@ -1258,6 +1259,9 @@ def main(argv=None):
     parser.add_argument('--handlers', default=os.path.join(here, 'handlers'),
                         help='directory of <FunctionName>.py handlers')
     parser.add_argument('--log', help='request log file (default: stderr)')
+    parser.add_argument('--tls-cert', help='also serve HTTPS with this PEM certificate')
+    parser.add_argument('--tls-key', help='private key of --tls-cert')
+    parser.add_argument('--tls-port-file', help='where to write the HTTPS port number')
     parser.add_argument('--secrets-log',
                         help='append every secret key, session token and IMDS token issued')
     args = parser.parse_args(argv)
@@ -1274,12 +1278,25 @@ def main(argv=None):
     thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.2},
                               name='accept', daemon=True)
     thread.start()
+    tls_server = None
+    if args.tls_cert:
+        # The same endpoints over TLS, for the client's certificate checks.
+        tls_server = MockHTTPServer(('127.0.0.1', 0), MockRequestHandler, state, log)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        tls_server.socket = context.wrap_socket(tls_server.socket, server_side=True)
+        threading.Thread(target=tls_server.serve_forever, kwargs={'poll_interval': 0.2},
+                         name='accept-tls', daemon=True).start()
+        write_port_file(args.tls_port_file, tls_server.server_address[1])
     write_port_file(args.port_file, port)
     log.write(f'listening on 127.0.0.1:{port} handlers={state.handlers.directory}')
     while not stop.wait(0.5):
         pass
     server.shutdown()
     server.server_close()
+    if tls_server:
+        tls_server.shutdown()
+        tls_server.server_close()
     log.write('stopped')
     return 0
 
