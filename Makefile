@@ -11,6 +11,7 @@ OBJS = \
 	src/http.o \
 	src/invoke.o \
 	src/jsonutil.o \
+	src/parse.o \
 	src/sigv4.o \
 	src/sts.o
 
@@ -45,4 +46,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/http.h src/sigv4.h
+$(OBJS): src/awslambda.h src/http.h src/parse.h src/sigv4.h

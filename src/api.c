@@ -26,6 +26,7 @@
 #include "utils/lsyscache.h"
 
 #include "awslambda.h"
+#include "parse.h"
 
 /* Lambda's limit for X-Amz-Client-Context, counted in base64 bytes. */
 #define MAX_CLIENT_CONTEXT	3583
@@ -111,23 +112,6 @@ awl_check_log_type(const char *value)
 	check_choice(value, "log_type", choices, lengthof(choices));
 }
 
-/*
- * The qualifier a function name carries: "fn:q", "123456789012:function:fn:q"
- * or "arn:...:function:fn:q".  NULL if none.
- */
-static const char *
-name_qualifier(const char *name)
-{
-	const char *fn = strstr(name, ":function:");
-	const char *colon;
-
-	if (fn)
-		name = fn + strlen(":function:");
-	else if (strncmp(name, "arn:", 4) == 0)
-		return NULL;
-	colon = strchr(name, ':');
-	return colon ? colon + 1 : NULL;
-}
 
 void
 awl_check_qualifier(const char *function_name, const char *qualifier)
@@ -145,7 +129,7 @@ awl_check_qualifier(const char *function_name, const char *qualifier)
 				 errmsg("invalid Lambda qualifier \"%s\"", qualifier),
 				 errdetail("A qualifier is a version number, an alias or $LATEST, with 1 to %d characters.",
 						   MAX_QUALIFIER)));
-	own = name_qualifier(function_name);
+	own = awl_name_qualifier(function_name);
 	if (own && strcmp(own, qualifier) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -5,10 +5,9 @@
  *
  * ~/.aws/credentials has sections "[name]", ~/.aws/config "[profile name]"
  * (and "[default]"); AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE move
- * them.  A key is looked up in the credentials file first.  Lines are
- * "key = value"; "#" and ";" start comments; indented lines continue a
- * nested setting (such as s3 = ...) and are skipped.  The files are re-read
- * on every lookup: lookups happen only when credentials are (re)fetched.
+ * them.  A key is looked up in the credentials file first; parse.c reads
+ * the INI text.  The files are re-read on every lookup: lookups happen
+ * only when credentials are (re)fetched.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,8 +19,8 @@
 #include "storage/fd.h"
 
 #include "awslambda.h"
+#include "parse.h"
 
-#define MAX_LINE 8192
 
 /* The server OS user's home directory, for the default file locations. */
 static const char *
@@ -55,95 +54,37 @@ awl_config_file_path(bool credentials_file)
 	return psprintf("%s/.aws/%s", home, credentials_file ? "credentials" : "config");
 }
 
-/* Trims blanks on both ends, in place. */
-static char *
-trim(char *s)
-{
-	char	   *end;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
-		*--end = '\0';
-	return s;
-}
-
-/* Does "[ ... ]" name this profile in this kind of file? */
-static bool
-section_matches(char *header, const char *profile, bool credentials_file)
-{
-	char	   *name = trim(header);
-
-	if (credentials_file || strcmp(profile, "default") == 0)
-	{
-		if (strcmp(name, profile) == 0)
-			return true;
-		if (credentials_file)
-			return false;
-	}
-	if (strncmp(name, "profile", 7) == 0 && (name[7] == ' ' || name[7] == '\t'))
-		return strcmp(trim(name + 8), profile) == 0;
-	return false;
-}
+#define MAX_CONFIG_FILE (1024 * 1024)
 
 /*
  * Value of key in the profile's section of one file, palloc'd, or NULL.
- * *found_section tells whether the section exists at all.
+ * *found_section tells whether the section exists at all.  The file's
+ * text may hold secrets: it is wiped before it is freed.
  */
 static char *
 file_value(const char *path, bool credentials_file, const char *profile,
 		   const char *key, bool *found_section)
 {
 	FILE	   *f;
-	char		line[MAX_LINE];
-	bool		in_section = false;
+	char	   *text;
+	size_t		len;
+	char	   *v;
 	char	   *result = NULL;
 
 	if (path == NULL || (f = AllocateFile(path, "r")) == NULL)
 		return NULL;
-	while (result == NULL && fgets(line, sizeof(line), f) != NULL)
-	{
-		char	   *p = line;
-		char	   *eq;
-
-		if (line[0] == ' ' || line[0] == '\t')
-			continue;			/* nested setting or continuation */
-		p = trim(p);
-		if (*p == '\0' || *p == '#' || *p == ';')
-			continue;
-		if (*p == '[')
-		{
-			char	   *close = strchr(p, ']');
-
-			if (close)
-				*close = '\0';
-			in_section = section_matches(p + 1, profile, credentials_file);
-			if (in_section)
-				*found_section = true;
-			continue;
-		}
-		if (!in_section || (eq = strchr(p, '=')) == NULL)
-			continue;
-		*eq = '\0';
-		if (pg_strcasecmp(trim(p), key) == 0)
-		{
-			char	   *v = trim(eq + 1);
-			char	   *comment;
-
-			/* " #" or " ;" after a value starts a comment */
-			for (comment = v; *comment; comment++)
-				if ((*comment == '#' || *comment == ';') && comment > v &&
-					(comment[-1] == ' ' || comment[-1] == '\t'))
-				{
-					*comment = '\0';
-					break;
-				}
-			result = pstrdup(trim(v));
-		}
-	}
-	explicit_bzero(line, sizeof(line));
+	text = palloc(MAX_CONFIG_FILE + 1);
+	len = fread(text, 1, MAX_CONFIG_FILE, f);
 	FreeFile(f);
+	v = awl_ini_lookup(text, len, credentials_file, profile, key, found_section);
+	explicit_bzero(text, len);
+	pfree(text);
+	if (v)
+	{
+		result = pstrdup(v);
+		explicit_bzero(v, strlen(v));
+		free(v);
+	}
 	return result;
 }
 

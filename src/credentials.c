@@ -28,6 +28,7 @@
 
 #include "awslambda.h"
 #include "http.h"
+#include "parse.h"
 
 #define IMDS_DEFAULT_ENDPOINT	"http://169.254.169.254"
 #define ECS_DEFAULT_HOST		"http://169.254.170.2"
@@ -824,19 +825,7 @@ awl_credentials_refreshable(void)
 bool
 awl_region_is_valid(const char *region)
 {
-	const char *p;
-	bool		letter = false;
-
-	if (region == NULL || region[0] == '\0' || strlen(region) > 64)
-		return false;
-	for (p = region; *p; p++)
-	{
-		if (*p >= 'a' && *p <= 'z')
-			letter = true;
-		else if (!(*p >= '0' && *p <= '9') && *p != '-')
-			return false;
-	}
-	return letter;
+	return region != NULL && awl_region_name_ok(region, strlen(region));
 }
 
 /* Region from an environment variable, checked. */

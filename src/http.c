@@ -25,6 +25,7 @@
 
 #include "awslambda.h"
 #include "http.h"
+#include "parse.h"
 
 /* How long one wait for socket activity may last before we look at interrupts. */
 #define AWL_HTTP_POLL_MS 10
@@ -447,26 +448,12 @@ awl_http_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
 char *
 awl_http_header(const AwlHttpResponse *resp, const char *name)
 {
-	size_t		namelen = strlen(name);
-	const char *line = resp->headers;
+	char	   *v = awl_header_value(resp->headers, name);
+	char	   *copy;
 
-	while (line && *line)
-	{
-		const char *eol = strchr(line, '\n');
-		const char *end = eol ? eol : line + strlen(line);
-
-		if ((size_t) (end - line) > namelen && line[namelen] == ':' &&
-			pg_strncasecmp(line, name, namelen) == 0)
-		{
-			const char *v = line + namelen + 1;
-
-			while (v < end && (*v == ' ' || *v == '\t'))
-				v++;
-			while (end > v && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-				end--;
-			return pnstrdup(v, end - v);
-		}
-		line = eol ? eol + 1 : NULL;
-	}
-	return NULL;
+	if (v == NULL)
+		return NULL;
+	copy = pstrdup(v);
+	free(v);
+	return copy;
 }

@@ -24,6 +24,7 @@
 
 #include "awslambda.h"
 #include "http.h"
+#include "parse.h"
 #include "sigv4.h"
 
 #define INVOKE_PATH_PREFIX	"/2015-03-31/functions/"
@@ -94,80 +95,16 @@ dns_suffix(const char *partition, const char *region)
 static void
 parse_function_arn(const char *name, char **region, char **partition)
 {
-	char	   *copy = pstrdup(name);
-	char	   *parts[9];
-	size_t		n = 0;
-	char	   *p = copy;
-	bool		ok;
+	char		part[32];
+	char		reg[65];
 
-	while (n < lengthof(parts))
-	{
-		char	   *colon = strchr(p, ':');
-
-		parts[n++] = p;
-		if (colon == NULL)
-			break;
-		*colon = '\0';
-		p = colon + 1;
-	}
-	ok = (n == 7 || n == 8) &&
-		strcmp(parts[0], "arn") == 0 &&
-		strncmp(parts[1], "aws", 3) == 0 &&
-		strcmp(parts[2], "lambda") == 0 &&
-		awl_region_is_valid(parts[3]) &&
-		strlen(parts[4]) == 12 && strspn(parts[4], "0123456789") == 12 &&
-		strcmp(parts[5], "function") == 0 &&
-		parts[6][0] != '\0' && (n == 7 || parts[7][0] != '\0');
-	if (!ok)
+	if (!awl_arn_parse(name, part, sizeof(part), reg, sizeof(reg)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid Lambda function ARN \"%s\"", name),
 				 errdetail("A function ARN has the form arn:aws:lambda:REGION:ACCOUNT:function:NAME, optionally followed by :QUALIFIER.")));
-	*partition = parts[1];
-	*region = parts[3];
-}
-
-/* Glob match with '*' (any run) and '?' (one character). */
-static bool
-glob_match(const char *pattern, const char *s)
-{
-	const char *star = NULL;
-	const char *resume = NULL;
-
-	while (*s)
-	{
-		if (*pattern == '*')
-		{
-			star = pattern++;
-			resume = s;
-		}
-		else if (*pattern == '?' || *pattern == *s)
-		{
-			pattern++;
-			s++;
-		}
-		else if (star)
-		{
-			pattern = star + 1;
-			s = ++resume;
-		}
-		else
-			return false;
-	}
-	while (*pattern == '*')
-		pattern++;
-	return *pattern == '\0';
-}
-
-/* The bare function name in any name form: "fn" of "fn:q", "...:function:fn[:q]". */
-static char *
-bare_function_name(const char *name)
-{
-	const char *fn = strstr(name, ":function:");
-
-	if (fn)
-		name = fn + strlen(":function:");
-	return pnstrdup(name, strcspn(name, ":"));
+	*partition = pstrdup(part);
+	*region = pstrdup(reg);
 }
 
 /*
@@ -179,6 +116,8 @@ static void
 check_allowed(const char *name)
 {
 	char	   *list;
+	const char *bare_start;
+	size_t		bare_len;
 	char	   *bare;
 	char	   *tok;
 	char	   *save = NULL;
@@ -186,7 +125,8 @@ check_allowed(const char *name)
 	if (awl_allowed_functions == NULL || awl_allowed_functions[0] == '\0')
 		return;
 	list = pstrdup(awl_allowed_functions);
-	bare = bare_function_name(name);
+	bare_start = awl_bare_name(name, &bare_len);
+	bare = pnstrdup(bare_start, bare_len);
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 	{
 		char	   *end;
@@ -196,7 +136,7 @@ check_allowed(const char *name)
 		end = tok + strlen(tok);
 		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';
-		if (*tok && glob_match(tok, strchr(tok, ':') ? name : bare))
+		if (*tok && awl_glob_match(tok, strchr(tok, ':') ? name : bare))
 			return;
 	}
 	ereport(ERROR,

@@ -20,51 +20,25 @@
 
 #include "awslambda.h"
 #include "http.h"
+#include "parse.h"
 #include "sigv4.h"
 
 #define STS_TIMEOUT_MS 5000
 #define STS_VERSION "2011-06-15"
 
-/* Text between <tag> and </tag>, XML entities decoded, palloc'd; NULL if absent. */
+/* Text of <tag> in an STS reply, palloc'd; the malloc'd copy is wiped (it may be a secret). */
 static char *
 xml_value(const char *xml, const char *tag)
 {
-	char	   *open = psprintf("<%s>", tag);
-	char	   *close = psprintf("</%s>", tag);
-	const char *start = strstr(xml, open);
-	const char *end;
-	StringInfoData out;
+	char	   *v = awl_xml_text(xml, tag);
+	char	   *copy;
 
-	if (start == NULL)
+	if (v == NULL)
 		return NULL;
-	start += strlen(open);
-	end = strstr(start, close);
-	if (end == NULL)
-		return NULL;
-	initStringInfo(&out);
-	while (start < end)
-	{
-		static const struct
-		{
-			const char *entity;
-			char		c;
-		}			entities[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'},
-		{"&quot;", '"'}, {"&apos;", '\''}};
-		size_t		i;
-		bool		done = false;
-
-		for (i = 0; i < lengthof(entities) && *start == '&'; i++)
-			if (strncmp(start, entities[i].entity, strlen(entities[i].entity)) == 0)
-			{
-				appendStringInfoChar(&out, entities[i].c);
-				start += strlen(entities[i].entity);
-				done = true;
-				break;
-			}
-		if (!done)
-			appendStringInfoChar(&out, *start++);
-	}
-	return out.data;
+	copy = pstrdup(v);
+	explicit_bzero(v, strlen(v));
+	free(v);
+	return copy;
 }
 
 /* Appends "&name=value" with value form-encoded. */
