@@ -14,13 +14,13 @@ SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'imds_credential_requests')::in
 SELECT count(awslambda_fn('lambdaTest', '{}')) AS calls FROM generate_series(1, 20);
 SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'imds_credential_requests')::int - :fetches_before AS new_fetches;
 
--- Credentials valid for 15 min + 3 s: used while outside the 15-minute
+-- Credentials valid for 15 min + 8 s: used while outside the 15-minute
 -- refresh window, replaced by new ones once inside it.
-SELECT awslambda_fn('mockConfig', '{"imds_expiry_seconds": 903}')::jsonb->'imds_expiry_seconds' AS expiry;
+SELECT awslambda_fn('mockConfig', '{"imds_expiry_seconds": 908}')::jsonb->'imds_expiry_seconds' AS expiry;
 \c
 SELECT awslambda_fn('mockStats', '{}')::jsonb->>'last_access_key_id' AS key1 \gset
 SELECT awslambda_fn('mockStats', '{}')::jsonb->>'last_access_key_id' = :'key1' AS same_key_while_fresh;
-SELECT pg_sleep(4);
+SELECT pg_sleep(9);
 SELECT awslambda_fn('mockStats', '{}')::jsonb->>'last_access_key_id' <> :'key1' AS refreshed_key;
 
 -- Instance metadata handing out an already-expired credential: AWS (the
@@ -52,3 +52,22 @@ SET ROLE regress_imds_user;
 SET awslambda.imds_v1_fallback = on;
 RESET ROLE;
 DROP ROLE regress_imds_user;
+
+-- A slow metadata service (its next reply takes 3 s) fails fast on the 1 s
+-- timeouts, and the next call works again.
+SELECT awslambda_fn('mockConfig', '{"imds_delay_ms": 3000, "imds_delay_requests": 1}')::jsonb->'imds_delay_ms' AS delay;
+\c
+CREATE TEMP TABLE t (started timestamptz);
+INSERT INTO t VALUES (clock_timestamp());
+DO $$
+DECLARE
+    detail text;
+BEGIN
+    PERFORM awslambda_fn('lambdaTest', '{}');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RAISE NOTICE 'timed out: %', detail ~ 'timed out';
+END;
+$$;
+SELECT clock_timestamp() - started < interval '3 seconds' AS failed_fast FROM t;
+SELECT awslambda_fn('lambdaTest', '{"after":"slow metadata"}');

@@ -49,4 +49,51 @@ if [ -n "$rss_before" ] && [ -n "$rss_after" ] && [ $((rss_after - rss_before)) 
 else
   record "memory (backend RSS ${rss_before:-?} kB -> ${rss_after:-?} kB over $rss_calls calls)" fail
 fi
+# RSS of one backend across failing calls: each kind of fault many times,
+# every error caught in PL/pgSQL (a subtransaction each), growth < 1 MB.
+cat >"$WORK/rss_faults.sql" <<'SQL'
+SET awslambda.max_attempts = 1;
+CREATE FUNCTION pg_temp.faults(n int) RETURNS int AS $$
+DECLARE
+    failures int := 0;
+    payloads text[] := ARRAY['{"garbage":true}', '{"reset":true}', '{"truncate":true}',
+                             '{"status":429,"code":"TooManyRequestsException"}',
+                             '{"status":500,"raw":"<html>oops</html>"}', '{"huge_header":150000}'];
+BEGIN
+    FOR i IN 1 .. n LOOP
+        BEGIN
+            PERFORM awslambda_fn('mockStatus', payloads[1 + i % 6]);
+        EXCEPTION WHEN OTHERS THEN
+            failures := failures + 1;
+        END;
+        BEGIN
+            PERFORM awslambda_fn('noSuchFunction', '{}');
+        EXCEPTION WHEN undefined_function THEN
+            failures := failures + 1;
+        END;
+    END LOOP;
+    RETURN failures;
+END;
+$$ LANGUAGE plpgsql;
+SELECT pg_temp.faults(200);
+SELECT 'rss ' || substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'VmRSS:\s*(\d+)');
+SELECT 'failures ' || pg_temp.faults(FAULT_ROUNDS);
+SELECT 'rss ' || substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'VmRSS:\s*(\d+)');
+SELECT 'ok ' || awslambda_fn('lambdaTest', '{}');
+SQL
+fault_rounds=${AWL_FAULT_ROUNDS:-3000}
+sed -i "s/FAULT_ROUNDS/$fault_rounds/" "$WORK/rss_faults.sql"
+chmod 644 "$WORK/rss_faults.sql"
+out=$(psql_q -f "$WORK/rss_faults.sql" 2>&1)
+rss=$(echo "$out" | sed -n 's/^rss \([0-9]*\)$/\1/p')
+rss_before=$(echo "$rss" | sed -n 1p)
+rss_after=$(echo "$rss" | sed -n 2p)
+failures=$(echo "$out" | sed -n 's/^failures \([0-9]*\)$/\1/p')
+if [ "${failures:-0}" = $((2 * fault_rounds)) ] && echo "$out" | grep -q '^ok ' &&
+   [ -n "$rss_before" ] && [ -n "$rss_after" ] && [ $((rss_after - rss_before)) -lt 1024 ]; then
+  record "memory ($failures failing calls, each fault kind, errors caught: backend RSS ${rss_before} kB -> ${rss_after} kB, next call works)" ok
+else
+  echo "$out" | tail -n 20
+  record "memory under faults (failures=${failures:-?}, RSS ${rss_before:-?} kB -> ${rss_after:-?} kB)" fail
+fi
 awl_stop

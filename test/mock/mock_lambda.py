@@ -169,7 +169,7 @@ class MockState:
         self.handlers = HandlerRegistry(handlers_dir)
         self.config = {'imds_expiry_seconds': 21600, 'imds_region': 'us-east-1',
                        'imds_expired_next': 0, 'sts_expiry_seconds': 3600,
-                       'imds_token_status': None,
+                       'imds_token_status': None, 'imds_delay_ms': 0, 'imds_delay_requests': 0,
                        'container_auth_token': None}
         self.sources = {}             # access key id -> which endpoint issued it
         self.last_sts = None
@@ -332,6 +332,12 @@ class MockState:
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                     raise ValueError('imds_expired_next must be a non-negative integer')
                 self.config['imds_expired_next'] = value
+            if 'imds_delay_ms' in event:
+                value = event['imds_delay_ms']
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise ValueError('imds_delay_ms must be a non-negative integer')
+                self.config['imds_delay_ms'] = value
+                self.config['imds_delay_requests'] = event.get('imds_delay_requests', 1)
             if 'imds_token_status' in event:
                 value = event['imds_token_status']
                 if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
@@ -1115,6 +1121,13 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def _imds(self, path):
         state = self.server.state
+        with state.lock:
+            delay = 0
+            if state.config['imds_delay_requests'] > 0:
+                state.config['imds_delay_requests'] -= 1
+                delay = state.config['imds_delay_ms']
+        if delay:
+            time.sleep(delay / 1000.0)      # a slow or overloaded metadata service
         self._read_body(MAX_BODY_READ)
         if path == '/latest/api/token':
             self._imds_token()

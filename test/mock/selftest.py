@@ -441,7 +441,8 @@ def test_imds(mock):
 
     check('mockConfig', config(mock, imds_expiry_seconds=-10, imds_region='eu-west-1') ==
           {'imds_expiry_seconds': -10, 'imds_region': 'eu-west-1', 'imds_expired_next': 0,
-           'sts_expiry_seconds': 3600, 'imds_token_status': None})
+           'sts_expiry_seconds': 3600, 'imds_token_status': None, 'imds_delay_ms': 0,
+           'imds_delay_requests': 0})
     expired = imds_credentials(mock)
     r = invoke(mock, 'lambdaTest', creds=expired)
     check('expired credentials -> 403', is_error(
