@@ -147,6 +147,26 @@ awl_parse_iso8601(const char *s)
 	return timegm(&tm);
 }
 
+/*
+ * Takes AccessKeyId, SecretAccessKey, Token and Expiration (v[0..3]) of a
+ * credentials document (instance metadata, container agent) into *out.
+ */
+static Found
+take_document(char **v, const char *from, AwlCredentials *out, char **why)
+{
+	out->access_key_id = v[0];
+	out->secret_access_key = v[1];
+	out->session_token = v[2];
+	out->expiration = awl_parse_iso8601(v[3]);
+	if (out->expiration == (time_t) -1)
+	{
+		*why = psprintf("%s returned an unreadable Expiration \"%s\"", from, v[3]);
+		wipe_credentials(out);
+		return FAILED;
+	}
+	return FOUND;
+}
+
 /* Reads a small file (a token) into a palloc'd string, trailing newline dropped. */
 static char *
 read_small_file(const char *path, char **why)
@@ -483,19 +503,13 @@ from_container(AwlCredentials *out, char **why)
 	{
 		*why = psprintf("container credentials endpoint \"%s\" returned HTTP %ld%s%s", req.url,
 						resp.status, (parsed && v[4]) ? ": " : "", (parsed && v[4]) ? v[4] : "");
+		if (parsed && v[1])
+			explicit_bzero(v[1], strlen(v[1]));
+		if (parsed && v[2])
+			explicit_bzero(v[2], strlen(v[2]));
 		return FAILED;
 	}
-	out->access_key_id = v[0];
-	out->secret_access_key = v[1];
-	out->session_token = v[2];
-	out->expiration = awl_parse_iso8601(v[3]);
-	if (out->expiration == (time_t) -1)
-	{
-		*why = psprintf("container credentials endpoint returned an unreadable Expiration \"%s\"", v[3]);
-		wipe_credentials(out);
-		return FAILED;
-	}
-	return FOUND;
+	return take_document(v, "container credentials endpoint", out, why);
 }
 
 /* ---- EC2 instance metadata ------------------------------------------------ */
@@ -655,17 +669,7 @@ from_instance_metadata(AwlCredentials *out, char **why)
 			explicit_bzero(v[2], strlen(v[2]));
 		return FAILED;
 	}
-	out->access_key_id = v[0];
-	out->secret_access_key = v[1];
-	out->session_token = v[2];
-	out->expiration = awl_parse_iso8601(v[3]);
-	if (out->expiration == (time_t) -1)
-	{
-		*why = psprintf("instance metadata returned an unreadable Expiration \"%s\"", v[3]);
-		wipe_credentials(out);
-		return FAILED;
-	}
-	return FOUND;
+	return take_document(v, "instance metadata", out, why);
 }
 
 /* ---- the chain and its cache ---------------------------------------------- */
