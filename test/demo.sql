@@ -30,6 +30,23 @@ $$ LANGUAGE plpgsql;
 SELECT processSensorReadings('SensorReadings');
 SELECT * FROM sensor_readings ORDER BY seq_num;
 
+\echo '-- The rich API: every Invoke option, the reply as columns, a function error as data.'
+\echo '-- SELECT status_code, payload, function_error, executed_version FROM awslambda_invoke(''lambdaTest'', ''{"id":1}'', qualifier => ''prod'');'
+SELECT status_code, payload, function_error, executed_version
+  FROM awslambda_invoke('lambdaTest', '{"id":1}', qualifier => 'prod');
+\echo '-- Fan-out: 200 calls of a 20 ms function, 64 at a time.'
+SET awslambda.max_concurrency = 64;
+\timing on
+SELECT count(*) FILTER (WHERE status_code = 200) AS ok
+  FROM awslambda_invoke_many('lambdaSleep', array_fill('{"seconds":0.02}'::jsonb, ARRAY[200]));
+\timing off
+\echo '-- SQL written for RDS/Aurora''s aws_lambda runs unchanged.'
+CREATE EXTENSION aws_lambda CASCADE;
+SELECT * FROM aws_lambda.invoke(aws_commons.create_lambda_function_arn('lambdaTest', 'us-east-1'),
+                                '{"body": "Hello from Postgres!"}'::json);
+\echo '-- Where the credentials come from (never the secret).'
+SELECT * FROM awslambda_credentials();
+
 \echo '-- Errors you can act on: the function raised (SQLSTATE 38000).'
 \set ON_ERROR_STOP 0
 \set VERBOSITY default
