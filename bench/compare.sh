@@ -1,0 +1,56 @@
+# Sourced by bench/run (needs lib.sh's state and a running server): the
+# synchronous-call comparison of issue 7 against a fast static endpoint
+# (nginx answering the Invoke path), so the client's own cost is measured.
+# Contenders run interleaved, round after round, and are compared by ratios:
+#   floor      bench/floor.c: keep-alive libcurl POST loop, no PostgreSQL, no signing
+#   loop       awslambda_fn timed call by call in a PL/pgSQL loop
+#   statement  awslambda_fn one statement at a time (pgbench, one client)
+#   plpython   the original PL/Python function (boto3 client and IMDS lookup per call)
+rounds=${BENCH_ROUNDS:-3}
+ncalls=${BENCH_COMPARE_CALLS:-2000}
+npy=${BENCH_PLPYTHON_CALLS:-100}
+
+cc -O2 -o "$WORK/floor" bench/floor.c $(pkg-config --libs libcurl)
+nginx_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -e "s|WORK|$WORK|g" -e "s|PORT|$nginx_port|" bench/nginx.conf >"$WORK/nginx.conf"
+nginx -c "$WORK/nginx.conf" -p "$WORK" &
+NGINX_PID=$!
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" && break; sleep 0.1; done
+static="http://127.0.0.1:$nginx_port"
+
+psql -c "ALTER SYSTEM SET awslambda.endpoint_url = '$static'" -c "SELECT pg_reload_conf()" >/dev/null
+psql -f bench/plpython.sql >/dev/null
+printf '%s\n' "SELECT awslambda_fn('lambdaTest', '{}');" >"$WORK/statement.sql"
+chmod 644 "$WORK/statement.sql"
+: >"$WORK/lat.floor"; : >"$WORK/lat.loop"; : >"$WORK/lat.statement"; : >"$WORK/lat.plpython"
+chown "$RUN_AS" "$WORK"/lat.*
+for r in $(seq "$rounds"); do
+  "$WORK/floor" "$static/2015-03-31/functions/lambdaTest/invocations" "$ncalls" "$WORK/round.floor"
+  cat "$WORK/round.floor" >>"$WORK/lat.floor"
+  PGOPTIONS="-c bench.calls=$ncalls" psql -f bench/loop_latency.sql >>"$WORK/lat.loop"
+  (cd "$WORK" && as_user "$PGBIN/pgbench" -n -d postgres -c 1 -t "$ncalls" -f "$WORK/statement.sql" \
+     -l --log-prefix="$WORK/pgb" >/dev/null 2>&1)
+  awk '{print $3}' "$WORK"/pgb.* >>"$WORK/lat.statement"; rm -f "$WORK"/pgb.*
+  PGOPTIONS="-c bench.calls=$npy -c bench.lambda_url=$static -c bench.imds_url=$MOCK_URL" \
+    psql -f bench/plpython_latency.sql >>"$WORK/lat.plpython"
+done
+kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null
+psql -c "ALTER SYSTEM RESET awslambda.endpoint_url" -c "SELECT pg_reload_conf()" >/dev/null
+
+/usr/bin/python3 bench/analyze.py "$WORK/compare.md" "$WORK/compare.dat" \
+  floor="$WORK/lat.floor" "awslambda_fn, PL/pgSQL loop"="$WORK/lat.loop" \
+  "awslambda_fn, one statement each (pgbench)"="$WORK/lat.statement" \
+  "original PL/Python + boto3"="$WORK/lat.plpython"
+gnuplot <<GP
+set terminal svg size 900,500 font "sans,12"
+set output "bench/latency.svg"
+set title "Per-call latency against a static endpoint (nginx), CDF"
+set logscale x
+set xlabel "microseconds per call (log scale)"
+set ylabel "fraction of calls"
+set key bottom right
+plot "$WORK/compare.dat" index 0 with lines lw 2 title "libcurl floor (C)", \
+     "" index 1 with lines lw 2 title "awslambda_fn, PL/pgSQL loop", \
+     "" index 2 with lines lw 2 title "awslambda_fn, statement each", \
+     "" index 3 with lines lw 2 title "original PL/Python + boto3"
+GP
