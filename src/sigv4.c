@@ -168,6 +168,32 @@ decode_into(Buf *b, const char *s, size_t len)
 	}
 }
 
+/*
+ * SHA-256 through one digest context fetched once: OpenSSL 3's one-shot
+ * SHA256() and HMAC() look the algorithm up on every call, which costs
+ * more than hashing a short request.  Returns 0 on failure.
+ */
+static EVP_MD_CTX *
+digest_begin(void)
+{
+	static EVP_MD *md = NULL;
+	static EVP_MD_CTX *ctx = NULL;
+
+	if (md == NULL && (md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		return NULL;
+	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
+		return NULL;
+	return EVP_DigestInit_ex(ctx, md, NULL) ? ctx : NULL;
+}
+
+static int
+sha256(const void *data, size_t len, unsigned char out[32])
+{
+	EVP_MD_CTX *ctx = digest_begin();
+
+	return ctx && EVP_DigestUpdate(ctx, data, len) && EVP_DigestFinal_ex(ctx, out, NULL);
+}
+
 void
 awl_sha256_hex(const void *data, size_t len, char out[65])
 {
@@ -175,7 +201,8 @@ awl_sha256_hex(const void *data, size_t len, char out[65])
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	int			i;
 
-	SHA256((const unsigned char *) data, len, md);
+	if (!sha256(data, len, md))
+		memset(md, 0, sizeof(md));	/* only without memory; the caller's result is then wrong but defined */
 	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
 	{
 		out[2 * i] = hex[md[i] >> 4];
@@ -466,18 +493,63 @@ canonical_headers(Buf *out, Buf *signed_list, const awl_sigv4_header *headers, i
 	free(h);
 }
 
+/* HMAC-SHA256 (RFC 2104) on the shared digest context. */
 static int
 hmac(const unsigned char *key, size_t keylen, const char *msg, unsigned char out[32])
 {
-	unsigned int outlen = 32;
+	unsigned char k[64] = {0};
+	unsigned char pad[64];
+	unsigned char inner[32];
+	EVP_MD_CTX *ctx;
+	int			ok;
+	int			i;
 
-	return HMAC(EVP_sha256(), key, (int) keylen, (const unsigned char *) msg,
-				strlen(msg), out, &outlen) != NULL;
+	if (keylen > sizeof(k))
+	{
+		if (!sha256(key, keylen, k))
+			return 0;
+	}
+	else
+		memcpy(k, key, keylen);
+	for (i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x36;
+	ok = (ctx = digest_begin()) != NULL && EVP_DigestUpdate(ctx, pad, 64) &&
+		EVP_DigestUpdate(ctx, msg, strlen(msg)) && EVP_DigestFinal_ex(ctx, inner, NULL);
+	for (i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x5c;
+	ok = ok && (ctx = digest_begin()) != NULL && EVP_DigestUpdate(ctx, pad, 64) &&
+		EVP_DigestUpdate(ctx, inner, 32) && EVP_DigestFinal_ex(ctx, out, NULL);
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	return ok;
+}
+
+/*
+ * The last signing key and a digest of what it was derived from: the key
+ * changes once a day per credential, so the four-HMAC chain is skipped on
+ * almost every call (the AWS SDKs cache it too).
+ */
+static unsigned char cached_key[32];
+static unsigned char cached_for[SHA256_DIGEST_LENGTH];
+static int	cached_valid = 0;
+
+static int
+key_inputs_digest(const awl_sigv4_signing *sig, const char *date, unsigned char out[32])
+{
+	EVP_MD_CTX *ctx = digest_begin();
+
+	return ctx &&
+		EVP_DigestUpdate(ctx, sig->secret_access_key, strlen(sig->secret_access_key) + 1) &&
+		EVP_DigestUpdate(ctx, date, strlen(date) + 1) &&
+		EVP_DigestUpdate(ctx, sig->region, strlen(sig->region) + 1) &&
+		EVP_DigestUpdate(ctx, sig->service, strlen(sig->service) + 1) &&
+		EVP_DigestFinal_ex(ctx, out, NULL);
 }
 
 /* kSigning = HMAC chain over date, region, service, "aws4_request". */
 static int
-signing_key(const awl_sigv4_signing *sig, const char *date, unsigned char out[32])
+derive_signing_key(const awl_sigv4_signing *sig, const char *date, unsigned char out[32])
 {
 	size_t		slen = strlen(sig->secret_access_key);
 	unsigned char *k0 = malloc(slen + 5);
@@ -496,6 +568,25 @@ signing_key(const awl_sigv4_signing *sig, const char *date, unsigned char out[32
 	OPENSSL_cleanse(k, sizeof(k));
 	free(k0);
 	return ok;
+}
+
+static int
+signing_key(const awl_sigv4_signing *sig, const char *date, unsigned char out[32])
+{
+	unsigned char inputs[SHA256_DIGEST_LENGTH];
+
+	if (!key_inputs_digest(sig, date, inputs))
+		return 0;
+	if (!cached_valid || CRYPTO_memcmp(inputs, cached_for, sizeof(inputs)) != 0)
+	{
+		cached_valid = 0;
+		if (!derive_signing_key(sig, date, cached_key))
+			return 0;
+		memcpy(cached_for, inputs, sizeof(inputs));
+		cached_valid = 1;
+	}
+	memcpy(out, cached_key, 32);
+	return 1;
 }
 
 char *
