@@ -279,9 +279,14 @@ awl_http_classify(CURLcode rc, const AwlBuffer *body)
 static void
 awl_http_detach(AwlTransfer *x)
 {
+	struct curl_slist *item;
+
 	curl_multi_remove_handle(awl_multi, x->easy);
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
+	/* libcurl's copies of the header lines hold the token and the signature. */
+	for (item = x->list; item; item = item->next)
+		explicit_bzero(item->data, strlen(item->data));
 	curl_slist_free_all(x->list);
 	x->list = NULL;
 	x->index = -1;
