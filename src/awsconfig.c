@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "storage/fd.h"
@@ -66,6 +67,8 @@ file_value(const char *path, bool credentials_file, const char *profile,
 		   const char *key, bool *found_section)
 {
 	FILE	   *f;
+	struct stat st;
+	size_t		size;
 	char	   *text;
 	size_t		len;
 	char	   *v;
@@ -73,8 +76,11 @@ file_value(const char *path, bool credentials_file, const char *profile,
 
 	if (path == NULL || (f = AllocateFile(path, "r")) == NULL)
 		return NULL;
-	text = palloc(MAX_CONFIG_FILE + 1);
-	len = fread(text, 1, MAX_CONFIG_FILE, f);
+	/* A buffer the size of the file (these files are small), at most 1 MB. */
+	size = (fstat(fileno(f), &st) == 0 && st.st_size > 0) ? (size_t) st.st_size : 0;
+	size = Min(size, MAX_CONFIG_FILE);
+	text = palloc(size + 1);
+	len = fread(text, 1, size, f);
 	FreeFile(f);
 	v = awl_ini_lookup(text, len, credentials_file, profile, key, found_section);
 	explicit_bzero(text, len);

@@ -60,7 +60,9 @@ typedef struct CredCache
 	const char *source;
 	char	   *imds_token;		/* IMDSv2 session token */
 	time_t		imds_token_expiration;
-	char	   *region;			/* from the config file or instance metadata */
+	char	   *region;			/* from instance metadata */
+	char	   *config_region;	/* the profile's region in the config file */
+	bool		config_region_read; /* config_region is known (maybe NULL) */
 } CredCache;
 
 static MemoryContext awl_cred_cxt = NULL;
@@ -816,6 +818,11 @@ void
 awl_credentials_reset(void)
 {
 	forget_credentials();
+	/* The profile may have changed too: read its region again when needed. */
+	if (cache.config_region)
+		pfree(cache.config_region);
+	cache.config_region = NULL;
+	cache.config_region_read = false;
 }
 
 bool
@@ -858,10 +865,15 @@ configured_region(void)
 	if ((r = env_region("AWS_REGION")) != NULL ||
 		(r = env_region("AWS_DEFAULT_REGION")) != NULL)
 		return r;
-	v = awl_config_value(awl_profile_name(&chosen), "region", NULL);
-	if (v && awl_region_is_valid(v))
-		return v;
-	return NULL;
+
+	/* Read once per backend (and per profile), not on every call. */
+	if (!cache.config_region_read)
+	{
+		v = awl_config_value(awl_profile_name(&chosen), "region", NULL);
+		cache.config_region = (v && awl_region_is_valid(v)) ? remember(v) : NULL;
+		cache.config_region_read = true;
+	}
+	return cache.config_region;
 }
 
 /* The region STS calls are made in: configured, else the global us-east-1. */
