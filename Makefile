@@ -8,19 +8,22 @@ OBJS = \
 	src/awsconfig.o \
 	src/compat.o \
 	src/credentials.o \
+	src/deliver.o \
+	src/dispatcher.o \
 	src/http.o \
 	src/invoke.o \
 	src/jsonutil.o \
 	src/parse.o \
+	src/queue.o \
 	src/sigv4.o \
 	src/sts.o
 
-DATA = sql/awslambda--0.1.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
+DATA = sql/awslambda--0.1.0.sql sql/awslambda--0.1.0--0.2.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
 PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
 
 # Regression tests need the mock Lambda endpoint and a server whose environment
 # points at it; test/run sets both up and then calls "make installcheck".
-REGRESS = seed kinesis_loop name_forms errors payloads cancel keepalive invoke fanout retries hostile faults aws_lambda privileges credentials_imds
+REGRESS = seed kinesis_loop name_forms errors payloads cancel keepalive invoke fanout retries hostile faults aws_lambda privileges credentials_imds async
 REGRESS_OPTS = --load-extension=awslambda
 
 PKG_CONFIG ?= pkg-config

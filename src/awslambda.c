@@ -15,6 +15,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "awslambda.h"
@@ -36,6 +37,17 @@ int			awl_max_attempts = 3;
 char	   *awl_compat_endpoint_override = NULL;
 int			awl_compat_connect_timeout_ms = 1000;
 int			awl_compat_request_timeout_ms = 3000;
+int			awl_async_mode = AWL_ASYNC_EVENT;
+int			awl_async_max_attempts = 10;
+int			awl_async_retention_s = 86400;
+bool		awl_preloaded = false;
+
+static const struct config_enum_entry async_mode_options[] = {
+	{"event", AWL_ASYNC_EVENT, false},
+	{"request_response", AWL_ASYNC_REQUEST_RESPONSE, false},
+	{"immediate", AWL_ASYNC_IMMEDIATE, false},
+	{NULL, 0, false}
+};
 
 /* Region names go into host names: letters, digits and dashes only. */
 static bool
@@ -216,7 +228,42 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomEnumVariable("awslambda.async_mode",
+							 "Sets how awslambda_fn_async sends its invocation.",
+							 "event: queued, sent as Event after commit; request_response: queued, sent as RequestResponse after commit, the result kept; immediate: sent as Event at once, inside the statement, whatever becomes of the transaction.",
+							 &awl_async_mode,
+							 AWL_ASYNC_EVENT,
+							 async_mode_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("awslambda.async_max_attempts",
+							"Sets how many times the dispatcher tries a queued invocation in all.",
+							"Retried with exponential backoff: throttling (429), server errors, timeouts and network failures. Other errors fail the invocation at once.",
+							&awl_async_max_attempts,
+							10, 1, 100,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("awslambda.async_retention",
+							"Sets how long finished asynchronous invocations are kept.",
+							"-1 keeps them until deleted by hand.",
+							&awl_async_retention_s,
+							86400, -1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("awslambda");
+
+	/* The dispatcher: only when the postmaster itself loads the library. */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		awl_preloaded = true;
+		awl_dispatcher_init();
+	}
 
 	/* The settings of Amazon RDS/Aurora's aws_lambda, for aws_lambda.invoke. */
 	DefineCustomIntVariable("aws_lambda.connect_timeout_ms",

@@ -32,6 +32,17 @@ extern int	awl_connect_timeout_ms;
 extern int	awl_request_timeout_ms;
 extern int	awl_max_concurrency;
 extern int	awl_max_attempts;
+/* Asynchronous invocations (queue.c, dispatcher.c, deliver.c) */
+typedef enum AwlAsyncMode
+{
+	AWL_ASYNC_EVENT,			/* queued, sent as Event after commit */
+	AWL_ASYNC_REQUEST_RESPONSE, /* queued, sent as RequestResponse, result kept */
+	AWL_ASYNC_IMMEDIATE			/* sent as Event inside the statement */
+} AwlAsyncMode;
+extern int	awl_async_mode;
+extern int	awl_async_max_attempts;
+extern int	awl_async_retention_s;
+extern bool awl_preloaded;
 /* aws_lambda.* settings of the RDS/Aurora-compatible functions */
 extern char *awl_compat_endpoint_override;
 extern int	awl_compat_connect_timeout_ms;
@@ -87,6 +98,8 @@ typedef struct AwlInvokeRequest
 	int			connect_timeout_ms;
 	int			request_timeout_ms; /* 0: none */
 	int			max_attempts;	/* 1: no retries */
+	bool		allowed_checked;	/* awslambda.allowed_functions already
+									 * applied (when queued, by the caller) */
 } AwlInvokeRequest;
 
 /* A failed invocation, raised at once or kept per row by fan-out. */
@@ -99,6 +112,7 @@ typedef struct AwlInvokeError
 	bool		credentials_expired;	/* worth one retry with new credentials */
 	bool		retryable;		/* throttled, server error, or nothing sent */
 	long		retry_after_ms; /* from Retry-After, 0 if none */
+	int			http_status;	/* the API's reply status, 0 if none */
 } AwlInvokeError;
 
 typedef struct AwlInvokeResult
@@ -122,6 +136,7 @@ extern void awl_invoke(const AwlInvokeRequest *req, AwlInvokeResult *result);
  */
 extern void awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results,
 							int n, int max_parallel, bool fail_fast);
+extern char *awl_invoke_check(const AwlInvokeRequest *req);
 extern void awl_invoke_raise(const AwlInvokeError *err) pg_attribute_noreturn();
 extern AwlInvokeError *awl_non_json_error(const char *function_name,
 										  const AwlInvokeResult *result);
@@ -133,6 +148,23 @@ extern void awl_check_invocation_type(const char *value);
 extern void awl_check_log_type(const char *value);
 extern void awl_check_qualifier(const char *function_name, const char *qualifier);
 extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
+
+/* in queue.c */
+extern Oid	awl_extension_schema(Oid ext);
+extern Oid	awl_lookup_callback(const char *name, Oid rowtype);
+
+/* in dispatcher.c */
+extern void awl_dispatcher_init(void);
+extern bool awl_dispatcher_available(void);
+extern void awl_dispatcher_wake(Oid dboid);
+
+/* in deliver.c: the dispatcher's work on one database's queue */
+extern bool awl_deliver_open(void);
+extern void awl_deliver_recover(void);
+extern int	awl_deliver_batch(int limit);
+extern int	awl_deliver_callbacks(int limit);
+extern void awl_deliver_cleanup(void);
+extern long awl_deliver_next_due_ms(long cap_ms);
 
 /* in jsonutil.c */
 extern void awl_json_validate(const char *json, size_t len, const char *argname);

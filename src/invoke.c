@@ -160,7 +160,8 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 				 errmsg("invalid Lambda function name \"%s\"", name),
 				 errdetail("A function name or ARN has 1 to %d characters.", MAX_FUNCTION_NAME)));
 
-	check_allowed(name);
+	if (!req->allowed_checked)
+		check_allowed(name);
 
 	/* The ARN's region wins over every default: Lambda would 404 otherwise. */
 	if (strncmp(name, "arn:", 4) == 0)
@@ -199,6 +200,19 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 
 	t->path = psprintf(INVOKE_PATH_PREFIX "%s/invocations", uri_encode(name));
 	t->query = req->qualifier ? psprintf("Qualifier=%s", uri_encode(req->qualifier)) : NULL;
+}
+
+/*
+ * Checks what can be checked before sending (name, permission, region) and
+ * returns the region the request would go to; raises like a call would.
+ */
+char *
+awl_invoke_check(const AwlInvokeRequest *req)
+{
+	InvokeTarget t = {0};
+
+	resolve_target(req, &t);
+	return t.region;
 }
 
 /* Appends one header both to the signing list and to the wire lines. */
@@ -323,6 +337,7 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 	 * Throttling and server errors say the call was not carried out: worth
 	 * another attempt, as in the SDKs' standard retry mode.
 	 */
+	err->http_status = (int) resp->status;
 	err->retryable = resp->status == 429 || resp->status == 500 || resp->status == 502 ||
 		resp->status == 503 || resp->status == 504;
 	if (err->retryable)

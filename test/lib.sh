@@ -48,7 +48,7 @@ CONF
 }
 
 # Starts the server with exactly the given environment (NAME=value ...), so
-# no AWS variable leaks in from the caller's shell.
+# no AWS variable leaks in from the caller's shell; PGOPTS adds server options.
 awl_start() {
   local postgres=$PGBIN/postgres
   if [ "${AWL_VALGRIND:-}" ]; then
@@ -64,7 +64,8 @@ SH
   # No ~/.aws of the machine's postgres user leaks in either; a set-up may override.
   as_user env -i PATH=/usr/bin:/bin LANG=C.UTF-8 \
     AWS_CONFIG_FILE="$WORK/no-aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/no-aws-credentials" "$@" \
-    "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -p "$postgres" -t 300 -w start >/dev/null
+    "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -p "$postgres" -t 300 -w \
+    ${PGOPTS:+-o "$PGOPTS"} start >/dev/null
 }
 
 awl_stop() {

@@ -170,7 +170,8 @@ class MockState:
         self.config = {'imds_expiry_seconds': 21600, 'imds_region': 'us-east-1',
                        'imds_expired_next': 0, 'sts_expiry_seconds': 3600,
                        'imds_token_status': None, 'imds_delay_ms': 0, 'imds_delay_requests': 0,
-                       'container_auth_token': None}
+                       'container_auth_token': None, 'throttle_per_second': 0}
+        self.throttle_window = (0, 0)  # (epoch second, invokes accepted in it)
         self.sources = {}             # access key id -> which endpoint issued it
         self.last_sts = None
         self.last_container_auth = None
@@ -190,6 +191,8 @@ class MockState:
              'imds_region_requests', 'sts_assume_role_requests', 'sts_web_identity_requests',
              'container_credential_requests'), 0)
         self.events = []              # async (Event) invocations, oldest first
+        self.accepted = []            # (function, type, payload text, client context id)
+        self.throttled = 0            # invokes refused by throttle_per_second
         self.last_invoke = None       # summary of the newest invoke request
         self.forced_attempts = {}     # mockStatus payload sha256 -> times seen
 
@@ -212,6 +215,43 @@ class MockState:
         with self.lock:
             self.events.append(entry)
         return entry
+
+    def record_accepted(self, function, invocation_type, body, client_context):
+        custom = (client_context.custom if client_context else None) or {}
+        with self.lock:
+            self.accepted.append((function, invocation_type, body.decode('utf-8', 'replace'),
+                                  custom.get('awslambda_invocation_id')))
+
+    def take_throttle_slot(self):
+        """False when this second's throttle_per_second invokes were already let through."""
+        with self.lock:
+            limit = self.config['throttle_per_second']
+            if not limit:
+                return True
+            second = int(time.time())
+            start, used = self.throttle_window
+            if start != second:
+                start, used = second, 0
+            if used >= limit:
+                self.throttled += 1
+                return False
+            self.throttle_window = (start, used + 1)
+            return True
+
+    def accepted_summary(self, event):
+        """mockAccepted: what reached a function (2xx), for delivery tests."""
+        function = event.get('function') if isinstance(event, dict) else None
+        with self.lock:
+            rows = [a for a in self.accepted if function is None or a[0] == function]
+            throttled = self.throttled
+        payloads = [r[2] for r in rows]
+        result = {'count': len(rows), 'distinct_payloads': len(set(payloads)),
+                  'throttled': throttled,
+                  'types': sorted(set(r[1] for r in rows)),
+                  'invocation_ids': [r[3] for r in rows if r[3]]}
+        if isinstance(event, dict) and event.get('payloads'):
+            result['payloads'] = payloads
+        return result
 
     def set_event_status(self, entry, status):
         with self.lock:
@@ -353,6 +393,11 @@ class MockState:
                 if value is not None and not isinstance(value, str):
                     raise ValueError('container_auth_token must be a string or null')
                 self.config['container_auth_token'] = value
+            if 'throttle_per_second' in event:
+                value = event['throttle_per_second']
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise ValueError('throttle_per_second must be a non-negative integer')
+                self.config['throttle_per_second'] = value
             if 'imds_region' in event:
                 if not isinstance(event['imds_region'], str):
                     raise ValueError('imds_region must be a string')
@@ -490,6 +535,7 @@ CONTROL_FUNCTIONS = {
     'mockConfig': lambda event, context: context.mock.configure(event),
     'mockStatus': lambda event, context: context.mock.forced_response(
         event, context.request_body),
+    'mockAccepted': lambda event, context: context.mock.accepted_summary(event),
 }
 
 
@@ -1048,10 +1094,15 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
             self._send(204, [('x-amzn-RequestId', str(uuid.uuid4()))])
             return
 
+        if fn.name not in CONTROL_FUNCTIONS and not state.take_throttle_slot():
+            raise ApiError(429, 'TooManyRequestsException', 'Rate Exceeded.',
+                           {'Reason': 'ReservedFunctionConcurrentInvocationLimitExceeded'})
         event = parse_event(body)
         request_id = str(uuid.uuid4())
         context = LambdaContext(state, fn, request_id, lower, body, akid, prev,
                                 parse_client_context(lower.get('x-amz-client-context')))
+        if fn.name not in CONTROL_FUNCTIONS:
+            state.record_accepted(fn.name, invocation_type, body, context.client_context)
         if invocation_type == 'Event':
             self._invoke_async(handler, event, context, fn, body)
             self._send(202, [('x-amzn-RequestId', request_id)])

@@ -442,7 +442,7 @@ def test_imds(mock):
     check('mockConfig', config(mock, imds_expiry_seconds=-10, imds_region='eu-west-1') ==
           {'imds_expiry_seconds': -10, 'imds_region': 'eu-west-1', 'imds_expired_next': 0,
            'sts_expiry_seconds': 3600, 'imds_token_status': None, 'imds_delay_ms': 0,
-           'imds_delay_requests': 0})
+           'imds_delay_requests': 0, 'throttle_per_second': 0})
     expired = imds_credentials(mock)
     r = invoke(mock, 'lambdaTest', creds=expired)
     check('expired credentials -> 403', is_error(
@@ -654,13 +654,37 @@ def test_container(mock):
     config(mock, container_auth_token=None)
     check('container counter', stats(mock)['container_credential_requests'] == 3)
 
+def test_delivery(mock):
+    config(mock, reset_counters=True)
+    invoke(mock, 'lambdaTest', b'{"n": 1}')
+    invoke(mock, 'lambdaTest', b'{"n": 1}', headers={'X-Amz-Invocation-Type': 'Event'})
+    cc = base64.b64encode(b'{"custom": {"awslambda_invocation_id": "abc"}}').decode()
+    invoke(mock, 'lambdaEcho', b'{"n": 2}', headers={'X-Amz-Client-Context': cc})
+    got = invoke(mock, 'mockAccepted', b'{"function": "lambdaTest", "payloads": true}').json()
+    check('mockAccepted counts one function', got['count'] == 2 and got['distinct_payloads'] == 1
+          and got['types'] == ['Event', 'RequestResponse'] and got['payloads'] == ['{"n": 1}'] * 2,
+          got)
+    got = invoke(mock, 'mockAccepted', b'{}').json()
+    check('mockAccepted sees invocation ids', got['count'] == 3 and got['invocation_ids'] == ['abc'],
+          got)
+    config(mock, throttle_per_second=1)
+    statuses = [invoke(mock, 'lambdaTest').status for _ in range(3)]
+    config(mock, throttle_per_second=0)
+    got = invoke(mock, 'mockAccepted', b'{}').json()
+    check('throttle_per_second answers 429', 429 in statuses and 200 in statuses
+          and got['throttled'] == statuses.count(429) and got['count'] == 3 + statuses.count(200),
+          (statuses, got))
+    check('throttle off again', invoke(mock, 'lambdaTest').status == 200)
+
+
 def main():
     test_vectors()
     mock = MockProcess()
     try:
         for test in (test_basic, test_auth, test_names, test_invocation_types, test_payloads,
                      test_function_errors, test_forced_status, test_imds, test_keepalive,
-                     test_expect_continue, test_chunked, test_sts, test_container):
+                     test_expect_continue, test_chunked, test_sts, test_container,
+                     test_delivery):
             try:
                 test(mock)
             except Exception as exc:  # one broken group must not hide the others

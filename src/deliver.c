@@ -1,0 +1,553 @@
+/*-------------------------------------------------------------------------
+ *
+ * deliver.c
+ *	  The dispatcher's work on its database's queue (awslambda_invocations):
+ *	  claim due invocations, send them concurrently, record each outcome,
+ *	  run callbacks, remove old rows.
+ *
+ * Delivery is at-least-once.  A claim is committed (status 'sending',
+ * attempts + 1) before anything is sent, and the outcome is committed
+ * after; a dispatcher that dies in between leaves 'sending' rows, which
+ * the next one puts back in the queue.  So an invocation interrupted
+ * mid-send may reach Lambda twice, always with the same id.
+ *
+ * Throttling, server errors and network failures are retried with
+ * exponential backoff and jitter (at least Retry-After), up to
+ * awslambda.async_max_attempts; other API errors fail at once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "common/base64.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "parser/parse_func.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/regproc.h"
+
+#include "awslambda.h"
+
+#define BACKOFF_BASE_MS		1000L
+#define BACKOFF_CAP_MS		300000L
+#define CLEANUP_CHUNK		10000
+
+/* The queue table, qualified and quoted; found once at start. */
+static char *queue = NULL;
+static Oid	queue_rowtype = InvalidOid;
+
+/* One claimed invocation and what became of it. */
+typedef struct Claimed
+{
+	char	   *id;				/* uuid text */
+	char	   *function_name;
+	int			attempts;		/* including this one */
+	bool		request_response;
+	const char *status;			/* new status */
+	long		delay_ms;		/* before the next attempt, when re-queued */
+} Claimed;
+
+/* Runs SQL in a transaction of its own, with a snapshot. */
+static void
+begin_work(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+end_work(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+static void
+run(const char *sql, int expected, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "awslambda dispatcher: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+}
+
+/*
+ * Finds the queue of this database's awslambda; false if the extension (at
+ * a version with a queue) is not installed.
+ */
+bool
+awl_deliver_open(void)
+{
+	Oid			ext;
+	bool		found = false;
+
+	StartTransactionCommand();
+	ext = get_extension_oid("awslambda", true);
+	if (OidIsValid(ext))
+	{
+		Oid			nsp = awl_extension_schema(ext);
+		Oid			relid = get_relname_relid("awslambda_invocations", nsp);
+
+		if (OidIsValid(relid))
+		{
+			queue = MemoryContextStrdup(TopMemoryContext,
+										quote_qualified_identifier(get_namespace_name(nsp),
+																   "awslambda_invocations"));
+			queue_rowtype = get_rel_type_id(relid);
+			found = true;
+		}
+	}
+	CommitTransactionCommand();
+	return found;
+}
+
+/* Invocations a stopped dispatcher had in flight go back to the queue. */
+void
+awl_deliver_recover(void)
+{
+	begin_work("awslambda: re-queue interrupted invocations");
+	run(psprintf("UPDATE %s SET status = 'queued', next_attempt_at = now() "
+				 "WHERE status = 'sending'", queue), SPI_OK_UPDATE, 0, NULL, NULL, NULL);
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("awslambda dispatcher: %llu interrupted invocations queued again",
+						(unsigned long long) SPI_processed)));
+	end_work();
+}
+
+/* Milliseconds until the next queued invocation is due, at most cap_ms. */
+long
+awl_deliver_next_due_ms(long cap_ms)
+{
+	long		ms = cap_ms;
+	bool		isnull;
+	Datum		d;
+
+	begin_work("awslambda: look for due invocations");
+	run(psprintf("SELECT ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000)::bigint "
+				 "FROM %s WHERE status = 'queued'", queue), SPI_OK_SELECT, 0, NULL, NULL, NULL);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		ms = Max(0, Min(cap_ms, DatumGetInt64(d)));
+	end_work();
+	return ms;
+}
+
+/* A copy of column n of the current result row, in the caller's context. */
+static char *
+column_text(int row, int n, MemoryContext cxt)
+{
+	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, n);
+
+	return v ? MemoryContextStrdup(cxt, v) : NULL;
+}
+
+/* Lambda client context carrying the invocation id, base64. */
+static char *
+client_context_for(const char *id)
+{
+	char	   *json = psprintf("{\"custom\":{\"awslambda_invocation_id\":\"%s\"}}", id);
+	int			len = pg_b64_enc_len((int) strlen(json));
+	char	   *b64 = palloc(len + 1);
+
+	len = pg_b64_encode(json, (int) strlen(json), b64, len);
+	b64[len] = '\0';
+	return b64;
+}
+
+/*
+ * Claims up to limit due invocations: committed as 'sending', attempts
+ * counted, before anything is sent.
+ */
+static int
+claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(limit)};
+	int			n;
+	int			i;
+
+	begin_work("awslambda: claim due invocations");
+	run(psprintf("UPDATE %s q SET status = 'sending', attempts = q.attempts + 1, "
+				 "last_attempt_at = clock_timestamp() "
+				 "FROM (SELECT id FROM %s WHERE status = 'queued' AND next_attempt_at <= clock_timestamp() "
+				 "      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due "
+				 "WHERE q.id = due.id "
+				 "RETURNING q.id, q.function_name, q.qualifier, q.region, q.invocation_type, "
+				 "q.payload, q.attempts", queue, queue),
+		SPI_OK_UPDATE_RETURNING, 1, types, values, NULL);
+	n = (int) SPI_processed;
+	*claimed = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(Claimed));
+	*reqs = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(AwlInvokeRequest));
+	for (i = 0; i < n; i++)
+	{
+		Claimed    *c = &(*claimed)[i];
+		AwlInvokeRequest *r = &(*reqs)[i];
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		char	   *name = column_text(i, 2, cxt);
+		char	   *payload = column_text(i, 6, cxt);
+
+		c->id = column_text(i, 1, cxt);
+		c->function_name = name;
+		c->attempts = atoi(column_text(i, 7, cxt));
+		c->request_response = strcmp(column_text(i, 5, cxt), "RequestResponse") == 0;
+
+		r->function_name = pg_server_to_any(name, strlen(name), PG_UTF8);
+		r->qualifier = column_text(i, 3, cxt);
+		r->region = column_text(i, 4, cxt);
+		r->invocation_type = c->request_response ? "RequestResponse" : "Event";
+		r->payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
+		r->payload_len = strlen(r->payload);
+		r->client_context = c->request_response ? client_context_for(c->id) : NULL;
+		r->connect_timeout_ms = awl_connect_timeout_ms;
+		r->request_timeout_ms = awl_request_timeout_ms;
+		r->max_attempts = 1;	/* retried through the queue, with backoff */
+		r->allowed_checked = true;	/* by the caller, under its settings */
+		MemoryContextSwitchTo(old);
+	}
+	end_work();
+	return n;
+}
+
+/*
+ * Delay before attempt number attempts + 1: exponential (1 s, 2 s, 4 s, ...
+ * at most 5 min) with jitter over its upper half, at least Retry-After.
+ */
+static long
+backoff_ms(int attempts, long retry_after_ms)
+{
+	long		cap = Min(BACKOFF_CAP_MS, BACKOFF_BASE_MS << Min(attempts - 1, 20));
+	long		delay = cap / 2 + (long) (pg_prng_double(&pg_global_prng_state) * (cap / 2));
+
+	return Max(delay, retry_after_ms);
+}
+
+/* Whether an error means "not done, try again later" for a queued invocation. */
+static bool
+worth_retrying(const AwlInvokeError *err)
+{
+	/*
+	 * Unlike a call inside a statement, a queued invocation is delivered at
+	 * least once: a timeout or broken reply is retried too.
+	 */
+	return err->retryable ||
+		err->sqlstate == ERRCODE_CONNECTION_FAILURE ||
+		err->sqlstate == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
+}
+
+#define NUM_RECORD_ARGS 10
+
+/* Writes the outcome of every claimed invocation, in one transaction. */
+static void
+record(Claimed *claimed, AwlInvokeResult *results, int n)
+{
+	static const Oid types[NUM_RECORD_ARGS] = {UUIDOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
+	char	   *sql = psprintf("UPDATE %s SET status = $2, http_status = $3, request_id = $4, "
+							   "function_error = $5, response = $6::jsonb, error_sqlstate = $7, "
+							   "last_error = $8, error_detail = $9, "
+							   "next_attempt_at = CASE WHEN $2 = 'queued' THEN clock_timestamp() + make_interval(secs => $10 / 1000.0) ELSE next_attempt_at END, "
+							   "finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE clock_timestamp() END "
+							   "WHERE id = $1", queue);
+	SPIPlanPtr	plan;
+	int			i;
+
+	begin_work("awslambda: record outcomes");
+	plan = SPI_prepare(sql, NUM_RECORD_ARGS, (Oid *) types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (i = 0; i < n; i++)
+	{
+		Claimed    *c = &claimed[i];
+		AwlInvokeResult *r = &results[i];
+		AwlInvokeError *err = r->error;
+		Datum		values[NUM_RECORD_ARGS];
+		char		nulls[NUM_RECORD_ARGS];
+		int			rc;
+
+		memset(nulls, 'n', sizeof(nulls));
+		values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(c->id));
+		nulls[0] = ' ';
+
+		if (err == NULL && c->request_response && r->payload &&
+			!awl_json_is_valid(r->payload, r->payload_len))
+			err = awl_non_json_error(c->function_name, r);
+
+		if (err)
+		{
+			bool		again = worth_retrying(err) && c->attempts < awl_async_max_attempts;
+
+			c->status = again ? "queued" : "failed";
+			c->delay_ms = again ? backoff_ms(c->attempts, err->retry_after_ms) : 0;
+			if (err->http_status)
+			{
+				values[2] = Int32GetDatum(err->http_status);
+				nulls[2] = ' ';
+			}
+			values[6] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
+			nulls[6] = ' ';
+			values[7] = CStringGetTextDatum(err->message);
+			nulls[7] = ' ';
+			if (err->detail || (err->retryable && !again))
+			{
+				values[8] = CStringGetTextDatum(psprintf("%s%s", err->detail ? err->detail : "",
+														 again ? "" : psprintf(" (gave up after %d attempts)", c->attempts)));
+				nulls[8] = ' ';
+			}
+			values[9] = Int64GetDatum(c->delay_ms);
+			nulls[9] = ' ';
+		}
+		else
+		{
+			c->status = !c->request_response ? "sent" : r->function_error ? "failed" : "succeeded";
+			values[2] = Int32GetDatum(r->status_code);
+			nulls[2] = ' ';
+			if (r->function_error)
+			{
+				values[4] = CStringGetTextDatum(r->function_error);
+				nulls[4] = ' ';
+				values[6] = CStringGetTextDatum("38000");
+				nulls[6] = ' ';
+				values[7] = CStringGetTextDatum("the function raised an error");
+				nulls[7] = ' ';
+			}
+			if (c->request_response && r->payload && r->payload_len > 0)
+			{
+				values[5] = CStringGetTextDatum(r->payload);
+				nulls[5] = ' ';
+			}
+		}
+		values[1] = CStringGetTextDatum(c->status);
+		nulls[1] = ' ';
+		if (r->request_id)
+		{
+			values[3] = CStringGetTextDatum(r->request_id);
+			nulls[3] = ' ';
+		}
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "could not record an invocation's outcome: %s", SPI_result_code_string(rc));
+	}
+	end_work();
+}
+
+/*
+ * Sends one batch; a failure of the whole batch (no credentials, say)
+ * counts as a failed attempt of each invocation in it.
+ */
+static void
+send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContext cxt)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	pgstat_report_activity(STATE_RUNNING, "awslambda: send invocations");
+	PG_TRY();
+	{
+		/* A transaction (without a snapshot) for encoding conversion and the like. */
+		StartTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+		awl_invoke_many(reqs, results, n, awl_max_concurrency, false);
+		MemoryContextSwitchTo(old);
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			i;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(cxt);
+		ereport(WARNING,
+				(errmsg("awslambda dispatcher: could not send %d invocations: %s", n, edata->message)));
+		for (i = 0; i < n; i++)
+		{
+			AwlInvokeError *err = palloc0(sizeof(AwlInvokeError));
+
+			err->sqlstate = edata->sqlerrcode;
+			err->message = edata->message;
+			err->detail = edata->detail;
+			err->retryable = true;
+			memset(&results[i], 0, sizeof(AwlInvokeResult));
+			results[i].error = err;
+		}
+		MemoryContextSwitchTo(old);
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* Claims, sends and records one batch; returns how many were claimed. */
+int
+awl_deliver_batch(int limit)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "awslambda batch",
+											  ALLOCSET_DEFAULT_SIZES);
+	Claimed    *claimed;
+	AwlInvokeRequest *reqs;
+	AwlInvokeResult *results;
+	int			n = claim(limit, cxt, &claimed, &reqs);
+
+	if (n > 0)
+	{
+		results = MemoryContextAllocZero(cxt, n * sizeof(AwlInvokeResult));
+		send_batch(reqs, results, n, cxt);
+		record(claimed, results, n);
+	}
+	MemoryContextDelete(cxt);
+	return n;
+}
+
+/* Runs one callback in its own transaction, as the role that queued the invocation. */
+static void
+run_callback(const char *id, const char *callback, Oid role)
+{
+	Oid			fn;
+	Oid			types[1] = {UUIDOID};
+	Datum		values[1] = {DirectFunctionCall1(uuid_in, CStringGetDatum(id))};
+	Oid			save_user;
+	int			save_sec;
+	Datum		row;
+	bool		isnull;
+	bool		procedure;
+
+	begin_work("awslambda: run a callback");
+	fn = awl_lookup_callback(callback, queue_rowtype);
+	if (!OidIsValid(fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("callback %s(awslambda_invocations) does not exist", callback)));
+	/* The row as it is now, handed over as a parameter (CALL takes no subquery). */
+	run(psprintf("SELECT q FROM %s q WHERE q.id = $1", queue), SPI_OK_SELECT, 1, types, values, NULL);
+	if (SPI_processed != 1)
+		elog(ERROR, "invocation %s disappeared", id);
+	row = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+					false, -1);
+	procedure = get_func_prokind(fn) == PROKIND_PROCEDURE;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	run(psprintf("%s %s($1)", procedure ? "CALL" : "SELECT", callback),
+		procedure ? SPI_OK_UTILITY : SPI_OK_SELECT, 1, &queue_rowtype, &row, NULL);
+	SetUserIdAndSecContext(save_user, save_sec);
+	run(psprintf("UPDATE %s SET callback_done_at = clock_timestamp() WHERE id = $1", queue),
+		SPI_OK_UPDATE, 1, types, values, NULL);
+	end_work();
+}
+
+static void
+record_callback_error(const char *id, const char *message)
+{
+	Oid			types[2] = {UUIDOID, TEXTOID};
+	Datum		values[2] = {DirectFunctionCall1(uuid_in, CStringGetDatum(id)),
+	CStringGetTextDatum(message)};
+
+	begin_work("awslambda: record a callback error");
+	run(psprintf("UPDATE %s SET callback_done_at = clock_timestamp(), callback_error = $2 "
+				 "WHERE id = $1", queue), SPI_OK_UPDATE, 2, types, values, NULL);
+	end_work();
+}
+
+/*
+ * Runs the callbacks of finished invocations, each in its own transaction
+ * with the mark that it ran, so each runs once; returns how many.
+ */
+int
+awl_deliver_callbacks(int limit)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "awslambda callbacks",
+											  ALLOCSET_DEFAULT_SIZES);
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(limit)};
+	char	  **ids;
+	char	  **callbacks;
+	Oid		   *roles;
+	int			n;
+	int			i;
+
+	begin_work("awslambda: look for callbacks");
+	run(psprintf("SELECT id, callback, invoked_by FROM %s "
+				 "WHERE callback IS NOT NULL AND callback_done_at IS NULL AND finished_at IS NOT NULL "
+				 "ORDER BY finished_at LIMIT $1", queue), SPI_OK_SELECT, 1, types, values, NULL);
+	n = (int) SPI_processed;
+	ids = MemoryContextAlloc(cxt, Max(n, 1) * sizeof(char *));
+	callbacks = MemoryContextAlloc(cxt, Max(n, 1) * sizeof(char *));
+	roles = MemoryContextAlloc(cxt, Max(n, 1) * sizeof(Oid));
+	for (i = 0; i < n; i++)
+	{
+		ids[i] = column_text(i, 1, cxt);
+		callbacks[i] = column_text(i, 2, cxt);
+		roles[i] = (Oid) strtoul(column_text(i, 3, cxt), NULL, 10);
+	}
+	end_work();
+
+	for (i = 0; i < n; i++)
+	{
+		MemoryContext old = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			run_callback(ids[i], callbacks[i], roles[i]);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			MemoryContextSwitchTo(old);
+			ereport(WARNING,
+					(errmsg("awslambda dispatcher: callback %s for invocation %s failed: %s",
+							callbacks[i], ids[i], edata->message)));
+			record_callback_error(ids[i], edata->message);
+		}
+		PG_END_TRY();
+	}
+	MemoryContextDelete(cxt);
+	return n;
+}
+
+/* Removes finished invocations older than awslambda.async_retention, in chunks. */
+void
+awl_deliver_cleanup(void)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(awl_async_retention_s)};
+	uint64		removed;
+
+	do
+	{
+		begin_work("awslambda: remove old invocations");
+		run(psprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY("
+					 "SELECT ctid FROM %s WHERE finished_at < clock_timestamp() - make_interval(secs => $1) "
+					 "AND (callback IS NULL OR callback_done_at IS NOT NULL) LIMIT %d))",
+					 queue, queue, CLEANUP_CHUNK),
+			SPI_OK_DELETE, 1, types, values, NULL);
+		removed = SPI_processed;
+		end_work();
+		CHECK_FOR_INTERRUPTS();
+	} while (removed >= CLEANUP_CHUNK);
+}

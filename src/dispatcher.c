@@ -1,0 +1,486 @@
+/*-------------------------------------------------------------------------
+ *
+ * dispatcher.c
+ *	  The background processes that send queued invocations.
+ *
+ * With awslambda in shared_preload_libraries the postmaster starts one
+ * "awslambda launcher".  It starts an "awslambda dispatcher" for every
+ * database that wants one: at server start each connectable database is
+ * looked at once (so invocations queued before a crash are sent), and later
+ * a commit that queued something in a database without a running
+ * dispatcher asks for one.  A dispatcher in a database without the
+ * extension gives its slot back and exits; one that stops for any other
+ * reason (an error, pg_terminate_backend) is started again within a second.
+ *
+ * Shared memory holds one slot per database: whether a dispatcher is
+ * wanted, and the latch that a committing backend sets to wake it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/utility.h"
+#include "utils/timestamp.h"
+
+#include "awslambda.h"
+
+/* A stopped dispatcher is started again after this long at the earliest. */
+#define RESTART_DELAY_MS	1000
+/* Even without a wake-up, dispatchers look at their queue this often. */
+#define IDLE_LOOK_MS		10000
+/* How long DROP DATABASE waits for the database's dispatcher to exit. */
+#define STOP_WAIT_MS		5000
+/* Claimed per round; awslambda.max_concurrency of them are in flight. */
+#define BATCH_PER_SLOT		8
+#define CALLBACKS_PER_ROUND 100
+#define CLEANUP_EVERY_MS	60000
+
+typedef struct DispatchSlot
+{
+	Oid			dboid;			/* InvalidOid: slot free */
+	bool		wanted;			/* the launcher keeps a dispatcher running */
+	pid_t		pid;			/* 0: none running */
+	Latch	   *latch;			/* the running dispatcher's, or NULL */
+} DispatchSlot;
+
+typedef struct DispatchShared
+{
+	slock_t		mutex;
+	Latch	   *launcher_latch;
+	int			nslots;
+	DispatchSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} DispatchShared;
+
+static DispatchShared *shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
+
+PGDLLEXPORT void awl_launcher_main(Datum arg);
+PGDLLEXPORT void awl_dispatcher_main(Datum arg);
+
+static Size
+shared_size(void)
+{
+	return add_size(offsetof(DispatchShared, slots),
+					mul_size(max_worker_processes, sizeof(DispatchSlot)));
+}
+
+static void
+dispatcher_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shared_size());
+}
+
+static void
+dispatcher_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("awslambda dispatchers", shared_size(), &found);
+	if (!found)
+	{
+		memset(shared, 0, shared_size());
+		SpinLockInit(&shared->mutex);
+		shared->nslots = max_worker_processes;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* The slot of a database, optionally claiming a free one; mutex held. */
+static DispatchSlot *
+find_slot(Oid dboid, bool claim)
+{
+	DispatchSlot *free_slot = NULL;
+	int			i;
+
+	for (i = 0; i < shared->nslots; i++)
+	{
+		if (shared->slots[i].dboid == dboid)
+			return &shared->slots[i];
+		if (free_slot == NULL && shared->slots[i].dboid == InvalidOid)
+			free_slot = &shared->slots[i];
+	}
+	if (claim && free_slot)
+	{
+		memset(free_slot, 0, sizeof(*free_slot));
+		free_slot->dboid = dboid;
+	}
+	return claim ? free_slot : NULL;
+}
+
+bool
+awl_dispatcher_available(void)
+{
+	return awl_preloaded && shared != NULL;
+}
+
+/*
+ * Called after a commit that queued invocations: wakes the database's
+ * dispatcher, or asks the launcher to start one.
+ */
+void
+awl_dispatcher_wake(Oid dboid)
+{
+	Latch	   *latch = NULL;
+	DispatchSlot *slot;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	slot = find_slot(dboid, true);
+	if (slot && slot->latch)
+		latch = slot->latch;
+	else if (slot)
+	{
+		slot->wanted = true;
+		latch = shared->launcher_latch;
+	}
+	SpinLockRelease(&shared->mutex);
+	if (latch)
+		SetLatch(latch);
+	else if (slot == NULL)
+		ereport(WARNING,
+				(errmsg("no free awslambda dispatcher slot for database %u", dboid),
+				 errdetail("Its invocations stay queued until a slot is free."),
+				 errhint("Raise max_worker_processes.")));
+}
+
+/*
+ * DROP DATABASE cannot proceed while a dispatcher is connected: stop it
+ * first, and do not start it again.
+ */
+static void
+stop_dispatcher(Oid dboid)
+{
+	DispatchSlot *slot;
+	pid_t		pid = 0;
+	int			waited;
+
+	SpinLockAcquire(&shared->mutex);
+	slot = find_slot(dboid, false);
+	if (slot)
+	{
+		slot->wanted = false;
+		pid = slot->pid;
+	}
+	SpinLockRelease(&shared->mutex);
+	if (pid == 0)
+		return;
+	kill(pid, SIGTERM);
+	for (waited = 0; waited < STOP_WAIT_MS; waited += 10)
+	{
+		bool		gone;
+
+		SpinLockAcquire(&shared->mutex);
+		gone = slot->dboid != dboid || slot->pid != pid;
+		SpinLockRelease(&shared->mutex);
+		if (gone)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000L);
+	}
+}
+
+static void
+dispatcher_process_utility(PlannedStmt *pstmt, const char *queryString,
+						   bool readOnlyTree, ProcessUtilityContext context,
+						   ParamListInfo params, QueryEnvironment *queryEnv,
+						   DestReceiver *dest, QueryCompletion *qc)
+{
+	if (IsA(pstmt->utilityStmt, DropdbStmt))
+	{
+		Oid			dboid = get_database_oid(((DropdbStmt *) pstmt->utilityStmt)->dbname, true);
+
+		if (OidIsValid(dboid))
+			stop_dispatcher(dboid);
+	}
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+								  queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/* From _PG_init in the postmaster: shared memory, hooks and the launcher. */
+void
+awl_dispatcher_init(void)
+{
+	BackgroundWorker worker = {0};
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = dispatcher_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = dispatcher_shmem_startup;
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = dispatcher_process_utility;
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "awslambda");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "awl_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "awslambda launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "awslambda launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* ---------------------------------------------------------------------
+ * The launcher
+ * ---------------------------------------------------------------------
+ */
+
+/* Marks every connectable database: its queue may hold invocations. */
+static void
+want_all_databases(void)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	StartTransactionCommand();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		DispatchSlot *slot;
+
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		SpinLockAcquire(&shared->mutex);
+		slot = find_slot(db->oid, true);
+		if (slot)
+			slot->wanted = true;
+		SpinLockRelease(&shared->mutex);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+}
+
+static bool
+start_dispatcher(Oid dboid, BackgroundWorkerHandle **handle)
+{
+	BackgroundWorker worker = {0};
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "awslambda");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "awl_dispatcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "awslambda dispatcher for database %u", dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "awslambda dispatcher");
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	worker.bgw_notify_pid = MyProcPid;
+	return RegisterDynamicBackgroundWorker(&worker, handle);
+}
+
+void
+awl_launcher_main(Datum arg)
+{
+	int			n;
+	BackgroundWorkerHandle **handles;
+	Oid		   *handle_db;
+	TimestampTz *started;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	n = shared->nslots;
+	handles = palloc0(n * sizeof(*handles));
+	handle_db = palloc0(n * sizeof(Oid));
+	started = palloc0(n * sizeof(TimestampTz));
+
+	SpinLockAcquire(&shared->mutex);
+	shared->launcher_latch = MyLatch;
+	SpinLockRelease(&shared->mutex);
+
+	want_all_databases();
+
+	for (;;)
+	{
+		long		wait_ms = IDLE_LOOK_MS;
+		TimestampTz now = GetCurrentTimestamp();
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		for (i = 0; i < n; i++)
+		{
+			Oid			dboid;
+			bool		wanted;
+			pid_t		pid;
+
+			SpinLockAcquire(&shared->mutex);
+			dboid = shared->slots[i].dboid;
+			wanted = shared->slots[i].wanted;
+			SpinLockRelease(&shared->mutex);
+
+			/* A handle of a database that gave its slot back is stale. */
+			if (handles[i] && handle_db[i] != dboid)
+			{
+				pfree(handles[i]);
+				handles[i] = NULL;
+			}
+			if (!OidIsValid(dboid) || !wanted)
+				continue;
+			if (handles[i] && GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
+				continue;
+			if (handles[i] && TimestampDifferenceMilliseconds(started[i], now) < RESTART_DELAY_MS)
+			{
+				wait_ms = Min(wait_ms, RESTART_DELAY_MS -
+							  TimestampDifferenceMilliseconds(started[i], now));
+				continue;
+			}
+			if (handles[i])
+				pfree(handles[i]);
+			handles[i] = NULL;
+			started[i] = now;
+			handle_db[i] = dboid;
+			if (!start_dispatcher(dboid, &handles[i]))
+			{
+				/* No free background worker slot now: try again later. */
+				ereport(LOG,
+						(errmsg("could not start an awslambda dispatcher for database %u", dboid),
+						 errhint("Raise max_worker_processes.")));
+				handles[i] = NULL;
+				wait_ms = Min(wait_ms, RESTART_DELAY_MS);
+				break;
+			}
+		}
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(wait_ms, 1), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * A database's dispatcher
+ * ---------------------------------------------------------------------
+ */
+
+static DispatchSlot *my_slot = NULL;
+
+/* At exit: no latch to set any more; a database without the extension frees its slot. */
+static void
+release_slot(int code, Datum arg)
+{
+	bool		give_back = DatumGetBool(arg);
+
+	if (my_slot == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	if (my_slot->dboid == MyDatabaseId)
+	{
+		my_slot->latch = NULL;
+		my_slot->pid = 0;
+		if (give_back || !my_slot->wanted)
+			my_slot->dboid = InvalidOid;
+	}
+	SpinLockRelease(&shared->mutex);
+}
+
+void
+awl_dispatcher_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	TimestampTz last_cleanup = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("awslambda dispatcher");
+
+	SpinLockAcquire(&shared->mutex);
+	my_slot = find_slot(dboid, true);
+	if (my_slot)
+	{
+		my_slot->pid = MyProcPid;
+		my_slot->latch = MyLatch;
+	}
+	SpinLockRelease(&shared->mutex);
+	if (my_slot == NULL)
+		proc_exit(0);
+
+	if (!awl_deliver_open())
+	{
+		/* No awslambda here (or not updated): nothing to send, ever. */
+		release_slot(0, BoolGetDatum(true));
+		proc_exit(0);
+	}
+	on_shmem_exit(release_slot, BoolGetDatum(false));
+
+	/* Whatever a crashed or stopped dispatcher had in flight is sent again. */
+	awl_deliver_recover();
+
+	for (;;)
+	{
+		int			limit = awl_max_concurrency * BATCH_PER_SLOT;
+		int			sent;
+		int			called;
+		TimestampTz now;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		sent = awl_deliver_batch(limit);
+		called = awl_deliver_callbacks(CALLBACKS_PER_ROUND);
+
+		now = GetCurrentTimestamp();
+		if (awl_async_retention_s >= 0 &&
+			TimestampDifferenceExceeds(last_cleanup, now, CLEANUP_EVERY_MS))
+		{
+			awl_deliver_cleanup();
+			last_cleanup = now;
+		}
+		pgstat_report_stat(false);
+
+		/* A full batch or a full round of callbacks: more may be waiting. */
+		if (sent >= limit || called >= CALLBACKS_PER_ROUND)
+			continue;
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 awl_deliver_next_due_ms(IDLE_LOOK_MS), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

@@ -1,0 +1,373 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *	  Asynchronous invocations, caller's side: awslambda_fn_async() and
+ *	  awslambda_invoke_async() write a row into awslambda_invocations in
+ *	  the caller's transaction and wake the database's dispatcher when that
+ *	  transaction commits.  A rollback removes the row: nothing is sent.
+ *
+ * Everything that can be checked is checked here, under the caller's own
+ * settings (function name, awslambda.allowed_functions, region, callback),
+ * so the dispatcher never holds an invocation it cannot send.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+#include "utils/regproc.h"
+
+#include "awslambda.h"
+
+/* Set when this transaction queued something: wake the dispatcher at commit. */
+static bool wake_at_commit = false;
+static bool xact_callback_registered = false;
+
+/* The INSERT, prepared once per backend (and again if the extension is re-created). */
+static SPIPlanPtr insert_plan = NULL;
+static Oid	insert_plan_relid = InvalidOid;
+
+static void
+queue_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (wake_at_commit)
+			{
+				wake_at_commit = false;
+				awl_dispatcher_wake(MyDatabaseId);
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* A prepared transaction is found by the dispatcher's periodic look. */
+			wake_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Refuses to queue where no dispatcher can run, saying what to do. */
+static void
+require_dispatcher(void)
+{
+	if (!awl_dispatcher_available())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("asynchronous Lambda invocations need awslambda in shared_preload_libraries"),
+				 errdetail("Queued invocations are sent by a background dispatcher, which starts only when the server preloads the library."),
+				 errhint("Add awslambda to shared_preload_libraries in postgresql.conf and restart the server, or SET awslambda.async_mode = 'immediate' to send at once, inside the statement, without the guarantees.")));
+}
+
+/* The schema of an extension (PostgreSQL 15 does not export its own lookup). */
+Oid
+awl_extension_schema(Oid ext)
+{
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			nsp = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ext));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return nsp;
+}
+
+/* The queue table of the installed extension. */
+static Oid
+queue_relid(void)
+{
+	Oid			ext = get_extension_oid("awslambda", false);
+	Oid			nsp = awl_extension_schema(ext);
+	Oid			relid = get_relname_relid("awslambda_invocations", nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table \"awslambda_invocations\" of extension \"awslambda\" does not exist"),
+				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
+	return relid;
+}
+
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* The function or procedure name(rowtype), or InvalidOid. */
+Oid
+awl_lookup_callback(const char *name, Oid rowtype)
+{
+	ObjectWithArgs *routine = makeNode(ObjectWithArgs);
+
+	routine->objname = stringToQualifiedNameList(name);
+	routine->objargs = list_make1(makeTypeNameFromOid(rowtype, -1));
+	return LookupFuncWithArgs(OBJECT_ROUTINE, routine, true);
+}
+
+/*
+ * Resolves a callback name to a function or procedure taking one
+ * awslambda_invocations row, which the caller may execute; returns its
+ * qualified, quoted name as stored in the queue.
+ */
+static char *
+resolve_callback(const char *name, Oid relid)
+{
+	Oid			fn = awl_lookup_callback(name, get_rel_type_id(relid));
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	char	   *qualified;
+
+	if (!OidIsValid(fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("callback %s(awslambda_invocations) does not exist", name),
+				 errhint("A callback is a function or procedure with one argument of type awslambda_invocations.")));
+	if (pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for callback %s", name)));
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fn);
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	if (proc->prokind != PROKIND_FUNCTION && proc->prokind != PROKIND_PROCEDURE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("callback %s must be a function or a procedure", name)));
+	qualified = quote_qualified_identifier(get_namespace_name(proc->pronamespace),
+										   NameStr(proc->proname));
+	ReleaseSysCache(tup);
+	return qualified;
+}
+
+/* A random (version 4) UUID. */
+static pg_uuid_t *
+new_invocation_id(void)
+{
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+
+	if (!pg_strong_random(id->data, UUID_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random invocation id")));
+	id->data[6] = (id->data[6] & 0x0f) | 0x40;
+	id->data[8] = (id->data[8] & 0x3f) | 0x80;
+	return id;
+}
+
+/*
+ * Queues one invocation; returns its id.  The strings are in the server
+ * encoding; payload is valid JSON.
+ */
+static pg_uuid_t *
+awl_enqueue(const char *function_name, const char *qualifier, const char *region,
+			const char *invocation_type, const char *payload, const char *callback)
+{
+	AwlInvokeRequest req = {0};
+	const char *target_region;
+	Oid			relid;
+	Oid			save_user;
+	int			save_sec;
+	pg_uuid_t  *id;
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	require_dispatcher();
+
+	/* The checks a call would make now, under this session's settings. */
+	req.function_name = pg_server_to_any(function_name, strlen(function_name), PG_UTF8);
+	req.qualifier = qualifier;
+	req.region = region;
+	req.invocation_type = invocation_type;
+	if (qualifier)
+		awl_check_qualifier(function_name, qualifier);
+	target_region = awl_invoke_check(&req);
+
+	relid = queue_relid();
+	if (callback)
+		callback = resolve_callback(callback, relid);
+
+	id = new_invocation_id();
+	values[0] = UUIDPGetDatum(id);
+	values[1] = CStringGetTextDatum(function_name);
+	values[2] = qualifier ? CStringGetTextDatum(qualifier) : (Datum) 0;
+	nulls[2] = qualifier ? ' ' : 'n';
+	values[3] = CStringGetTextDatum(target_region);
+	values[4] = CStringGetTextDatum(invocation_type);
+	values[5] = CStringGetTextDatum(payload);
+	values[6] = callback ? CStringGetTextDatum(callback) : (Datum) 0;
+	nulls[6] = callback ? ' ' : 'n';
+	values[7] = ObjectIdGetDatum(GetUserId());
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (insert_plan == NULL || insert_plan_relid != relid)
+	{
+		Oid			types[8] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, OIDOID};
+		char	   *sql = psprintf("INSERT INTO %s (id, function_name, qualifier, region, "
+								   "invocation_type, payload, callback, invoked_by) "
+								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+															  get_rel_name(relid)));
+		SPIPlanPtr	plan = SPI_prepare(sql, 8, types);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (insert_plan)
+			SPI_freeplan(insert_plan);
+		SPI_keepplan(plan);
+		insert_plan = plan;
+		insert_plan_relid = relid;
+	}
+
+	/* Written as the table's owner: callers get no INSERT right of their own. */
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(rel_owner(relid),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		if (SPI_execute_plan(insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not queue the invocation");
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	SPI_finish();
+
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(queue_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	wake_at_commit = true;
+	return id;
+}
+
+/* Sends an Event at once, inside the statement (awslambda.async_mode = immediate). */
+static text *
+invoke_event_now(const char *function_name, const char *payload)
+{
+	AwlInvokeRequest req = {0};
+	AwlInvokeResult res = {0};
+
+	req.function_name = pg_server_to_any(function_name, strlen(function_name), PG_UTF8);
+	req.invocation_type = "Event";
+	req.payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
+	req.payload_len = strlen(req.payload);
+	req.connect_timeout_ms = awl_connect_timeout_ms;
+	req.request_timeout_ms = awl_request_timeout_ms;
+	req.max_attempts = awl_max_attempts;
+	awl_invoke(&req, &res);
+	return res.request_id ? cstring_to_text(res.request_id) : NULL;
+}
+
+PG_FUNCTION_INFO_V1(awslambda_fn_async);
+
+/*
+ * awslambda_fn_async(fn_name text, fn_args text) RETURNS text
+ *
+ * Queues an invocation as awslambda.async_mode says (Event by default) and
+ * returns its id; in immediate mode sends an Event now and returns Lambda's
+ * request id.
+ */
+Datum
+awslambda_fn_async(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	text	   *args = PG_GETARG_TEXT_PP(1);
+	char	   *payload;
+	pg_uuid_t  *id;
+
+	awl_json_validate(VARDATA_ANY(args), VARSIZE_ANY_EXHDR(args), "fn_args");
+	payload = text_to_cstring(args);
+
+	if (awl_async_mode == AWL_ASYNC_IMMEDIATE)
+	{
+		text	   *request_id = invoke_event_now(name, payload);
+
+		if (request_id == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_TEXT_P(request_id);
+	}
+	id = awl_enqueue(name, NULL, NULL,
+					 awl_async_mode == AWL_ASYNC_REQUEST_RESPONSE ? "RequestResponse" : "Event",
+					 payload, NULL);
+	PG_RETURN_TEXT_P(cstring_to_text(DatumGetCString(DirectFunctionCall1(uuid_out,
+																		 UUIDPGetDatum(id)))));
+}
+
+PG_FUNCTION_INFO_V1(awslambda_invoke_async);
+
+/*
+ * awslambda_invoke_async(function_name text, payload jsonb, invocation_type
+ *		text DEFAULT 'Event', qualifier text, region text, callback text)
+ *		RETURNS uuid
+ */
+Datum
+awslambda_invoke_async(PG_FUNCTION_ARGS)
+{
+	const char *type;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("arguments \"function_name\", \"payload\" and \"invocation_type\" must not be null")));
+	type = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(type, "Event") != 0 && strcmp(type, "RequestResponse") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for argument \"invocation_type\": \"%s\"", type),
+				 errhint("Queued invocations are \"Event\" or \"RequestResponse\" (case matters).")));
+
+	PG_RETURN_UUID_P(awl_enqueue(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								 PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+								 PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4)),
+								 type,
+								 JsonbToCString(NULL, &PG_GETARG_JSONB_P(1)->root, -1),
+								 PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5))));
+}

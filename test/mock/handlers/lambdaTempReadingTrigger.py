@@ -1,0 +1,5 @@
+"""The article's trigger target: receives one temperature reading per row."""
+
+
+def lambda_handler(event, context):
+    return {"received": event}
