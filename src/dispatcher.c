@@ -467,8 +467,11 @@ awl_dispatcher_main(Datum arg)
 		called = awl_deliver_callbacks(CALLBACKS_PER_ROUND);
 
 		now = GetCurrentTimestamp();
+		/* Once a minute, or more often with a shorter retention. */
 		if (awl_async_retention_s >= 0 &&
-			TimestampDifferenceExceeds(last_cleanup, now, CLEANUP_EVERY_MS))
+			TimestampDifferenceExceeds(last_cleanup, now,
+									   (int) Min((int64) CLEANUP_EVERY_MS,
+												 (int64) awl_async_retention_s * 1000)))
 		{
 			awl_deliver_cleanup();
 			last_cleanup = now;
