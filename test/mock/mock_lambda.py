@@ -217,10 +217,11 @@ class MockState:
         return entry
 
     def record_accepted(self, function, invocation_type, body, client_context):
-        custom = (client_context.custom if client_context else None) or {}
+        custom = client_context.custom if client_context else None
+        invocation_id = custom.get('awslambda_invocation_id') if isinstance(custom, dict) else None
         with self.lock:
             self.accepted.append((function, invocation_type, body.decode('utf-8', 'replace'),
-                                  custom.get('awslambda_invocation_id')))
+                                  invocation_id))
 
     def take_throttle_slot(self):
         """False when this second's throttle_per_second invokes were already let through."""
