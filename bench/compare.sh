@@ -11,12 +11,7 @@ ncalls=${BENCH_COMPARE_CALLS:-2000}
 npy=${BENCH_PLPYTHON_CALLS:-100}
 
 cc -O2 -o "$WORK/floor" bench/floor.c $(pkg-config --libs libcurl)
-nginx_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -e "s|WORK|$WORK|g" -e "s|PORT|$nginx_port|" bench/nginx.conf >"$WORK/nginx.conf"
-nginx -c "$WORK/nginx.conf" -p "$WORK" &
-NGINX_PID=$!
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" && break; sleep 0.1; done
-static="http://127.0.0.1:$nginx_port"
+start_nginx
 
 psql -c "ALTER SYSTEM SET awslambda.endpoint_url = '$static'" -c "SELECT pg_reload_conf()" >/dev/null
 psql -f bench/plpython.sql >/dev/null
@@ -34,7 +29,7 @@ for r in $(seq "$rounds"); do
   PGOPTIONS="-c bench.calls=$npy -c bench.lambda_url=$static -c bench.imds_url=$MOCK_URL" \
     psql -f bench/plpython_latency.sql >>"$WORK/lat.plpython"
 done
-kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null
+stop_nginx
 psql -c "ALTER SYSTEM RESET awslambda.endpoint_url" -c "SELECT pg_reload_conf()" >/dev/null
 
 /usr/bin/python3 bench/analyze.py "$WORK/compare.md" "$WORK/compare.dat" \

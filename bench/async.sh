@@ -1,0 +1,83 @@
+# Sourced by bench/run (server started with awslambda preloaded): what
+# asynchronous invocations cost and how fast the dispatcher sends them, against
+# the static endpoint.
+#   triggers  pgbench INSERT throughput into a table without a trigger, with an
+#             awslambda_fn_async trigger (queued, the dispatcher sending in the
+#             background) and with an awslambda_fn trigger (a call per row);
+#             interleaved rounds, ratios to no trigger
+#   drain     10,000 invocations committed at once: time until all are sent
+#   latency   commit to the dispatcher's claim of a single invocation
+secs=${BENCH_SECONDS:-10}
+rounds=${BENCH_ROUNDS:-3}
+clients=${BENCH_TRIGGER_CLIENTS:-4}
+start_nginx
+psql -c "ALTER SYSTEM SET awslambda.endpoint_url = '$static'" -c "SELECT pg_reload_conf()" >/dev/null
+psql -f bench/triggers.sql >/dev/null
+for t in plain async sync; do
+  printf '%s\n' "INSERT INTO reading_$t (sensor, reading) VALUES ('sensor-' || :client_id, random() * 40);" \
+    >"$WORK/insert_$t.sql"
+  : >"$WORK/tps.$t"
+done
+chmod 644 "$WORK"/insert_*.sql
+wait_drained() {
+  for _ in $(seq 3000); do
+    [ "$(psql -c "SELECT count(*) FROM awslambda_invocations WHERE finished_at IS NULL")" = 0 ] && return
+    sleep 0.1
+  done
+}
+for r in $(seq "$rounds"); do
+  for t in plain async sync; do
+    (cd "$WORK" && as_user "$PGBIN/pgbench" -n -d postgres -c "$clients" -j 2 -T "$secs" -f "$WORK/insert_$t.sql") \
+      | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1 >>"$WORK/tps.$t"
+    wait_drained    # the next contender does not share the machine with a backlog
+  done
+done
+queued=$(psql -c "SELECT count(*) FROM reading_async")
+not_sent=$(psql -c "SELECT count(*) FROM awslambda_invocations WHERE status <> 'sent'")
+med() { sort -n "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+plain=$(med "$WORK/tps.plain")
+{
+  echo "| table | INSERT tps (median of $rounds × ${secs} s, $clients clients) | rounds | ratio to no trigger |"
+  echo "| --- | ---: | --- | ---: |"
+  for t in plain async sync; do
+    m=$(med "$WORK/tps.$t")
+    label=$t
+    [ "$t" = plain ] && label="no trigger"
+    [ "$t" = async ] && label="awslambda_fn_async trigger"
+    [ "$t" = sync ] && label="awslambda_fn trigger"
+    echo "| $label | $(printf '%.0f' "$m") | $(tr '\n' ' ' <"$WORK/tps.$t" | xargs printf '%.0f ') | $(awk -v a="$m" -v b="$plain" 'BEGIN{printf "%.2f", a / b}') |"
+  done
+  echo
+  echo "The async trigger queued $queued invocations over the rounds; $not_sent of them not sent at the end."
+} >"$WORK/triggers.md"
+
+# Drain rate: 10,000 committed in one transaction, sent by the dispatcher.
+psql -c "TRUNCATE awslambda_invocations" >/dev/null
+: >"$WORK/drain"
+for r in $(seq "$rounds"); do
+  t0=$(psql -c "BEGIN" \
+    -c "SELECT count(awslambda_fn_async('lambdaTest', json_build_object('n', g)::text)) FROM generate_series(1, 10000) g" \
+    -c "SELECT clock_timestamp()" -c "COMMIT" | tail -n 1)
+  wait_drained
+  psql -c "SELECT round(10000 / extract(epoch FROM max(finished_at) - '$t0'::timestamptz)) FROM awslambda_invocations" >>"$WORK/drain"
+  psql -c "TRUNCATE awslambda_invocations" >/dev/null
+done
+drain=$(med "$WORK/drain")
+
+# Commit to claim, one invocation at a time.
+: >"$WORK/claim"
+for i in $(seq 50); do
+  t0=$(psql -c "BEGIN" -c "SELECT awslambda_fn_async('lambdaTest', '{\"latency\": $i}') IS NULL" \
+    -c "SELECT clock_timestamp()" -c "COMMIT" | tail -n 1)
+  wait_drained
+  psql -c "SELECT round(extract(epoch FROM last_attempt_at - '$t0'::timestamptz) * 1000, 2) FROM awslambda_invocations WHERE payload = '{\"latency\": $i}'" >>"$WORK/claim"
+done
+{
+  echo "- Drain: 10,000 invocations committed in one transaction, sent as Event with"
+  echo "  awslambda.max_concurrency = $(psql -c 'SHOW awslambda.max_concurrency'): median **$(printf '%.0f' "$drain") invocations/s**"
+  echo "  (rounds: $(tr '\n' ' ' <"$WORK/drain")/s), from COMMIT to the last one recorded."
+  echo "- Commit to claim (the dispatcher has the invocation and starts sending), 50 single"
+  echo "  commits: median $(med "$WORK/claim") ms, max $(sort -n "$WORK/claim" | tail -n 1) ms."
+} >"$WORK/drain.md"
+stop_nginx
+psql -c "ALTER SYSTEM RESET awslambda.endpoint_url" -c "SELECT pg_reload_conf()" >/dev/null

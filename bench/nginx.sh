@@ -1,0 +1,25 @@
+# Sourced by the benchmark scripts: a fast static Lambda endpoint (nginx with
+# bench/nginx.conf) on a free loopback port.  start_nginx sets $static.
+start_nginx() {
+  local port
+  port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  sed -e "s|WORK|$WORK|g" -e "s|PORT|$port|" bench/nginx.conf >"$WORK/nginx.conf"
+  nginx -c "$WORK/nginx.conf" -p "$WORK" &
+  NGINX_PID=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+  static="http://127.0.0.1:$port"
+}
+
+stop_nginx() {
+  kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null || true
+}
+
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# Busy and total jiffies of the whole machine.
+machine_jiffies() {
+  awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat
+}
