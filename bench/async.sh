@@ -19,40 +19,53 @@ for t in plain async sync; do
   : >"$WORK/tps.$t"
 done
 chmod 644 "$WORK"/insert_*.sql
+med() { sort -n "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 wait_drained() {
   for _ in $(seq 3000); do
     [ "$(psql -c "SELECT count(*) FROM awslambda_invocations WHERE finished_at IS NULL")" = 0 ] && return
     sleep 0.1
   done
 }
-for r in $(seq "$rounds"); do
-  for t in plain async sync; do
-    (cd "$WORK" && as_user "$PGBIN/pgbench" -n -d postgres -c "$clients" -j 2 -T "$secs" -f "$WORK/insert_$t.sql") \
-      | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1 >>"$WORK/tps.$t"
-    wait_drained    # the next contender does not share the machine with a backlog
+# Two durability settings: fsync on (PostgreSQL's default; each commit waits
+# for the disk) and off (the test set-up's, where the CPU alone limits).
+: >"$WORK/triggers.md"
+for fsync in on off; do
+  psql -c "ALTER SYSTEM SET fsync = $fsync" -c "SELECT pg_reload_conf()" >/dev/null
+  for t in plain async sync; do : >"$WORK/tps.$t"; done
+  for r in $(seq "$rounds"); do
+    for t in plain async sync; do
+      (cd "$WORK" && as_user "$PGBIN/pgbench" -n -c "$clients" -j 2 -T "$secs" -f "$WORK/insert_$t.sql" postgres) \
+        | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1 >>"$WORK/tps.$t"
+      wait_drained    # the next contender does not share the machine with a backlog
+    done
   done
+  plain=$(med "$WORK/tps.plain")
+  {
+    echo "fsync = $fsync:"
+    echo
+    echo "| table | INSERT tps (median of $rounds × ${secs} s, $clients clients) | rounds | ratio to no trigger |"
+    echo "| --- | ---: | --- | ---: |"
+    for t in plain async sync; do
+      m=$(med "$WORK/tps.$t")
+      label=$t
+      [ "$t" = plain ] && label="no trigger"
+      [ "$t" = async ] && label="awslambda_fn_async trigger"
+      [ "$t" = sync ] && label="awslambda_fn trigger"
+      echo "| $label | $(printf '%.0f' "$m") | $(tr '\n' ' ' <"$WORK/tps.$t" | xargs printf '%.0f ') | $(awk -v a="$m" -v b="$plain" 'BEGIN{printf "%.2f", a / b}') |"
+    done
+    echo
+  } >>"$WORK/triggers.md"
 done
+psql -c "ALTER SYSTEM RESET fsync" -c "SELECT pg_reload_conf()" >/dev/null
 queued=$(psql -c "SELECT count(*) FROM reading_async")
 not_sent=$(psql -c "SELECT count(*) FROM awslambda_invocations WHERE status <> 'sent'")
-med() { sort -n "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-plain=$(med "$WORK/tps.plain")
-{
-  echo "| table | INSERT tps (median of $rounds × ${secs} s, $clients clients) | rounds | ratio to no trigger |"
-  echo "| --- | ---: | --- | ---: |"
-  for t in plain async sync; do
-    m=$(med "$WORK/tps.$t")
-    label=$t
-    [ "$t" = plain ] && label="no trigger"
-    [ "$t" = async ] && label="awslambda_fn_async trigger"
-    [ "$t" = sync ] && label="awslambda_fn trigger"
-    echo "| $label | $(printf '%.0f' "$m") | $(tr '\n' ' ' <"$WORK/tps.$t" | xargs printf '%.0f ') | $(awk -v a="$m" -v b="$plain" 'BEGIN{printf "%.2f", a / b}') |"
-  done
-  echo
-  echo "The async trigger queued $queued invocations over the rounds; $not_sent of them not sent at the end."
-} >"$WORK/triggers.md"
+echo "The async trigger queued $queued invocations over all rounds; $not_sent of them not sent at the end." >>"$WORK/triggers.md"
 
 # Drain rate: 10,000 committed in one transaction, sent by the dispatcher.
 psql -c "TRUNCATE awslambda_invocations" >/dev/null
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+dispatcher=$(psql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'awslambda dispatcher' AND datname = 'postgres'")
+drss0=$(rss "$dispatcher")
 : >"$WORK/drain"
 for r in $(seq "$rounds"); do
   t0=$(psql -c "BEGIN" \
@@ -63,6 +76,7 @@ for r in $(seq "$rounds"); do
   psql -c "TRUNCATE awslambda_invocations" >/dev/null
 done
 drain=$(med "$WORK/drain")
+drss1=$(rss "$dispatcher")
 
 # Commit to claim, one invocation at a time.
 : >"$WORK/claim"
@@ -78,6 +92,8 @@ done
   echo "  (rounds: $(tr '\n' ' ' <"$WORK/drain")/s), from COMMIT to the last one recorded."
   echo "- Commit to claim (the dispatcher has the invocation and starts sending), 50 single"
   echo "  commits: median $(med "$WORK/claim") ms, max $(sort -n "$WORK/claim" | tail -n 1) ms."
+  echo "- Memory: the dispatcher's RSS before and after sending the $((rounds * 10000)) drain invocations:"
+  echo "  $drss0 kB → $drss1 kB ($((drss1 - drss0)) kB)."
 } >"$WORK/drain.md"
 stop_nginx
 psql -c "ALTER SYSTEM RESET awslambda.endpoint_url" -c "SELECT pg_reload_conf()" >/dev/null

@@ -23,8 +23,8 @@ for r in $(seq "$rounds"); do
   "$WORK/floor" "$static/2015-03-31/functions/lambdaTest/invocations" "$ncalls" "$WORK/round.floor"
   cat "$WORK/round.floor" >>"$WORK/lat.floor"
   PGOPTIONS="-c bench.calls=$ncalls" psql -f bench/loop_latency.sql >>"$WORK/lat.loop"
-  (cd "$WORK" && as_user "$PGBIN/pgbench" -n -d postgres -c 1 -t "$ncalls" -f "$WORK/statement.sql" \
-     -l --log-prefix="$WORK/pgb" >/dev/null 2>&1)
+  (cd "$WORK" && as_user "$PGBIN/pgbench" -n -c 1 -t "$ncalls" -f "$WORK/statement.sql" \
+     -l --log-prefix="$WORK/pgb" postgres >/dev/null 2>&1)
   awk '{print $3}' "$WORK"/pgb.* >>"$WORK/lat.statement"; rm -f "$WORK"/pgb.*
   PGOPTIONS="-c bench.calls=$npy -c bench.lambda_url=$static -c bench.imds_url=$MOCK_URL" \
     psql -f bench/plpython_latency.sql >>"$WORK/lat.plpython"

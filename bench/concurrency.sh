@@ -15,15 +15,15 @@ for c in 1 2 4 8; do
   nginx_worker=$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -n 1)
   nginx0=$(cpu_seconds "$nginx_worker")
   /usr/bin/time -f '%U %S' -o "$WORK/pgbench.time" \
-    runuser -u "$RUN_AS" -- sh -c "cd '$WORK' && '$PGBIN/pgbench' -n -d postgres -c $c -j $((c < 2 ? 1 : 2)) -T $secs \
-      -f '$WORK/statement.sql' -l --log-prefix='$WORK/conc' > '$WORK/pgbench.out' 2>&1"
+    runuser -u "$RUN_AS" -- sh -c "cd '$WORK' && '$PGBIN/pgbench' -n -c $c -j $((c < 2 ? 1 : 2)) -T $secs \
+      -f '$WORK/statement.sql' -l --log-prefix='$WORK/pgbconc' postgres > '$WORK/pgbench.out' 2>&1"
   read -r busy1 total1 <<<"$(machine_jiffies)"
   nginx1=$(cpu_seconds "$nginx_worker")
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | head -n 1)
-  cat "$WORK"/conc.* | awk '{print $3}' | sort -n >"$WORK/conc.lat"; rm -f "$WORK"/conc.*
-  n=$(wc -l <"$WORK/conc.lat")
-  p50=$(sed -n "$(( (n + 1) / 2 ))p" "$WORK/conc.lat")
-  p99=$(sed -n "$(( n * 99 / 100 ))p" "$WORK/conc.lat")
+  cat "$WORK"/pgbconc.* | awk '{print $3}' | sort -n >"$WORK/lat_conc.txt"; rm -f "$WORK"/pgbconc.*
+  n=$(wc -l <"$WORK/lat_conc.txt")
+  p50=$(sed -n "$(( (n + 1) / 2 ))p" "$WORK/lat_conc.txt")
+  p99=$(sed -n "$(( n * 99 / 100 ))p" "$WORK/lat_conc.txt")
   ncpu=$(nproc)
   wall=$(awk -v a="$total0" -v b="$total1" -v n="$ncpu" 'BEGIN{print (b - a) / n}')
   awk -v c="$c" -v tps="$tps" -v p50="$p50" -v p99="$p99" -v b0="$busy0" -v b1="$busy1" \
@@ -34,5 +34,8 @@ for c in 1 2 4 8; do
           c, tps, p50, p99, 100 * busy / total, ncpu, 100 * ng / busy, 100 * pgb / busy,
           100 * (busy - ng - pgb) / busy }' >>"$WORK/concurrency.md"
 done
+# Memory: one backend's RSS before and after many calls.
+read -r rss0 rss1 <<<"$(PGOPTIONS="-c bench.calls=${BENCH_MEMORY_CALLS:-100000}" psql -f bench/memory.sql | tail -n 1)"
+echo "- Memory: one backend's RSS before and after ${BENCH_MEMORY_CALLS:-100000} \`awslambda_fn\` calls: $rss0 kB → $rss1 kB ($((rss1 - rss0)) kB)." >"$WORK/memory.md"
 stop_nginx
 psql -c "ALTER SYSTEM RESET awslambda.endpoint_url" -c "SELECT pg_reload_conf()" >/dev/null

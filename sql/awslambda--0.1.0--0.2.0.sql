@@ -5,18 +5,21 @@
 -- The queue and its history: one row per asynchronous invocation, written in
 -- the caller's transaction (so a rollback sends nothing) and sent after
 -- commit by the background dispatcher, which records the outcome here.
+-- Only the extension's code writes it, so the allowed values are kept there
+-- rather than in CHECK constraints, which PostgreSQL would re-read on every
+-- row inserted from a trigger.
+--   invocation_type: Event | RequestResponse
+--   status: queued | sending | sent | succeeded | failed
 CREATE TABLE awslambda_invocations (
     id uuid PRIMARY KEY,
     function_name text NOT NULL,
     qualifier text,
     region text NOT NULL,
-    invocation_type text NOT NULL
-        CHECK (invocation_type IN ('Event', 'RequestResponse')),
+    invocation_type text NOT NULL,
     payload text NOT NULL,
     callback text,
     invoked_by oid NOT NULL,
-    status text NOT NULL DEFAULT 'queued'
-        CHECK (status IN ('queued', 'sending', 'sent', 'succeeded', 'failed')),
+    status text NOT NULL DEFAULT 'queued',
     attempts int NOT NULL DEFAULT 0,
     enqueued_at timestamptz NOT NULL DEFAULT now(),
     next_attempt_at timestamptz NOT NULL DEFAULT now(),

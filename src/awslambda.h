@@ -161,7 +161,7 @@ extern void awl_dispatcher_wake(Oid dboid);
 /* in deliver.c: the dispatcher's work on one database's queue */
 extern bool awl_deliver_open(void);
 extern void awl_deliver_recover(void);
-extern int	awl_deliver_batch(int limit);
+extern int	awl_deliver_batch(int limit, bool *with_callbacks);
 extern int	awl_deliver_callbacks(int limit);
 extern void awl_deliver_cleanup(void);
 extern long awl_deliver_next_due_ms(long cap_ms);

@@ -31,6 +31,7 @@
 #include "miscadmin.h"
 #include "parser/parse_func.h"
 #include "pgstat.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -176,26 +177,30 @@ client_context_for(const char *id)
 
 /*
  * Claims up to limit due invocations: committed as 'sending', attempts
- * counted, before anything is sent.
+ * counted, before anything is sent.  The time is a parameter (not
+ * clock_timestamp()) so that the due index delivers rows in order, without
+ * sorting a long backlog.
  */
 static int
-claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs)
+claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
+	  bool *with_callbacks)
 {
-	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(limit)};
+	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int32GetDatum(limit), TimestampTzGetDatum(GetCurrentTimestamp())};
 	int			n;
 	int			i;
 
 	begin_work("awslambda: claim due invocations");
 	run(psprintf("UPDATE %s q SET status = 'sending', attempts = q.attempts + 1, "
 				 "last_attempt_at = clock_timestamp() "
-				 "FROM (SELECT id FROM %s WHERE status = 'queued' AND next_attempt_at <= clock_timestamp() "
+				 "FROM (SELECT id FROM %s WHERE status = 'queued' AND next_attempt_at <= $2 "
 				 "      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due "
 				 "WHERE q.id = due.id "
 				 "RETURNING q.id, q.function_name, q.qualifier, q.region, q.invocation_type, "
-				 "q.payload, q.attempts", queue, queue),
-		SPI_OK_UPDATE_RETURNING, 1, types, values, NULL);
+				 "q.payload, q.attempts, q.callback IS NOT NULL", queue, queue),
+		SPI_OK_UPDATE_RETURNING, 2, types, values, NULL);
 	n = (int) SPI_processed;
+	*with_callbacks = false;
 	*claimed = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(Claimed));
 	*reqs = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(AwlInvokeRequest));
 	for (i = 0; i < n; i++)
@@ -210,6 +215,8 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs)
 		c->function_name = name;
 		c->attempts = atoi(column_text(i, 7, cxt));
 		c->request_response = strcmp(column_text(i, 5, cxt), "RequestResponse") == 0;
+		if (strcmp(column_text(i, 8, cxt), "t") == 0)
+			*with_callbacks = true;
 
 		r->function_name = pg_server_to_any(name, strlen(name), PG_UTF8);
 		r->qualifier = column_text(i, 3, cxt);
@@ -254,99 +261,147 @@ worth_retrying(const AwlInvokeError *err)
 		err->sqlstate == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
 }
 
-#define NUM_RECORD_ARGS 10
+/* Outcome columns, one array each, written by one UPDATE ... FROM unnest(...). */
+enum
+{
+	REC_ID,
+	REC_STATUS,
+	REC_HTTP_STATUS,
+	REC_REQUEST_ID,
+	REC_FUNCTION_ERROR,
+	REC_RESPONSE,
+	REC_SQLSTATE,
+	REC_LAST_ERROR,
+	REC_DETAIL,
+	REC_DELAY_MS,
+	NUM_REC
+};
 
-/* Writes the outcome of every claimed invocation, in one transaction. */
+static const Oid rec_elem_types[NUM_REC] = {UUIDOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
+TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
+static const Oid rec_array_types[NUM_REC] = {UUIDARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+INT8ARRAYOID};
+
+static void
+set_text(Datum *values, bool *nulls, int col, const char *s)
+{
+	if (s)
+	{
+		values[col] = CStringGetTextDatum(s);
+		nulls[col] = false;
+	}
+}
+
+/* Fills the outcome columns of one claimed invocation. */
+static void
+outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
+{
+	AwlInvokeError *err = r->error;
+
+	values[REC_ID] = DirectFunctionCall1(uuid_in, CStringGetDatum(c->id));
+	nulls[REC_ID] = false;
+
+	if (err == NULL && c->request_response && r->payload &&
+		!awl_json_is_valid(r->payload, r->payload_len))
+		err = awl_non_json_error(c->function_name, r);
+
+	if (err)
+	{
+		bool		again = worth_retrying(err) && c->attempts < awl_async_max_attempts;
+
+		c->status = again ? "queued" : "failed";
+		c->delay_ms = again ? backoff_ms(c->attempts, err->retry_after_ms) : 0;
+		if (err->http_status)
+		{
+			values[REC_HTTP_STATUS] = Int32GetDatum(err->http_status);
+			nulls[REC_HTTP_STATUS] = false;
+		}
+		set_text(values, nulls, REC_SQLSTATE, unpack_sql_state(err->sqlstate));
+		set_text(values, nulls, REC_LAST_ERROR, err->message);
+		if (err->detail || (!again && worth_retrying(err)))
+			set_text(values, nulls, REC_DETAIL,
+					 psprintf("%s%s", err->detail ? err->detail : "",
+							  again || !worth_retrying(err) ? ""
+							  : psprintf(" (gave up after %d attempts)", c->attempts)));
+	}
+	else
+	{
+		c->status = !c->request_response ? "sent" : r->function_error ? "failed" : "succeeded";
+		values[REC_HTTP_STATUS] = Int32GetDatum(r->status_code);
+		nulls[REC_HTTP_STATUS] = false;
+		set_text(values, nulls, REC_FUNCTION_ERROR, r->function_error);
+		if (r->function_error)
+		{
+			set_text(values, nulls, REC_SQLSTATE, "38000");
+			set_text(values, nulls, REC_LAST_ERROR, "the function raised an error");
+		}
+		if (c->request_response && r->payload && r->payload_len > 0)
+			set_text(values, nulls, REC_RESPONSE, r->payload);
+	}
+	set_text(values, nulls, REC_STATUS, c->status);
+	set_text(values, nulls, REC_REQUEST_ID, r->request_id);
+	values[REC_DELAY_MS] = Int64GetDatum(c->delay_ms);
+	nulls[REC_DELAY_MS] = false;
+}
+
+/* Writes the outcome of every claimed invocation with one statement. */
 static void
 record(Claimed *claimed, AwlInvokeResult *results, int n)
 {
-	static const Oid types[NUM_RECORD_ARGS] = {UUIDOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
-	char	   *sql = psprintf("UPDATE %s SET status = $2, http_status = $3, request_id = $4, "
-							   "function_error = $5, response = $6::jsonb, error_sqlstate = $7, "
-							   "last_error = $8, error_detail = $9, "
-							   "next_attempt_at = CASE WHEN $2 = 'queued' THEN clock_timestamp() + make_interval(secs => $10 / 1000.0) ELSE next_attempt_at END, "
-							   "finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE clock_timestamp() END "
-							   "WHERE id = $1", queue);
-	SPIPlanPtr	plan;
+	Datum	   *cols[NUM_REC];
+	bool	   *colnulls[NUM_REC];
+	Datum		arrays[NUM_REC];
+	Oid			types[NUM_REC];
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
 	int			i;
+	int			k;
 
 	begin_work("awslambda: record outcomes");
-	plan = SPI_prepare(sql, NUM_RECORD_ARGS, (Oid *) types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (k = 0; k < NUM_REC; k++)
+	{
+		cols[k] = palloc0(n * sizeof(Datum));
+		colnulls[k] = palloc(n * sizeof(bool));
+		memset(colnulls[k], true, n * sizeof(bool));
+	}
 	for (i = 0; i < n; i++)
 	{
-		Claimed    *c = &claimed[i];
-		AwlInvokeResult *r = &results[i];
-		AwlInvokeError *err = r->error;
-		Datum		values[NUM_RECORD_ARGS];
-		char		nulls[NUM_RECORD_ARGS];
-		int			rc;
+		Datum		values[NUM_REC] = {0};
+		bool		nulls[NUM_REC];
 
-		memset(nulls, 'n', sizeof(nulls));
-		values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(c->id));
-		nulls[0] = ' ';
-
-		if (err == NULL && c->request_response && r->payload &&
-			!awl_json_is_valid(r->payload, r->payload_len))
-			err = awl_non_json_error(c->function_name, r);
-
-		if (err)
+		memset(nulls, true, sizeof(nulls));
+		outcome(&claimed[i], &results[i], values, nulls);
+		for (k = 0; k < NUM_REC; k++)
 		{
-			bool		again = worth_retrying(err) && c->attempts < awl_async_max_attempts;
-
-			c->status = again ? "queued" : "failed";
-			c->delay_ms = again ? backoff_ms(c->attempts, err->retry_after_ms) : 0;
-			if (err->http_status)
-			{
-				values[2] = Int32GetDatum(err->http_status);
-				nulls[2] = ' ';
-			}
-			values[6] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
-			nulls[6] = ' ';
-			values[7] = CStringGetTextDatum(err->message);
-			nulls[7] = ' ';
-			if (err->detail || (err->retryable && !again))
-			{
-				values[8] = CStringGetTextDatum(psprintf("%s%s", err->detail ? err->detail : "",
-														 again ? "" : psprintf(" (gave up after %d attempts)", c->attempts)));
-				nulls[8] = ' ';
-			}
-			values[9] = Int64GetDatum(c->delay_ms);
-			nulls[9] = ' ';
+			cols[k][i] = values[k];
+			colnulls[k][i] = nulls[k];
 		}
-		else
-		{
-			c->status = !c->request_response ? "sent" : r->function_error ? "failed" : "succeeded";
-			values[2] = Int32GetDatum(r->status_code);
-			nulls[2] = ' ';
-			if (r->function_error)
-			{
-				values[4] = CStringGetTextDatum(r->function_error);
-				nulls[4] = ' ';
-				values[6] = CStringGetTextDatum("38000");
-				nulls[6] = ' ';
-				values[7] = CStringGetTextDatum("the function raised an error");
-				nulls[7] = ' ';
-			}
-			if (c->request_response && r->payload && r->payload_len > 0)
-			{
-				values[5] = CStringGetTextDatum(r->payload);
-				nulls[5] = ' ';
-			}
-		}
-		values[1] = CStringGetTextDatum(c->status);
-		nulls[1] = ' ';
-		if (r->request_id)
-		{
-			values[3] = CStringGetTextDatum(r->request_id);
-			nulls[3] = ' ';
-		}
-		rc = SPI_execute_plan(plan, values, nulls, false, 0);
-		if (rc != SPI_OK_UPDATE)
-			elog(ERROR, "could not record an invocation's outcome: %s", SPI_result_code_string(rc));
 	}
+	for (k = 0; k < NUM_REC; k++)
+	{
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(rec_elem_types[k], &typlen, &typbyval, &typalign);
+		arrays[k] = PointerGetDatum(construct_md_array(cols[k], colnulls[k], 1, dims, lbs,
+													   rec_elem_types[k], typlen, typbyval,
+													   typalign));
+		types[k] = rec_array_types[k];
+	}
+	run(psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
+				 "request_id = u.request_id, function_error = u.function_error, "
+				 "response = u.response::jsonb, error_sqlstate = u.sqlstate, "
+				 "last_error = u.last_error, error_detail = u.detail, "
+				 "next_attempt_at = CASE WHEN u.status = 'queued' "
+				 "THEN clock_timestamp() + make_interval(secs => u.delay_ms / 1000.0) "
+				 "ELSE q.next_attempt_at END, "
+				 "finished_at = CASE WHEN u.status = 'queued' THEN NULL ELSE clock_timestamp() END "
+				 "FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+				 "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
+				 "last_error, detail, delay_ms) WHERE q.id = u.id", queue),
+		SPI_OK_UPDATE, NUM_REC, types, arrays, NULL);
 	end_work();
 }
 
@@ -398,16 +453,19 @@ send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContex
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* Claims, sends and records one batch; returns how many were claimed. */
+/*
+ * Claims, sends and records one batch; returns how many were claimed, and
+ * whether any has a callback to run.
+ */
 int
-awl_deliver_batch(int limit)
+awl_deliver_batch(int limit, bool *with_callbacks)
 {
 	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "awslambda batch",
 											  ALLOCSET_DEFAULT_SIZES);
 	Claimed    *claimed;
 	AwlInvokeRequest *reqs;
 	AwlInvokeResult *results;
-	int			n = claim(limit, cxt, &claimed, &reqs);
+	int			n = claim(limit, cxt, &claimed, &reqs, with_callbacks);
 
 	if (n > 0)
 	{

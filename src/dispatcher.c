@@ -54,6 +54,8 @@
 #define BATCH_PER_SLOT		8
 #define CALLBACKS_PER_ROUND 100
 #define CLEANUP_EVERY_MS	60000
+/* Under load, a round starts at least this long after the previous one. */
+#define COALESCE_MS			5
 
 typedef struct DispatchSlot
 {
@@ -420,6 +422,10 @@ awl_dispatcher_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
 	TimestampTz last_cleanup = 0;
+	TimestampTz last_callbacks = 0;
+	TimestampTz last_round = 0;
+	bool		more = false;
+	bool		more_callbacks = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -454,6 +460,7 @@ awl_dispatcher_main(Datum arg)
 		int			limit = awl_max_concurrency * BATCH_PER_SLOT;
 		int			sent;
 		int			called;
+		bool		with_callbacks;
 		TimestampTz now;
 
 		CHECK_FOR_INTERRUPTS();
@@ -463,10 +470,31 @@ awl_dispatcher_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		sent = awl_deliver_batch(limit);
-		called = awl_deliver_callbacks(CALLBACKS_PER_ROUND);
+		/*
+		 * Under load, let commits gather for a moment since the last round:
+		 * fewer, fuller batches.  An idle dispatcher goes at once.
+		 */
+		if (!more)
+		{
+			long		since = TimestampDifferenceMilliseconds(last_round, GetCurrentTimestamp());
 
+			if (since < COALESCE_MS)
+				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 COALESCE_MS - since, PG_WAIT_EXTENSION);
+			CHECK_FOR_INTERRUPTS();
+		}
+
+		sent = awl_deliver_batch(limit, &with_callbacks);
 		now = GetCurrentTimestamp();
+		called = 0;
+		if (with_callbacks || more_callbacks ||
+			TimestampDifferenceExceeds(last_callbacks, now, IDLE_LOOK_MS))
+		{
+			called = awl_deliver_callbacks(CALLBACKS_PER_ROUND);
+			more_callbacks = called >= CALLBACKS_PER_ROUND;
+			last_callbacks = now;
+		}
+
 		/* Once a minute, or more often with a shorter retention. */
 		if (awl_async_retention_s >= 0 &&
 			TimestampDifferenceExceeds(last_cleanup, now,
@@ -477,9 +505,11 @@ awl_dispatcher_main(Datum arg)
 			last_cleanup = now;
 		}
 		pgstat_report_stat(false);
+		last_round = GetCurrentTimestamp();
 
 		/* A full batch or a full round of callbacks: more may be waiting. */
-		if (sent >= limit || called >= CALLBACKS_PER_ROUND)
+		more = sent >= limit || more_callbacks;
+		if (more)
 			continue;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

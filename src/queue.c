@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include <sys/time.h>
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -33,6 +35,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -106,33 +109,51 @@ awl_extension_schema(Oid ext)
 	return nsp;
 }
 
-/* The queue table of the installed extension. */
-static Oid
-queue_relid(void)
-{
-	Oid			ext = get_extension_oid("awslambda", false);
-	Oid			nsp = awl_extension_schema(ext);
-	Oid			relid = get_relname_relid("awslambda_invocations", nsp);
+/*
+ * The queue table of the installed extension and its owner, looked up once
+ * and forgotten when the table changes (a trigger may queue thousands of
+ * invocations per transaction).
+ */
+static Oid	cached_relid = InvalidOid;
+static Oid	cached_owner = InvalidOid;
+static bool relcache_callback_registered = false;
 
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table \"awslambda_invocations\" of extension \"awslambda\" does not exist"),
-				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
-	return relid;
+static void
+forget_queue(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == cached_relid)
+		cached_relid = InvalidOid;
 }
 
 static Oid
-rel_owner(Oid relid)
+queue_relid(Oid *owner)
 {
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
+	if (!OidIsValid(cached_relid))
+	{
+		Oid			ext = get_extension_oid("awslambda", false);
+		Oid			nsp = awl_extension_schema(ext);
+		Oid			relid = get_relname_relid("awslambda_invocations", nsp);
+		HeapTuple	tup;
 
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("table \"awslambda_invocations\" of extension \"awslambda\" does not exist"),
+					 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for relation %u", relid);
+		cached_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+		if (!relcache_callback_registered)
+		{
+			CacheRegisterRelcacheCallback(forget_queue, (Datum) 0);
+			relcache_callback_registered = true;
+		}
+		cached_relid = relid;
+	}
+	*owner = cached_owner;
+	return cached_relid;
 }
 
 /* The function or procedure name(rowtype), or InvalidOid. */
@@ -182,17 +203,28 @@ resolve_callback(const char *name, Oid relid)
 	return qualified;
 }
 
-/* A random (version 4) UUID. */
+/*
+ * A version 7 UUID: milliseconds since 1970 in the first 48 bits, then
+ * random bits.  Ids of one moment sort together, so the primary key grows at
+ * its right edge instead of touching random pages.
+ */
 static pg_uuid_t *
 new_invocation_id(void)
 {
 	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+	struct timeval tv;
+	uint64		ms;
+	int			i;
 
-	if (!pg_strong_random(id->data, UUID_LEN))
+	if (!pg_strong_random(id->data + 6, UUID_LEN - 6))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate a random invocation id")));
-	id->data[6] = (id->data[6] & 0x0f) | 0x40;
+	gettimeofday(&tv, NULL);
+	ms = (uint64) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	for (i = 0; i < 6; i++)
+		id->data[i] = (uint8) (ms >> (40 - 8 * i));
+	id->data[6] = (id->data[6] & 0x0f) | 0x70;
 	id->data[8] = (id->data[8] & 0x3f) | 0x80;
 	return id;
 }
@@ -208,6 +240,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	AwlInvokeRequest req = {0};
 	const char *target_region;
 	Oid			relid;
+	Oid			owner;
 	Oid			save_user;
 	int			save_sec;
 	pg_uuid_t  *id;
@@ -225,7 +258,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		awl_check_qualifier(function_name, qualifier);
 	target_region = awl_invoke_check(&req);
 
-	relid = queue_relid();
+	relid = queue_relid(&owner);
 	if (callback)
 		callback = resolve_callback(callback, relid);
 
@@ -265,7 +298,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 
 	/* Written as the table's owner: callers get no INSERT right of their own. */
 	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(rel_owner(relid),
+	SetUserIdAndSecContext(owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{

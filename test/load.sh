@@ -18,8 +18,8 @@ printf '%s\n' "SELECT awslambda_fn('lambdaTest', '{\"load\": true}');" >"$WORK/l
 chmod 644 "$WORK/load.sql"
 
 before=$(invokes)
-as_user "$PGBIN/pgbench" -n -d postgres -c "$load_clients" -j 2 -t "$load_calls" \
-  -f "$WORK/load.sql" >"$WORK/pgbench.out" 2>&1
+as_user "$PGBIN/pgbench" -n -c "$load_clients" -j 2 -t "$load_calls" \
+  -f "$WORK/load.sql" postgres >"$WORK/pgbench.out" 2>&1
 after=$(invokes)
 sent=$((after - before - 1))     # the second mockStats call counts itself
 tx_failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/pgbench.out")
