@@ -7,7 +7,7 @@
 #             interleaved rounds, ratios to no trigger
 #   drain     10,000 invocations committed at once: time until all are sent
 #   latency   commit to the dispatcher's claim of a single invocation
-secs=${BENCH_SECONDS:-10}
+secs=${BENCH_SECONDS:-8}
 rounds=${BENCH_ROUNDS:-3}
 clients=${BENCH_TRIGGER_CLIENTS:-4}
 start_nginx

@@ -1,7 +1,7 @@
 # Sourced by bench/run: awslambda_fn throughput with 1, 2, 4 and 8 pgbench
 # clients against the static endpoint, with the latency spread and where the
 # machine's CPU went (nginx, pgbench, the rest: PostgreSQL backends).
-secs=${BENCH_SECONDS:-10}
+secs=${BENCH_SECONDS:-8}
 start_nginx
 psql -c "ALTER SYSTEM SET awslambda.endpoint_url = '$static'" -c "SELECT pg_reload_conf()" >/dev/null
 printf '%s\n' "SELECT awslambda_fn('lambdaTest', '{}');" >"$WORK/statement.sql"
@@ -36,6 +36,6 @@ for c in 1 2 4 8; do
 done
 # Memory: one backend's RSS before and after many calls.
 read -r rss0 rss1 <<<"$(PGOPTIONS="-c bench.calls=${BENCH_MEMORY_CALLS:-100000}" psql -f bench/memory.sql | tail -n 1)"
-echo "- Memory: one backend's RSS before and after ${BENCH_MEMORY_CALLS:-100000} \`awslambda_fn\` calls: $rss0 kB → $rss1 kB ($((rss1 - rss0)) kB)." >"$WORK/memory.md"
+echo "- Memory: one backend's RSS before and after ${BENCH_MEMORY_CALLS:-100000} \`awslambda_fn\` calls (after 1,000 warm-up calls): $rss0 kB → $rss1 kB ($((rss1 - rss0)) kB)." >"$WORK/memory.md"
 stop_nginx
 psql -c "ALTER SYSTEM RESET awslambda.endpoint_url" -c "SELECT pg_reload_conf()" >/dev/null

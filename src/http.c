@@ -21,6 +21,8 @@
 #include <curl/curl.h>
 
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/pmsignal.h"
 #include "utils/memutils.h"
 
 #include "awslambda.h"
@@ -344,6 +346,9 @@ awl_http_run(AwlTransfer *slots, int nslots, int n, AwlHttpStart start,
 		CURLMcode	mc;
 
 		CHECK_FOR_INTERRUPTS();
+		/* Like a latch wait with WL_EXIT_ON_PM_DEATH: no orphan outlives the server. */
+		if (!PostmasterIsAlive())
+			proc_exit(1);
 
 		mc = curl_multi_perform(awl_multi, &running);
 		if (mc != CURLM_OK)

@@ -30,6 +30,30 @@ $$ LANGUAGE plpgsql;
 SELECT processSensorReadings('SensorReadings');
 SELECT * FROM sensor_readings ORDER BY seq_num;
 
+\echo '-- The article''s trigger: awslambda_fn_async in an AFTER INSERT trigger.  The'
+\echo '-- invocations are queued in the transaction and sent after COMMIT by the'
+\echo '-- background dispatcher; a rolled-back insert sends nothing.'
+CREATE TABLE temp_reading (id serial PRIMARY KEY, sensor text, reading numeric);
+CREATE FUNCTION temp_reading_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM awslambda_fn_async('lambdaTempReadingTrigger',
+        json_build_object('sensor', NEW.sensor, 'reading', NEW.reading)::text);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER temp_reading_lambda AFTER INSERT ON temp_reading
+    FOR EACH ROW EXECUTE FUNCTION temp_reading_trigger();
+BEGIN;
+INSERT INTO temp_reading (sensor, reading) VALUES ('rolled-back', 99);
+ROLLBACK;
+INSERT INTO temp_reading (sensor, reading) VALUES ('kitchen', 21.5), ('garage', 12.0);
+DO $$ BEGIN   -- wait (at most 10 s) for the dispatcher
+    FOR i IN 1 .. 500 LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM awslambda_invocations WHERE finished_at IS NULL);
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+END $$;
+SELECT payload, status, attempts, http_status FROM awslambda_invocations ORDER BY enqueued_at;
+
 \echo '-- The rich API: every Invoke option, the reply as columns, a function error as data.'
 \echo '-- SELECT status_code, payload, function_error, executed_version FROM awslambda_invoke(''lambdaTest'', ''{"id":1}'', qualifier => ''prod'');'
 SELECT status_code, payload, function_error, executed_version
