@@ -40,6 +40,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/utility.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "awslambda.h"
@@ -258,33 +259,61 @@ awl_dispatcher_init(void)
  * ---------------------------------------------------------------------
  */
 
-/* Marks every connectable database: its queue may hold invocations. */
+/*
+ * Every connectable database, to be looked at once after the server starts:
+ * its queue may hold invocations from before.  Kept in the launcher's memory
+ * until a slot is free for each.
+ */
+static Oid *unseen = NULL;
+static int	nunseen = 0;
+
 static void
-want_all_databases(void)
+list_databases(void)
 {
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
+	int			cap = 16;
 
 	StartTransactionCommand();
+	unseen = MemoryContextAlloc(TopMemoryContext, cap * sizeof(Oid));
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
-		DispatchSlot *slot;
 
 		if (!db->datallowconn || db->datistemplate)
 			continue;
-		SpinLockAcquire(&shared->mutex);
-		slot = find_slot(db->oid, true);
-		if (slot)
-			slot->wanted = true;
-		SpinLockRelease(&shared->mutex);
+		if (nunseen == cap)
+		{
+			cap *= 2;
+			unseen = repalloc(unseen, cap * sizeof(Oid));
+		}
+		unseen[nunseen++] = db->oid;
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+}
+
+/* Asks for a dispatcher in as many listed databases as slots allow. */
+static void
+want_unseen_databases(void)
+{
+	while (nunseen > 0)
+	{
+		DispatchSlot *slot;
+
+		SpinLockAcquire(&shared->mutex);
+		slot = find_slot(unseen[nunseen - 1], true);
+		if (slot)
+			slot->wanted = true;
+		SpinLockRelease(&shared->mutex);
+		if (slot == NULL)
+			return;				/* all slots taken: again when one is free */
+		nunseen--;
+	}
 }
 
 static bool
@@ -326,7 +355,7 @@ awl_launcher_main(Datum arg)
 	shared->launcher_latch = MyLatch;
 	SpinLockRelease(&shared->mutex);
 
-	want_all_databases();
+	list_databases();
 
 	for (;;)
 	{
@@ -340,6 +369,9 @@ awl_launcher_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		want_unseen_databases();
+		if (nunseen > 0)
+			wait_ms = Min(wait_ms, RESTART_DELAY_MS);
 
 		for (i = 0; i < n; i++)
 		{
