@@ -454,6 +454,73 @@ send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContex
 }
 
 /*
+ * Records the outcomes of a batch.  Should that fail (a response that
+ * json-c accepted but jsonb refuses, such as one with \u0000), each row is
+ * recorded on its own, and a row that still fails is recorded as failed
+ * without its response: an outcome that cannot be written must not leave
+ * the row 'sending', to be sent again after every restart.
+ */
+/* Records one row; if even that fails, records it as failed without its response. */
+static void
+record_one(Claimed *c, AwlInvokeResult *r, MemoryContext cxt)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		record(c, r, 1);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		AwlInvokeError *err;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		err = palloc0(sizeof(AwlInvokeError));
+		err->sqlstate = ERRCODE_PROTOCOL_VIOLATION;
+		err->message = psprintf("could not record the outcome of invocation %s", c->id);
+		err->detail = edata->message;
+		ereport(WARNING, (errmsg("awslambda dispatcher: %s: %s", err->message, err->detail)));
+		err->http_status = r->status_code;
+		r->error = err;
+		r->function_error = NULL;
+		MemoryContextSwitchTo(old);
+		record(c, r, 1);
+	}
+	PG_END_TRY();
+}
+
+static void
+record_all(Claimed *claimed, AwlInvokeResult *results, int n, MemoryContext cxt)
+{
+	MemoryContext old = CurrentMemoryContext;
+	volatile bool failed = false;
+
+	PG_TRY();
+	{
+		record(claimed, results, n);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		FlushErrorState();
+		AbortCurrentTransaction();
+		failed = true;
+	}
+	PG_END_TRY();
+	if (failed)
+	{
+		int			i;
+
+		for (i = 0; i < n; i++)
+			record_one(&claimed[i], &results[i], cxt);
+	}
+}
+
+/*
  * Claims, sends and records one batch; returns how many were claimed, and
  * whether any has a callback to run.
  */
@@ -471,7 +538,7 @@ awl_deliver_batch(int limit, bool *with_callbacks)
 	{
 		results = MemoryContextAllocZero(cxt, n * sizeof(AwlInvokeResult));
 		send_batch(reqs, results, n, cxt);
-		record(claimed, results, n);
+		record_all(claimed, results, n, cxt);
 	}
 	MemoryContextDelete(cxt);
 	return n;
