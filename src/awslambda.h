@@ -150,7 +150,8 @@ extern void awl_check_qualifier(const char *function_name, const char *qualifier
 extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
 
 /* in queue.c */
-extern Oid	awl_extension_schema(Oid ext);
+extern Oid	awl_queue_find(bool missing_ok);
+extern char *awl_queue_name(Oid relid);
 extern Oid	awl_lookup_callback(const char *name, Oid rowtype);
 
 /* in dispatcher.c */

@@ -92,33 +92,48 @@ run(const char *sql, int expected, int nargs, Oid *types, Datum *values, const c
 }
 
 /*
+ * Runs a statement of the dispatcher's loop, planned once for the
+ * dispatcher's life (the plan cache revalidates it should the table change).
+ */
+static void
+run_prepared(SPIPlanPtr *plan, const char *sql, int expected, int nargs, Oid *types,
+			 Datum *values)
+{
+	int			rc;
+
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "awslambda dispatcher: could not plan \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	rc = SPI_execute_plan(*plan, values, NULL, false, 0);
+	if (rc != expected)
+		elog(ERROR, "awslambda dispatcher: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+}
+
+/*
  * Finds the queue of this database's awslambda; false if the extension (at
  * a version with a queue) is not installed.
  */
 bool
 awl_deliver_open(void)
 {
-	Oid			ext;
-	bool		found = false;
+	Oid			relid;
 
 	StartTransactionCommand();
-	ext = get_extension_oid("awslambda", true);
-	if (OidIsValid(ext))
+	relid = awl_queue_find(true);
+	if (OidIsValid(relid))
 	{
-		Oid			nsp = awl_extension_schema(ext);
-		Oid			relid = get_relname_relid("awslambda_invocations", nsp);
-
-		if (OidIsValid(relid))
-		{
-			queue = MemoryContextStrdup(TopMemoryContext,
-										quote_qualified_identifier(get_namespace_name(nsp),
-																   "awslambda_invocations"));
-			queue_rowtype = get_rel_type_id(relid);
-			found = true;
-		}
+		queue = MemoryContextStrdup(TopMemoryContext, awl_queue_name(relid));
+		queue_rowtype = get_rel_type_id(relid);
 	}
 	CommitTransactionCommand();
-	return found;
+	return OidIsValid(relid);
 }
 
 /* Invocations a stopped dispatcher had in flight go back to the queue. */
@@ -143,9 +158,12 @@ awl_deliver_next_due_ms(long cap_ms)
 	bool		isnull;
 	Datum		d;
 
+	static SPIPlanPtr plan = NULL;
+
 	begin_work("awslambda: look for due invocations");
-	run(psprintf("SELECT ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000)::bigint "
-				 "FROM %s WHERE status = 'queued'", queue), SPI_OK_SELECT, 0, NULL, NULL, NULL);
+	run_prepared(&plan, psprintf("SELECT ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000)::bigint "
+								 "FROM %s WHERE status = 'queued'", queue),
+				 SPI_OK_SELECT, 0, NULL, NULL);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		ms = Max(0, Min(cap_ms, DatumGetInt64(d)));
@@ -190,15 +208,17 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 	int			n;
 	int			i;
 
+	static SPIPlanPtr plan = NULL;
+
 	begin_work("awslambda: claim due invocations");
-	run(psprintf("UPDATE %s q SET status = 'sending', attempts = q.attempts + 1, "
+	run_prepared(&plan, psprintf("UPDATE %s q SET status = 'sending', attempts = q.attempts + 1, "
 				 "last_attempt_at = clock_timestamp() "
 				 "FROM (SELECT id FROM %s WHERE status = 'queued' AND next_attempt_at <= $2 "
 				 "      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due "
 				 "WHERE q.id = due.id "
 				 "RETURNING q.id, q.function_name, q.qualifier, q.region, q.invocation_type, "
 				 "q.payload, q.attempts, q.callback IS NOT NULL", queue, queue),
-		SPI_OK_UPDATE_RETURNING, 2, types, values, NULL);
+				 SPI_OK_UPDATE_RETURNING, 2, types, values);
 	n = (int) SPI_processed;
 	*with_callbacks = false;
 	*claimed = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(Claimed));
@@ -357,6 +377,7 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 	int			lbs[1] = {1};
 	int			i;
 	int			k;
+	static SPIPlanPtr plan = NULL;
 
 	begin_work("awslambda: record outcomes");
 	for (k = 0; k < NUM_REC; k++)
@@ -390,7 +411,7 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 													   typalign));
 		types[k] = rec_array_types[k];
 	}
-	run(psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
+	run_prepared(&plan, psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
 				 "request_id = u.request_id, function_error = u.function_error, "
 				 "response = u.response::jsonb, error_sqlstate = u.sqlstate, "
 				 "last_error = u.last_error, error_detail = u.detail, "
@@ -401,7 +422,7 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 				 "FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
 				 "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
 				 "last_error, detail, delay_ms) WHERE q.id = u.id", queue),
-		SPI_OK_UPDATE, NUM_REC, types, arrays, NULL);
+				 SPI_OK_UPDATE, NUM_REC, types, arrays);
 	end_work();
 }
 
@@ -433,7 +454,7 @@ send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContex
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(cxt);		/* abort left us elsewhere */
 		ereport(WARNING,
 				(errmsg("awslambda dispatcher: could not send %d invocations: %s", n, edata->message)));
 		for (i = 0; i < n; i++)
@@ -453,13 +474,6 @@ send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContex
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/*
- * Records the outcomes of a batch.  Should that fail (a response that
- * json-c accepted but jsonb refuses, such as one with \u0000), each row is
- * recorded on its own, and a row that still fails is recorded as failed
- * without its response: an outcome that cannot be written must not leave
- * the row 'sending', to be sent again after every restart.
- */
 /* Records one row; if even that fails, records it as failed without its response. */
 static void
 record_one(Claimed *c, AwlInvokeResult *r, MemoryContext cxt)
@@ -493,6 +507,13 @@ record_one(Claimed *c, AwlInvokeResult *r, MemoryContext cxt)
 	PG_END_TRY();
 }
 
+/*
+ * Records the outcomes of a batch.  Should that fail (a response that
+ * json-c accepted but jsonb refuses, such as one with \u0000), each row is
+ * recorded on its own, and a row that still fails is recorded as failed
+ * without its response: an outcome that cannot be written must not leave
+ * the row 'sending', to be sent again after every restart.
+ */
 static void
 record_all(Claimed *claimed, AwlInvokeResult *results, int n, MemoryContext cxt)
 {
@@ -611,10 +632,13 @@ awl_deliver_callbacks(int limit)
 	int			n;
 	int			i;
 
+	static SPIPlanPtr plan = NULL;
+
 	begin_work("awslambda: look for callbacks");
-	run(psprintf("SELECT id, callback, invoked_by FROM %s "
-				 "WHERE callback IS NOT NULL AND callback_done_at IS NULL AND finished_at IS NOT NULL "
-				 "ORDER BY finished_at LIMIT $1", queue), SPI_OK_SELECT, 1, types, values, NULL);
+	run_prepared(&plan, psprintf("SELECT id, callback, invoked_by FROM %s "
+								 "WHERE callback IS NOT NULL AND callback_done_at IS NULL AND finished_at IS NOT NULL "
+								 "ORDER BY finished_at LIMIT $1", queue),
+				 SPI_OK_SELECT, 1, types, values);
 	n = (int) SPI_processed;
 	ids = MemoryContextAlloc(cxt, Max(n, 1) * sizeof(char *));
 	callbacks = MemoryContextAlloc(cxt, Max(n, 1) * sizeof(char *));

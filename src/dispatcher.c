@@ -40,6 +40,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -216,19 +217,36 @@ dispatcher_process_utility(PlannedStmt *pstmt, const char *queryString,
 						   ParamListInfo params, QueryEnvironment *queryEnv,
 						   DestReceiver *dest, QueryCompletion *qc)
 {
+	volatile Oid dropped = InvalidOid;
+
+	/* Only for a role that may drop the database: nobody else stops its dispatcher. */
 	if (IsA(pstmt->utilityStmt, DropdbStmt))
 	{
 		Oid			dboid = get_database_oid(((DropdbStmt *) pstmt->utilityStmt)->dbname, true);
 
-		if (OidIsValid(dboid))
+		if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
+		{
 			stop_dispatcher(dboid);
+			dropped = dboid;
+		}
 	}
-	if (prev_process_utility_hook)
-		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
-								  queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+	PG_TRY();
+	{
+		if (prev_process_utility_hook)
+			prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+									  queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+									queryEnv, dest, qc);
+	}
+	PG_CATCH();
+	{
+		/* The database stays (other sessions, say): so does its dispatcher. */
+		if (OidIsValid(dropped))
+			awl_dispatcher_wake(dropped);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 /* From _PG_init in the postmaster: shared memory, hooks and the launcher. */
@@ -491,7 +509,6 @@ awl_dispatcher_main(Datum arg)
 	{
 		int			limit = awl_max_concurrency * BATCH_PER_SLOT;
 		int			sent;
-		int			called;
 		bool		with_callbacks;
 		TimestampTz now;
 
@@ -518,12 +535,10 @@ awl_dispatcher_main(Datum arg)
 
 		sent = awl_deliver_batch(limit, &with_callbacks);
 		now = GetCurrentTimestamp();
-		called = 0;
 		if (with_callbacks || more_callbacks ||
 			TimestampDifferenceExceeds(last_callbacks, now, IDLE_LOOK_MS))
 		{
-			called = awl_deliver_callbacks(CALLBACKS_PER_ROUND);
-			more_callbacks = called >= CALLBACKS_PER_ROUND;
+			more_callbacks = awl_deliver_callbacks(CALLBACKS_PER_ROUND) >= CALLBACKS_PER_ROUND;
 			last_callbacks = now;
 		}
 

@@ -89,8 +89,8 @@ require_dispatcher(void)
 }
 
 /* The schema of an extension (PostgreSQL 15 does not export its own lookup). */
-Oid
-awl_extension_schema(Oid ext)
+static Oid
+extension_schema(Oid ext)
 {
 	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyData key;
@@ -107,6 +107,35 @@ awl_extension_schema(Oid ext)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return nsp;
+}
+
+/*
+ * The queue table of this database's awslambda; InvalidOid (or an error,
+ * unless missing_ok) when the extension, at a version with a queue, is not
+ * installed.  Shared by the callers' side and the dispatcher.
+ */
+Oid
+awl_queue_find(bool missing_ok)
+{
+	Oid			ext = get_extension_oid("awslambda", missing_ok);
+	Oid			relid = InvalidOid;
+
+	if (OidIsValid(ext))
+		relid = get_relname_relid("awslambda_invocations", extension_schema(ext));
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table \"awslambda_invocations\" of extension \"awslambda\" does not exist"),
+				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
+	return relid;
+}
+
+/* The queue table's name, qualified and quoted, for SQL text. */
+char *
+awl_queue_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
 }
 
 /*
@@ -130,16 +159,9 @@ queue_relid(Oid *owner)
 {
 	if (!OidIsValid(cached_relid))
 	{
-		Oid			ext = get_extension_oid("awslambda", false);
-		Oid			nsp = awl_extension_schema(ext);
-		Oid			relid = get_relname_relid("awslambda_invocations", nsp);
+		Oid			relid = awl_queue_find(false);
 		HeapTuple	tup;
 
-		if (!OidIsValid(relid))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("table \"awslambda_invocations\" of extension \"awslambda\" does not exist"),
-					 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
 		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 		if (!HeapTupleIsValid(tup))
 			elog(ERROR, "cache lookup failed for relation %u", relid);
@@ -283,8 +305,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		char	   *sql = psprintf("INSERT INTO %s (id, function_name, qualifier, region, "
 								   "invocation_type, payload, callback, invoked_by) "
 								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-															  get_rel_name(relid)));
+								   awl_queue_name(relid));
 		SPIPlanPtr	plan = SPI_prepare(sql, 8, types);
 
 		if (plan == NULL)

@@ -31,7 +31,13 @@ ok($node->poll_query_until('postgres',
 	'no dispatcher stays in databases without the extension');
 
 # DROP DATABASE does not wait for, or fail on, the database's dispatcher.
-ok(awl_dispatcher_pid($node, 'second') =~ /^\d+$/, 'second has a dispatcher');
+my $pid = awl_dispatcher_pid($node, 'second');
+ok($pid =~ /^\d+$/, 'second has a dispatcher');
+# A role that may not drop the database does not stop its dispatcher either.
+$node->safe_psql('postgres', 'CREATE ROLE not_owner LOGIN');
+my ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE second', extra_params => [ '-U', 'not_owner' ]);
+like($err, qr/must be owner of database second/, 'DROP DATABASE refused to a non-owner');
+is(awl_dispatcher_pid($node, 'second'), $pid, 'and the dispatcher kept running');
 $node->safe_psql('postgres', 'DROP DATABASE second');
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = 'second'"), '0',
 	'database dropped');
