@@ -56,8 +56,12 @@
 #define BATCH_PER_SLOT		8
 #define CALLBACKS_PER_ROUND 100
 #define CLEANUP_EVERY_MS	60000
-/* Under load, a round starts at least this long after the previous one. */
-#define COALESCE_MS			5
+/*
+ * Under load, a round starts at least this long after the previous one:
+ * fewer, fuller batches and fewer commits (well inside the 50 ms a commit
+ * may wait to be sent).
+ */
+#define COALESCE_MS			20
 
 typedef struct DispatchSlot
 {
