@@ -7,6 +7,7 @@ OBJS = \
 	src/awslambda.o \
 	src/awsconfig.o \
 	src/compat.o \
+	src/confine.o \
 	src/credentials.o \
 	src/deliver.o \
 	src/dispatcher.o \
@@ -18,7 +19,7 @@ OBJS = \
 	src/sigv4.o \
 	src/sts.o
 
-DATA = sql/awslambda--0.1.0.sql sql/awslambda--0.1.0--0.2.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
+DATA = sql/awslambda--0.1.0.sql sql/awslambda--0.1.0--0.2.0.sql sql/awslambda--0.2.0--0.3.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
 PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
 
 # Regression tests need the mock Lambda endpoint and a server whose environment
@@ -28,7 +29,9 @@ REGRESS_OPTS = --load-extension=awslambda
 
 PKG_CONFIG ?= pkg-config
 DEPS = libcurl json-c libcrypto
-PG_CPPFLAGS = -Isrc $(shell $(PKG_CONFIG) --cflags $(DEPS))
+# The version (in the User-Agent) is the control file's, not a second copy.
+AWL_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" awslambda.control)
+PG_CPPFLAGS = -Isrc -DAWL_VERSION='"$(AWL_VERSION)"' $(shell $(PKG_CONFIG) --cflags $(DEPS))
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs $(DEPS))
 
 EXTRA_CLEAN = test/unit/sigv4_test
@@ -49,4 +52,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/http.h src/parse.h src/sigv4.h
+$(OBJS): src/awslambda.h src/http.h src/parse.h src/pg_compat.h src/sigv4.h awslambda.control

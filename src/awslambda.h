@@ -17,7 +17,10 @@
 
 #include "utils/jsonb.h"
 
-#define AWL_VERSION "0.1.0"
+/* AWL_VERSION, the extension's version, comes from awslambda.control (Makefile). */
+#ifndef AWL_VERSION
+#error "AWL_VERSION must be defined by the build (see Makefile)"
+#endif
 
 /* Settings, defined in awslambda.c */
 extern char *awl_region;
@@ -152,7 +155,19 @@ extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
 /* in queue.c */
 extern Oid	awl_queue_find(bool missing_ok);
 extern char *awl_queue_name(Oid relid);
-extern Oid	awl_lookup_callback(const char *name, Oid rowtype);
+
+/* in confine.c: the dispatcher's session, and user code run from it */
+typedef struct AwlConfinement
+{
+	Oid			save_user;
+	int			save_sec;
+	int			nest_level;
+} AwlConfinement;
+
+extern void awl_confine_capture(void);
+extern void awl_confine_session(void);
+extern void awl_confine_enter(Oid role, AwlConfinement *c);
+extern void awl_confine_leave(AwlConfinement *c);
 
 /* in dispatcher.c */
 extern void awl_dispatcher_init(void);

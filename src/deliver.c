@@ -39,6 +39,9 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/regproc.h"
+#include "utils/timestamp.h"
+#include "utils/acl.h"
+#include "utils/ruleutils.h"
 
 #include "awslambda.h"
 
@@ -141,8 +144,9 @@ void
 awl_deliver_recover(void)
 {
 	begin_work("awslambda: re-queue interrupted invocations");
-	run(psprintf("UPDATE %s SET status = 'queued', next_attempt_at = now() "
-				 "WHERE status = 'sending'", queue), SPI_OK_UPDATE, 0, NULL, NULL, NULL);
+	run(psprintf("UPDATE %s SET status = 'queued', next_attempt_at = pg_catalog.now() "
+				 "WHERE status OPERATOR(pg_catalog.=) 'sending'", queue),
+		SPI_OK_UPDATE, 0, NULL, NULL, NULL);
 	if (SPI_processed > 0)
 		ereport(LOG,
 				(errmsg("awslambda dispatcher: %llu interrupted invocations queued again",
@@ -161,12 +165,17 @@ awl_deliver_next_due_ms(long cap_ms)
 	static SPIPlanPtr plan = NULL;
 
 	begin_work("awslambda: look for due invocations");
-	run_prepared(&plan, psprintf("SELECT ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000)::bigint "
-								 "FROM %s WHERE status = 'queued'", queue),
+	run_prepared(&plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
+								 "WHERE status OPERATOR(pg_catalog.=) 'queued'", queue),
 				 SPI_OK_SELECT, 0, NULL, NULL);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
-		ms = Max(0, Min(cap_ms, DatumGetInt64(d)));
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz due = DatumGetTimestampTz(d);
+
+		ms = due <= now ? 0 : Min(cap_ms, (long) ((due - now + 999) / 1000));
+	}
 	end_work();
 	return ms;
 }
@@ -211,11 +220,13 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 	static SPIPlanPtr plan = NULL;
 
 	begin_work("awslambda: claim due invocations");
-	run_prepared(&plan, psprintf("UPDATE %s q SET status = 'sending', attempts = q.attempts + 1, "
-				 "last_attempt_at = clock_timestamp() "
-				 "FROM (SELECT id FROM %s WHERE status = 'queued' AND next_attempt_at <= $2 "
+	run_prepared(&plan, psprintf("UPDATE %s q SET status = 'sending', "
+				 "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
+				 "last_attempt_at = pg_catalog.clock_timestamp() "
+				 "FROM (SELECT id FROM %s WHERE status OPERATOR(pg_catalog.=) 'queued' "
+				 "      AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
 				 "      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due "
-				 "WHERE q.id = due.id "
+				 "WHERE q.id OPERATOR(pg_catalog.=) due.id "
 				 "RETURNING q.id, q.function_name, q.qualifier, q.region, q.invocation_type, "
 				 "q.payload, q.attempts, q.callback IS NOT NULL", queue, queue),
 				 SPI_OK_UPDATE_RETURNING, 2, types, values);
@@ -293,15 +304,15 @@ enum
 	REC_SQLSTATE,
 	REC_LAST_ERROR,
 	REC_DETAIL,
-	REC_DELAY_MS,
+	REC_NEXT_AT,
 	NUM_REC
 };
 
 static const Oid rec_elem_types[NUM_REC] = {UUIDOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
-TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
+TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 static const Oid rec_array_types[NUM_REC] = {UUIDARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-INT8ARRAYOID};
+TIMESTAMPTZARRAYOID};
 
 static void
 set_text(Datum *values, bool *nulls, int col, const char *s)
@@ -361,8 +372,12 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 	}
 	set_text(values, nulls, REC_STATUS, c->status);
 	set_text(values, nulls, REC_REQUEST_ID, r->request_id);
-	values[REC_DELAY_MS] = Int64GetDatum(c->delay_ms);
-	nulls[REC_DELAY_MS] = false;
+	if (strcmp(c->status, "queued") == 0)
+	{
+		values[REC_NEXT_AT] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																			   c->delay_ms));
+		nulls[REC_NEXT_AT] = false;
+	}
 }
 
 /* Writes the outcome of every claimed invocation with one statement. */
@@ -413,15 +428,17 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 	}
 	run_prepared(&plan, psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
 				 "request_id = u.request_id, function_error = u.function_error, "
-				 "response = u.response::jsonb, error_sqlstate = u.sqlstate, "
+				 "response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
 				 "last_error = u.last_error, error_detail = u.detail, "
-				 "next_attempt_at = CASE WHEN u.status = 'queued' "
-				 "THEN clock_timestamp() + make_interval(secs => u.delay_ms / 1000.0) "
-				 "ELSE q.next_attempt_at END, "
-				 "finished_at = CASE WHEN u.status = 'queued' THEN NULL ELSE clock_timestamp() END "
-				 "FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+				 "next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), "
+				 "finished_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'queued' THEN NULL "
+				 "ELSE pg_catalog.clock_timestamp() END "
+				 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+				 "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+				 "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+				 "pg_catalog.unnest($10)) "
 				 "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
-				 "last_error, detail, delay_ms) WHERE q.id = u.id", queue),
+				 "last_error, detail, next_at) WHERE q.id OPERATOR(pg_catalog.=) u.id", queue),
 				 SPI_OK_UPDATE, NUM_REC, types, arrays);
 	end_work();
 }
@@ -565,39 +582,108 @@ awl_deliver_batch(int limit, bool *with_callbacks)
 	return n;
 }
 
-/* Runs one callback in its own transaction, as the role that queued the invocation. */
+/*
+ * Checks that the callback recorded when the invocation was queued is still
+ * that function (its OID names the same schema and function, taking the
+ * queue's row) and that role may still execute it.
+ */
 static void
-run_callback(const char *id, const char *callback, Oid role)
+check_callback(Oid fn, const char *callback, Oid role)
 {
-	Oid			fn;
-	Oid			types[1] = {UUIDOID};
-	Datum		values[1] = {DirectFunctionCall1(uuid_in, CStringGetDatum(id))};
-	Oid			save_user;
-	int			save_sec;
-	Datum		row;
-	bool		isnull;
-	bool		procedure;
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+	bool		same;
 
-	begin_work("awslambda: run a callback");
-	fn = awl_lookup_callback(callback, queue_rowtype);
-	if (!OidIsValid(fn))
+	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("callback %s(awslambda_invocations) does not exist", callback)));
-	/* The row as it is now, handed over as a parameter (CALL takes no subquery). */
-	run(psprintf("SELECT q FROM %s q WHERE q.id = $1", queue), SPI_OK_SELECT, 1, types, values, NULL);
+				 errmsg("callback %s(awslambda_invocations) no longer exists", callback)));
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	same = strcmp(quote_qualified_identifier(get_namespace_name(proc->pronamespace),
+											 NameStr(proc->proname)), callback) == 0 &&
+		proc->pronargs == 1 && proc->proargtypes.values[0] == queue_rowtype &&
+		!proc->proretset;
+	ReleaseSysCache(tup);
+	if (!same)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("callback %s(awslambda_invocations) no longer exists", callback),
+				 errdetail("The function recorded when the invocation was queued was dropped or replaced.")));
+	if (pg_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for callback %s", callback)));
+}
+
+/*
+ * Calls function or procedure fn with the row, through the function manager:
+ * by its OID, never by a name in SQL text.
+ */
+static void
+call_routine(Oid fn, Datum row)
+{
+	FmgrInfo	flinfo;
+
+	LOCAL_FCINFO(fcinfo, 1);
+
+	fmgr_info(fn, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = row;
+	fcinfo->args[0].isnull = false;
+	(void) FunctionCallInvoke(fcinfo);
+}
+
+/* One finished invocation whose callback is to run. */
+typedef struct PendingCallback
+{
+	char	   *id;				/* uuid text */
+	char	   *callback;		/* qualified name, as recorded */
+	Oid			fn;				/* the function, as recorded */
+	Oid			role;			/* who queued the invocation */
+} PendingCallback;
+
+/*
+ * Runs one callback in its own transaction, together with the mark that it
+ * ran: as the role that queued the invocation, confined (see confine.c).
+ */
+static void
+run_callback(const PendingCallback *cb)
+{
+	Oid			types[1] = {UUIDOID};
+	Datum		values[1];
+	Datum		row;
+	bool		isnull;
+	AwlConfinement confinement;
+
+	begin_work("awslambda: run a callback");
+	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(cb->id));
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(cb->role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that queued invocation %s (OID %u) no longer exists; its callback is not run",
+						cb->id, cb->role)));
+	if (!OidIsValid(cb->fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("callback %s(awslambda_invocations) was not resolved when the invocation was queued",
+						cb->callback)));
+	check_callback(cb->fn, cb->callback, cb->role);
+
+	/* The row as it is now, handed over as the argument. */
+	run(psprintf("SELECT q FROM %s q WHERE q.id OPERATOR(pg_catalog.=) $1", queue),
+		SPI_OK_SELECT, 1, types, values, NULL);
 	if (SPI_processed != 1)
-		elog(ERROR, "invocation %s disappeared", id);
+		elog(ERROR, "invocation %s disappeared", cb->id);
 	row = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
 					false, -1);
-	procedure = get_func_prokind(fn) == PROKIND_PROCEDURE;
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	run(psprintf("%s %s($1)", procedure ? "CALL" : "SELECT", callback),
-		procedure ? SPI_OK_UTILITY : SPI_OK_SELECT, 1, &queue_rowtype, &row, NULL);
-	SetUserIdAndSecContext(save_user, save_sec);
-	run(psprintf("UPDATE %s SET callback_done_at = clock_timestamp() WHERE id = $1", queue),
+	awl_confine_enter(cb->role, &confinement);
+	call_routine(cb->fn, row);
+	awl_confine_leave(&confinement);
+	CommandCounterIncrement();
+
+	run(psprintf("UPDATE %s SET callback_done_at = pg_catalog.clock_timestamp() "
+				 "WHERE id OPERATOR(pg_catalog.=) $1", queue),
 		SPI_OK_UPDATE, 1, types, values, NULL);
 	end_work();
 }
@@ -606,12 +692,14 @@ static void
 record_callback_error(const char *id, const char *message)
 {
 	Oid			types[2] = {UUIDOID, TEXTOID};
-	Datum		values[2] = {DirectFunctionCall1(uuid_in, CStringGetDatum(id)),
-	CStringGetTextDatum(message)};
+	Datum		values[2];
 
 	begin_work("awslambda: record a callback error");
-	run(psprintf("UPDATE %s SET callback_done_at = clock_timestamp(), callback_error = $2 "
-				 "WHERE id = $1", queue), SPI_OK_UPDATE, 2, types, values, NULL);
+	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(id));
+	values[1] = CStringGetTextDatum(message);
+	run(psprintf("UPDATE %s SET callback_done_at = pg_catalog.clock_timestamp(), "
+				 "callback_error = $2 WHERE id OPERATOR(pg_catalog.=) $1", queue),
+		SPI_OK_UPDATE, 2, types, values, NULL);
 	end_work();
 }
 
@@ -626,28 +714,27 @@ awl_deliver_callbacks(int limit)
 											  ALLOCSET_DEFAULT_SIZES);
 	Oid			types[1] = {INT4OID};
 	Datum		values[1] = {Int32GetDatum(limit)};
-	char	  **ids;
-	char	  **callbacks;
-	Oid		   *roles;
+	PendingCallback *pending;
 	int			n;
 	int			i;
 
 	static SPIPlanPtr plan = NULL;
 
 	begin_work("awslambda: look for callbacks");
-	run_prepared(&plan, psprintf("SELECT id, callback, invoked_by FROM %s "
-								 "WHERE callback IS NOT NULL AND callback_done_at IS NULL AND finished_at IS NOT NULL "
-								 "ORDER BY finished_at LIMIT $1", queue),
+	run_prepared(&plan, psprintf("SELECT id, callback, callback_fn, invoked_by FROM %s "
+								 "WHERE callback IS NOT NULL AND callback_done_at IS NULL "
+								 "AND finished_at IS NOT NULL ORDER BY finished_at LIMIT $1", queue),
 				 SPI_OK_SELECT, 1, types, values);
 	n = (int) SPI_processed;
-	ids = MemoryContextAlloc(cxt, Max(n, 1) * sizeof(char *));
-	callbacks = MemoryContextAlloc(cxt, Max(n, 1) * sizeof(char *));
-	roles = MemoryContextAlloc(cxt, Max(n, 1) * sizeof(Oid));
+	pending = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(PendingCallback));
 	for (i = 0; i < n; i++)
 	{
-		ids[i] = column_text(i, 1, cxt);
-		callbacks[i] = column_text(i, 2, cxt);
-		roles[i] = (Oid) strtoul(column_text(i, 3, cxt), NULL, 10);
+		char	   *fn = column_text(i, 3, cxt);
+
+		pending[i].id = column_text(i, 1, cxt);
+		pending[i].callback = column_text(i, 2, cxt);
+		pending[i].fn = fn ? (Oid) strtoul(fn, NULL, 10) : InvalidOid;
+		pending[i].role = (Oid) strtoul(column_text(i, 4, cxt), NULL, 10);
 	}
 	end_work();
 
@@ -657,7 +744,7 @@ awl_deliver_callbacks(int limit)
 
 		PG_TRY();
 		{
-			run_callback(ids[i], callbacks[i], roles[i]);
+			run_callback(&pending[i]);
 		}
 		PG_CATCH();
 		{
@@ -670,8 +757,8 @@ awl_deliver_callbacks(int limit)
 			MemoryContextSwitchTo(old);
 			ereport(WARNING,
 					(errmsg("awslambda dispatcher: callback %s for invocation %s failed: %s",
-							callbacks[i], ids[i], edata->message)));
-			record_callback_error(ids[i], edata->message);
+							pending[i].callback, pending[i].id, edata->message)));
+			record_callback_error(pending[i].id, edata->message);
 		}
 		PG_END_TRY();
 	}
@@ -683,15 +770,17 @@ awl_deliver_callbacks(int limit)
 void
 awl_deliver_cleanup(void)
 {
-	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(awl_async_retention_s)};
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		values[1];
 	uint64		removed;
 
+	values[0] = TimestampTzGetDatum(GetCurrentTimestamp() -
+									(TimestampTz) awl_async_retention_s * USECS_PER_SEC);
 	do
 	{
 		begin_work("awslambda: remove old invocations");
-		run(psprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY("
-					 "SELECT ctid FROM %s WHERE finished_at < clock_timestamp() - make_interval(secs => $1) "
+		run(psprintf("DELETE FROM %s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+					 "SELECT ctid FROM %s WHERE finished_at OPERATOR(pg_catalog.<) $1 "
 					 "AND (callback IS NULL OR callback_done_at IS NOT NULL) LIMIT %d))",
 					 queue, queue, CLEANUP_CHUNK),
 			SPI_OK_DELETE, 1, types, values, NULL);

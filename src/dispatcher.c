@@ -484,7 +484,15 @@ awl_dispatcher_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+
+	/*
+	 * It connects as the bootstrap superuser: the server's settings are
+	 * remembered before the database's and role's own apply, and the session
+	 * is fixed right after (see confine.c), before any statement runs.
+	 */
+	awl_confine_capture();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	awl_confine_session();
 	pgstat_report_appname("awslambda dispatcher");
 
 	SpinLockAcquire(&shared->mutex);

@@ -22,7 +22,9 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/indexing.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -88,31 +90,86 @@ require_dispatcher(void)
 				 errhint("Add awslambda to shared_preload_libraries in postgresql.conf and restart the server, or SET awslambda.async_mode = 'immediate' to send at once, inside the statement, without the guarantees.")));
 }
 
-/* The schema of an extension (PostgreSQL 15 does not export its own lookup). */
-static Oid
-extension_schema(Oid ext)
+/* The schema and owner of an extension (PostgreSQL 15 exports no lookup of either). */
+static void
+extension_schema_owner(Oid ext, Oid *nsp, Oid *owner)
 {
 	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
-	Oid			nsp = InvalidOid;
 
+	*nsp = *owner = InvalidOid;
 	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(ext));
 	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
-		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	{
+		*nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+		*owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	return nsp;
+}
+
+/* The owner of a relation. */
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* The table named awslambda_invocations among the extension's member objects. */
+static Oid
+member_queue_table(Oid ext)
+{
+	Relation	rel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ext));
+	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+		char	   *name;
+
+		if (dep->classid != RelationRelationId || dep->deptype != DEPENDENCY_EXTENSION ||
+			get_rel_relkind(dep->objid) != RELKIND_RELATION)
+			continue;
+		name = get_rel_name(dep->objid);
+		if (name && strcmp(name, "awslambda_invocations") == 0)
+		{
+			found = dep->objid;
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
 /*
- * The queue table of this database's awslambda; InvalidOid (or an error,
- * unless missing_ok) when the extension, at a version with a queue, is not
- * installed.  Shared by the callers' side and the dispatcher.
+ * The queue table of this database's awslambda: the table
+ * awslambda_invocations that is a member object of the extension and owned
+ * by the extension's owner.  InvalidOid (or an error, unless missing_ok)
+ * when the extension, at a version with a queue, is not installed.  A table
+ * of that name that is not the extension's own is never used: the
+ * dispatcher would fire its triggers as superuser.  Shared by the callers'
+ * side and the dispatcher.
  */
 Oid
 awl_queue_find(bool missing_ok)
@@ -121,7 +178,25 @@ awl_queue_find(bool missing_ok)
 	Oid			relid = InvalidOid;
 
 	if (OidIsValid(ext))
-		relid = get_relname_relid("awslambda_invocations", extension_schema(ext));
+	{
+		Oid			nsp;
+		Oid			owner;
+		Oid			same_name;
+
+		extension_schema_owner(ext, &nsp, &owner);
+		relid = member_queue_table(ext);
+		if (OidIsValid(relid) && rel_owner(relid) != owner)
+		{
+			ereport(LOG,
+					(errmsg("awslambda: ignoring table \"awslambda_invocations\": it is not owned by the owner of extension \"awslambda\"")));
+			relid = InvalidOid;
+		}
+		same_name = get_relname_relid("awslambda_invocations", nsp);
+		if (!OidIsValid(relid) && OidIsValid(same_name))
+			ereport(LOG,
+					(errmsg("awslambda: ignoring table %s: it is not a member of extension \"awslambda\"",
+							awl_queue_name(same_name))));
+	}
 	if (!OidIsValid(relid) && !missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -160,13 +235,8 @@ queue_relid(Oid *owner)
 	if (!OidIsValid(cached_relid))
 	{
 		Oid			relid = awl_queue_find(false);
-		HeapTuple	tup;
 
-		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for relation %u", relid);
-		cached_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-		ReleaseSysCache(tup);
+		cached_owner = rel_owner(relid);
 		if (!relcache_callback_registered)
 		{
 			CacheRegisterRelcacheCallback(forget_queue, (Datum) 0);
@@ -179,8 +249,8 @@ queue_relid(Oid *owner)
 }
 
 /* The function or procedure name(rowtype), or InvalidOid. */
-Oid
-awl_lookup_callback(const char *name, Oid rowtype)
+static Oid
+lookup_callback(const char *name, Oid rowtype)
 {
 	ObjectWithArgs *routine = makeNode(ObjectWithArgs);
 
@@ -191,16 +261,16 @@ awl_lookup_callback(const char *name, Oid rowtype)
 
 /*
  * Resolves a callback name to a function or procedure taking one
- * awslambda_invocations row, which the caller may execute; returns its
- * qualified, quoted name as stored in the queue.
+ * awslambda_invocations row, which the caller may execute; returns its OID
+ * (the dispatcher calls it by that) and sets *qualified to its qualified,
+ * quoted name, for people to read.
  */
-static char *
-resolve_callback(const char *name, Oid relid)
+static Oid
+resolve_callback(const char *name, Oid relid, char **qualified)
 {
-	Oid			fn = awl_lookup_callback(name, get_rel_type_id(relid));
+	Oid			fn = lookup_callback(name, get_rel_type_id(relid));
 	HeapTuple	tup;
 	Form_pg_proc proc;
-	char	   *qualified;
 
 	if (!OidIsValid(fn))
 		ereport(ERROR,
@@ -215,14 +285,15 @@ resolve_callback(const char *name, Oid relid)
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for function %u", fn);
 	proc = (Form_pg_proc) GETSTRUCT(tup);
-	if (proc->prokind != PROKIND_FUNCTION && proc->prokind != PROKIND_PROCEDURE)
+	if ((proc->prokind != PROKIND_FUNCTION && proc->prokind != PROKIND_PROCEDURE) ||
+		proc->proretset)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("callback %s must be a function or a procedure", name)));
-	qualified = quote_qualified_identifier(get_namespace_name(proc->pronamespace),
-										   NameStr(proc->proname));
+				 errmsg("callback %s must be a function not returning a set, or a procedure", name)));
+	*qualified = quote_qualified_identifier(get_namespace_name(proc->pronamespace),
+											NameStr(proc->proname));
 	ReleaseSysCache(tup);
-	return qualified;
+	return fn;
 }
 
 /*
@@ -266,8 +337,10 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	Oid			save_user;
 	int			save_sec;
 	pg_uuid_t  *id;
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	char	   *callback_name = NULL;
+	Oid			callback_fn = InvalidOid;
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	require_dispatcher();
 
@@ -282,7 +355,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 
 	relid = queue_relid(&owner);
 	if (callback)
-		callback = resolve_callback(callback, relid);
+		callback_fn = resolve_callback(callback, relid, &callback_name);
 
 	id = new_invocation_id();
 	values[0] = UUIDPGetDatum(id);
@@ -292,21 +365,28 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	values[3] = CStringGetTextDatum(target_region);
 	values[4] = CStringGetTextDatum(invocation_type);
 	values[5] = CStringGetTextDatum(payload);
-	values[6] = callback ? CStringGetTextDatum(callback) : (Datum) 0;
+	values[6] = callback ? CStringGetTextDatum(callback_name) : (Datum) 0;
 	nulls[6] = callback ? ' ' : 'n';
 	values[7] = ObjectIdGetDatum(GetUserId());
+	values[8] = ObjectIdGetDatum(callback_fn);
+	nulls[8] = callback ? ' ' : 'n';
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (insert_plan == NULL || insert_plan_relid != relid)
 	{
-		Oid			types[8] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, OIDOID};
+		Oid			types[9] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, OIDOID, OIDOID};
+
+		/*
+		 * It runs as the table's owner: it names no function, operator or
+		 * type that the caller's search_path could resolve.
+		 */
 		char	   *sql = psprintf("INSERT INTO %s (id, function_name, qualifier, region, "
-								   "invocation_type, payload, callback, invoked_by) "
-								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+								   "invocation_type, payload, callback, invoked_by, callback_fn) "
+								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 								   awl_queue_name(relid));
-		SPIPlanPtr	plan = SPI_prepare(sql, 8, types);
+		SPIPlanPtr	plan = SPI_prepare(sql, 9, types);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
