@@ -399,11 +399,13 @@ awl_launcher_main(Datum arg)
 		{
 			Oid			dboid;
 			bool		wanted;
+			pid_t		running_pid;
 			pid_t		pid;
 
 			SpinLockAcquire(&shared->mutex);
 			dboid = shared->slots[i].dboid;
 			wanted = shared->slots[i].wanted;
+			running_pid = shared->slots[i].pid;
 			SpinLockRelease(&shared->mutex);
 
 			/* A handle of a database that gave its slot back is stale. */
@@ -414,9 +416,16 @@ awl_launcher_main(Datum arg)
 			}
 			if (!OidIsValid(dboid) || !wanted)
 				continue;
+
+			/*
+			 * Running, or about to: started by this launcher, or by an
+			 * earlier one (which left no handle) and registered in its slot.
+			 */
+			if (running_pid != 0)
+				continue;
 			if (handles[i] && GetBackgroundWorkerPid(handles[i], &pid) != BGWH_STOPPED)
 				continue;
-			if (handles[i] && TimestampDifferenceMilliseconds(started[i], now) < RESTART_DELAY_MS)
+			if (started[i] != 0 && TimestampDifferenceMilliseconds(started[i], now) < RESTART_DELAY_MS)
 			{
 				wait_ms = Min(wait_ms, RESTART_DELAY_MS -
 							  TimestampDifferenceMilliseconds(started[i], now));
@@ -452,23 +461,40 @@ awl_launcher_main(Datum arg)
 
 static DispatchSlot *my_slot = NULL;
 
-/* At exit: no latch to set any more; a database without the extension frees its slot. */
+/*
+ * At exit: no latch to set any more; a database without the extension frees
+ * its slot.  Only the slot's own dispatcher touches it, and the launcher is
+ * told, so that it starts another one if the database still wants it (even a
+ * launcher that did not start this one and has no handle on it).
+ */
 static void
 release_slot(int code, Datum arg)
 {
 	bool		give_back = DatumGetBool(arg);
+	Latch	   *launcher = NULL;
 
 	if (my_slot == NULL)
 		return;
 	SpinLockAcquire(&shared->mutex);
-	if (my_slot->dboid == MyDatabaseId)
+	if (my_slot->dboid == MyDatabaseId && my_slot->pid == MyProcPid)
 	{
 		my_slot->latch = NULL;
 		my_slot->pid = 0;
 		if (give_back || !my_slot->wanted)
 			my_slot->dboid = InvalidOid;
+		launcher = shared->launcher_latch;
 	}
 	SpinLockRelease(&shared->mutex);
+	if (launcher)
+		SetLatch(launcher);
+}
+
+/* Is another live process this slot's dispatcher?  Mutex held. */
+static bool
+slot_taken(DispatchSlot *slot)
+{
+	return slot->pid != 0 && slot->pid != MyProcPid &&
+		(kill(slot->pid, 0) == 0 || errno != ESRCH);
 }
 
 void
@@ -480,6 +506,7 @@ awl_dispatcher_main(Datum arg)
 	TimestampTz last_round = 0;
 	bool		more = false;
 	bool		more_callbacks = false;
+	pid_t		duplicate = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -495,14 +522,25 @@ awl_dispatcher_main(Datum arg)
 	awl_confine_session();
 	pgstat_report_appname("awslambda dispatcher");
 
+	/* Exactly one dispatcher per database: a second one leaves at once. */
 	SpinLockAcquire(&shared->mutex);
 	my_slot = find_slot(dboid, true);
-	if (my_slot)
+	if (my_slot && slot_taken(my_slot))
+		duplicate = my_slot->pid;
+	else if (my_slot)
 	{
 		my_slot->pid = MyProcPid;
 		my_slot->latch = MyLatch;
 	}
 	SpinLockRelease(&shared->mutex);
+	if (duplicate)
+	{
+		ereport(LOG,
+				(errmsg("awslambda dispatcher: database %u already has one (PID %d); exiting",
+						dboid, (int) duplicate)));
+		my_slot = NULL;
+		proc_exit(0);
+	}
 	if (my_slot == NULL)
 		proc_exit(0);
 
