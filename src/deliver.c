@@ -52,6 +52,8 @@
 /* The queue table, qualified and quoted; found once at start. */
 static char *queue = NULL;
 static Oid	queue_rowtype = InvalidOid;
+/* Whether it has callback_fn (0.3.0); callbacks wait for the update otherwise. */
+static bool queue_has_callback_fn = false;
 
 /* One claimed invocation and what became of it. */
 typedef struct Claimed
@@ -134,6 +136,10 @@ awl_deliver_open(void)
 	{
 		queue = MemoryContextStrdup(TopMemoryContext, awl_queue_name(relid));
 		queue_rowtype = get_rel_type_id(relid);
+		queue_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
+		if (!queue_has_callback_fn)
+			ereport(LOG,
+					(errmsg("awslambda dispatcher: extension \"awslambda\" in this database predates 0.3.0; callbacks wait until ALTER EXTENSION awslambda UPDATE")));
 	}
 	CommitTransactionCommand();
 	return OidIsValid(relid);
@@ -720,6 +726,15 @@ awl_deliver_callbacks(int limit)
 
 	static SPIPlanPtr plan = NULL;
 
+	if (!queue_has_callback_fn)
+	{
+		/* Until ALTER EXTENSION awslambda UPDATE adds it. */
+		StartTransactionCommand();
+		queue_has_callback_fn = get_attnum(awl_queue_find(false), "callback_fn") != InvalidAttrNumber;
+		CommitTransactionCommand();
+		if (!queue_has_callback_fn)
+			return 0;
+	}
 	begin_work("awslambda: look for callbacks");
 	run_prepared(&plan, psprintf("SELECT id, callback, callback_fn, invoked_by FROM %s "
 								 "WHERE callback IS NOT NULL AND callback_done_at IS NULL "

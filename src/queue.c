@@ -53,6 +53,7 @@ static bool xact_callback_registered = false;
 /* The INSERT, prepared once per backend (and again if the extension is re-created). */
 static SPIPlanPtr insert_plan = NULL;
 static Oid	insert_plan_relid = InvalidOid;
+static bool insert_plan_callback_fn = false;
 
 static void
 queue_xact_callback(XactEvent event, void *arg)
@@ -339,6 +340,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	pg_uuid_t  *id;
 	char	   *callback_name = NULL;
 	Oid			callback_fn = InvalidOid;
+	bool		has_callback_fn;
 	Datum		values[9];
 	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
@@ -354,6 +356,13 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	target_region = awl_invoke_check(&req);
 
 	relid = queue_relid(&owner);
+	/* A queue table from before 0.3.0 (the library was updated, the extension not yet). */
+	has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
+	if (callback && !has_callback_fn)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("callbacks need version 0.3.0 of extension \"awslambda\""),
+				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
 	if (callback)
 		callback_fn = resolve_callback(callback, relid, &callback_name);
 
@@ -373,7 +382,8 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (insert_plan == NULL || insert_plan_relid != relid)
+	if (insert_plan == NULL || insert_plan_relid != relid ||
+		insert_plan_callback_fn != has_callback_fn)
 	{
 		Oid			types[9] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, OIDOID, OIDOID};
@@ -383,10 +393,12 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		 * type that the caller's search_path could resolve.
 		 */
 		char	   *sql = psprintf("INSERT INTO %s (id, function_name, qualifier, region, "
-								   "invocation_type, payload, callback, invoked_by, callback_fn) "
-								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-								   awl_queue_name(relid));
-		SPIPlanPtr	plan = SPI_prepare(sql, 9, types);
+								   "invocation_type, payload, callback, invoked_by%s) "
+								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8%s)",
+								   awl_queue_name(relid),
+								   has_callback_fn ? ", callback_fn" : "",
+								   has_callback_fn ? ", $9" : "");
+		SPIPlanPtr	plan = SPI_prepare(sql, has_callback_fn ? 9 : 8, types);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -395,6 +407,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		SPI_keepplan(plan);
 		insert_plan = plan;
 		insert_plan_relid = relid;
+		insert_plan_callback_fn = has_callback_fn;
 	}
 
 	/* Written as the table's owner: callers get no INSERT right of their own. */

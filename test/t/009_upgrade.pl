@@ -1,0 +1,76 @@
+# A database still at 0.2.0 served by this library: invocations keep flowing,
+# callbacks wait for ALTER EXTENSION awslambda UPDATE, which resolves the
+# callbacks of rows queued before it.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use AwlTap;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = awl_node('upgrade');
+awl_reset_mock($node);
+$node->safe_psql('postgres', 'CREATE DATABASE up');
+$node->safe_psql('up', q{
+	CREATE EXTENSION awslambda VERSION '0.2.0';
+	CREATE TABLE cb_log (id uuid);
+	CREATE FUNCTION public.cb(inv awslambda_invocations) RETURNS void LANGUAGE sql
+	  AS 'INSERT INTO public.cb_log VALUES (inv.id)';
+});
+
+my $id = $node->safe_psql('up', q{SELECT awslambda_fn_async('lambdaTest', '{"schema": "0.2.0"}')});
+ok(awl_wait_finished($node, 'up'), 'an invocation queued in a 0.2.0 database is sent');
+is($node->safe_psql('up', "SELECT status FROM awslambda_invocations WHERE id = '$id'"), 'sent', 'recorded as sent');
+
+my ($rc, $out, $err) = $node->psql('up',
+	q{SELECT awslambda_invoke_async('lambdaTest', '{}', callback => 'public.cb')});
+like($err, qr/callbacks need version 0.3.0 of extension "awslambda".*\n.*ALTER EXTENSION awslambda UPDATE/,
+	'a callback asks for the update');
+
+# A finished row whose callback the 0.2.0 library had yet to run.
+my $pending = $node->safe_psql('up', q{
+	INSERT INTO awslambda_invocations (id, function_name, region, invocation_type, payload,
+	                                   callback, invoked_by, status, finished_at)
+	VALUES (gen_random_uuid(), 'lambdaTest', 'us-east-1', 'Event', '{}', 'public.cb',
+	        'postgres'::regrole, 'sent', now())
+	RETURNING id});
+sleep(1);
+is($node->safe_psql('up', 'SELECT count(*) FROM cb_log'), '0', 'its callback waits for the update');
+
+$node->safe_psql('up', 'ALTER EXTENSION awslambda UPDATE');
+is($node->safe_psql('up', q{SELECT extversion FROM pg_extension WHERE extname = 'awslambda'}), '0.3.0',
+	'updated to 0.3.0');
+is($node->safe_psql('up', "SELECT callback_fn = 'public.cb(awslambda_invocations)'::regprocedure FROM awslambda_invocations WHERE id = '$pending'"),
+	't', 'the update resolved the pending callback');
+ok($node->poll_query_until('up', "SELECT count(*) = 1 FROM cb_log WHERE id = '$pending'"),
+	'and the dispatcher ran it');
+is($node->safe_psql('up', "SELECT coalesce(callback_error, '') FROM awslambda_invocations WHERE id = '$pending'"),
+	'', 'without an error');
+
+# A new invocation with a callback, after the update.
+my $new = $node->safe_psql('up', q{SELECT awslambda_invoke_async('lambdaTest', '{}', callback => 'public.cb')});
+ok($node->poll_query_until('up', "SELECT count(*) = 1 FROM cb_log WHERE id = '$new'"),
+	'callbacks queued after the update run');
+
+# The updated extension has what a fresh one has.
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+$node->safe_psql('fresh', 'CREATE EXTENSION awslambda');
+my $shape = q{
+	SELECT string_agg(pg_describe_object(classid, objid, objsubid), E'\n' ORDER BY 1)
+	  FROM pg_depend WHERE refclassid = 'pg_extension'::regclass
+	   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'awslambda')
+	UNION ALL
+	SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
+	  FROM pg_attribute WHERE attrelid = 'awslambda_invocations'::regclass AND attnum > 0 AND NOT attisdropped
+	UNION ALL
+	SELECT string_agg(pg_get_functiondef(p.oid), E'\n' ORDER BY p.proname)
+	  FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+	 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'awslambda')
+	UNION ALL
+	SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'awslambda_invocations'::regclass};
+is($node->safe_psql('up', $shape), $node->safe_psql('fresh', $shape),
+	'objects, columns, functions and policy equal a fresh install');
+
+$node->stop;
+done_testing();
