@@ -28,7 +28,6 @@
 #include "sigv4.h"
 
 #define INVOKE_PATH_PREFIX	"/2015-03-31/functions/"
-#define MAX_FUNCTION_NAME	256
 /* Lambda's synchronous response limit is 6 MB; leave room for error documents. */
 #define MAX_RESPONSE_BYTES	(8 * 1024 * 1024)
 
@@ -91,33 +90,32 @@ dns_suffix(const char *partition, const char *region)
 	return "amazonaws.com";
 }
 
-/* Parses a full function ARN; returns its region and partition. */
-static void
-parse_function_arn(const char *name, char **region, char **partition)
+void
+awl_parse_function_name(const char *name, awl_function_name *parts)
 {
-	char		part[32];
-	char		reg[65];
-
-	if (!awl_arn_parse(name, part, sizeof(part), reg, sizeof(reg)))
+	if (awl_function_name_parse(name, strlen(name), parts))
+		return;
+	if (strncmp(name, "arn:", 4) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid Lambda function ARN \"%s\"", name),
 				 errdetail("A function ARN has the form arn:aws:lambda:REGION:ACCOUNT:function:NAME, optionally followed by :QUALIFIER.")));
-	*partition = pstrdup(part);
-	*region = pstrdup(reg);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid Lambda function name \"%s\"", name),
+			 errdetail("A function is named NAME, NAME:QUALIFIER, ACCOUNT:function:NAME, REGION:ACCOUNT:function:NAME or arn:aws:lambda:REGION:ACCOUNT:function:NAME (the last three optionally followed by :QUALIFIER), in %d characters at most; NAME has 1 to %d letters, digits, '-', '_' or '.', and QUALIFIER is $LATEST, $LATEST.PUBLISHED, a version or an alias.",
+					   AWL_MAX_FUNCTION_NAME, AWL_MAX_BARE_NAME)));
 }
 
 /*
  * Enforces awslambda.allowed_functions: a comma-separated list of patterns;
  * one with a ':' is matched against the name as given (ARNs), others against
- * the bare function name.  Empty allows everything.
+ * the bare function name as Lambda reads it.  Empty allows everything.
  */
 static void
-check_allowed(const char *name)
+check_allowed(const char *name, const awl_function_name *parts)
 {
 	char	   *list;
-	const char *bare_start;
-	size_t		bare_len;
 	char	   *bare;
 	char	   *tok;
 	char	   *save = NULL;
@@ -125,8 +123,7 @@ check_allowed(const char *name)
 	if (awl_allowed_functions == NULL || awl_allowed_functions[0] == '\0')
 		return;
 	list = pstrdup(awl_allowed_functions);
-	bare_start = awl_bare_name(name, &bare_len);
-	bare = pnstrdup(bare_start, bare_len);
+	bare = pnstrdup(parts->name, parts->name_len);
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 	{
 		char	   *end;
@@ -153,24 +150,36 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 	const char *name = req->function_name;
 	const char *endpoint = req->endpoint_url ? req->endpoint_url : awl_endpoint_url;
 	char	   *partition = NULL;
+	awl_function_name parts;
 
-	if (name[0] == '\0' || strlen(name) > MAX_FUNCTION_NAME)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid Lambda function name \"%s\"", name),
-				 errdetail("A function name or ARN has 1 to %d characters.", MAX_FUNCTION_NAME)));
+	/* Lambda's grammar, as Lambda reads it, before anything else. */
+	awl_parse_function_name(name, &parts);
 
 	if (!req->allowed_checked)
-		check_allowed(name);
+		check_allowed(name, &parts);
 
-	/* The ARN's region wins over every default: Lambda would 404 otherwise. */
-	if (strncmp(name, "arn:", 4) == 0)
+	/*
+	 * The region of a full ARN, or of a partial form that has one
+	 * (REGION:ACCOUNT:function:NAME), wins over every default: Lambda would
+	 * 404 otherwise.
+	 */
+	if (parts.region)
 	{
-		parse_function_arn(name, &t->region, &partition);
+		t->region = pnstrdup(parts.region, parts.region_len);
+		if (parts.full_arn)
+			partition = pnstrdup(parts.partition, parts.partition_len);
+		if (!awl_region_is_valid(t->region))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid AWS region \"%s\" in function name \"%s\"",
+							t->region, name)));
 		if (req->region && strcmp(req->region, t->region) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 parts.full_arn ?
 					 errmsg("region \"%s\" conflicts with the region \"%s\" of function ARN \"%s\"",
+							req->region, t->region, name) :
+					 errmsg("region \"%s\" conflicts with the region \"%s\" in function name \"%s\"",
 							req->region, t->region, name)));
 	}
 	else if (req->region)
