@@ -30,6 +30,10 @@
 #define INVOKE_PATH_PREFIX	"/2015-03-31/functions/"
 /* Lambda's synchronous response limit is 6 MB; leave room for error documents. */
 #define MAX_RESPONSE_BYTES	(8 * 1024 * 1024)
+/* Bounds of remote text kept: error codes, request ids, versions; messages; log tails. */
+#define MAX_REMOTE_ID		256
+#define MAX_REMOTE_MESSAGE	4096
+#define MAX_LOG_RESULT		16384	/* Lambda sends 4 KB, 5464 bytes in base64 */
 
 /* Where one invocation goes. */
 typedef struct InvokeTarget
@@ -269,6 +273,36 @@ sanitize_remote_text(char *s)
 	}
 }
 
+/*
+ * Remote text made safe for messages and columns (see sanitize_remote_text)
+ * and at most max bytes long: longer text is cut at a character boundary and
+ * ends in "...".  NULL stays NULL.
+ */
+static char *
+bounded_remote_text(char *s, size_t max)
+{
+	size_t		len;
+	int			keep;
+
+	if (s == NULL)
+		return NULL;
+	sanitize_remote_text(s);
+	len = strlen(s);
+	if (len <= max)
+		return s;
+	/* s is ASCII or valid UTF-8 now */
+	keep = pg_encoding_mbcliplen(PG_UTF8, s, (int) len, (int) (max - 3));
+	memcpy(s + keep, "...", 4);
+	return s;
+}
+
+/* A reply header's value, bounded and sanitized, or NULL if absent. */
+static char *
+remote_header(const AwlHttpResponse *resp, const char *name, size_t max)
+{
+	return bounded_remote_text(awl_http_header(resp, name), max);
+}
+
 static AwlInvokeError *
 make_error(int sqlstate, char *message, char *detail, const char *hint)
 {
@@ -287,7 +321,7 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 {
 	static const char *const keys[] = {"__type", "code", "Code", "message", "Message"};
 	char	   *v[lengthof(keys)];
-	char	   *code = short_error_code(awl_http_header(resp, "x-amzn-ErrorType"));
+	char	   *code = short_error_code(remote_header(resp, "x-amzn-ErrorType", MAX_REMOTE_ID));
 	char	   *message;
 	int			sqlstate;
 	const char *what;
@@ -303,7 +337,8 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 		message = pnstrdup(resp->body, Min(resp->body_len, 1000));	/* HTML from a proxy */
 	if (message == NULL || message[0] == '\0')
 		message = pstrdup("(no message)");
-	sanitize_remote_text(message);
+	code = bounded_remote_text(code, MAX_REMOTE_ID);
+	message = bounded_remote_text(message, MAX_REMOTE_MESSAGE);
 
 	switch (resp->status)
 	{
@@ -535,10 +570,11 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 	else
 	{
 		result->status_code = (int) resp->status;
-		result->function_error = awl_http_header(resp, "X-Amz-Function-Error");
-		result->executed_version = awl_http_header(resp, "X-Amz-Executed-Version");
-		result->log_result = awl_http_header(resp, "X-Amz-Log-Result");
-		result->request_id = awl_http_header(resp, "x-amzn-RequestId");
+		/* Headers are remote text too: bounded and sanitized like messages. */
+		result->function_error = remote_header(resp, "X-Amz-Function-Error", MAX_REMOTE_ID);
+		result->executed_version = remote_header(resp, "X-Amz-Executed-Version", MAX_REMOTE_ID);
+		result->log_result = remote_header(resp, "X-Amz-Log-Result", MAX_LOG_RESULT);
+		result->request_id = remote_header(resp, "x-amzn-RequestId", MAX_REMOTE_ID);
 		/* Lambda speaks UTF-8; convert to the database encoding. */
 		result->payload = pg_any_to_server(resp->body, (int) resp->body_len, PG_UTF8);
 		result->payload_len = (result->payload == resp->body) ? resp->body_len : strlen(result->payload);
