@@ -28,6 +28,11 @@ SELECT awslambda_fn('123456789012:function:lambdaTest', '{"allowed":"partial ARN
 SELECT awslambda_fn('arn:aws:lambda:us-west-2:123456789012:function:lambdaEcho', '{"allowed":"ARN"}');
 SELECT awslambda_fn('lambdaEcho', '{}');
 SELECT awslambda_fn('arn:aws:lambda:us-east-1:123456789012:function:lambdaEcho', '{}');
+-- A pattern with ':' matches the name exactly as given, so the same
+-- function in another form is denied.
+SELECT awslambda_fn('us-west-2:123456789012:function:lambdaEcho', '{}');
+-- Lambda reads these as lambdaEcho, which lambdaT* does not allow.
+SELECT awslambda_fn('function:lambdaEcho', '{}');
 SELECT * FROM awslambda_invoke('lambdaError', '{}');
 SELECT count(*) FROM awslambda_invoke_many('lambdaEcho', ARRAY['{}']::jsonb[]);
 DO $$
@@ -48,6 +53,22 @@ SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'invokes')::int - :invokes_befo
 -- A superuser may set it for the session too.
 SET awslambda.allowed_functions = 'mock*';
 SELECT awslambda_fn('lambdaTest', '{}');
+
+-- Patterns without ':' match the bare name as Lambda reads it: a prefix
+-- "function:", "REGION:" or "ACCOUNT:" does not make the prefix the name.
+SET awslambda.allowed_functions = 'mock*, function, us-east-1, 123456789012, lambdaEcho';
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'invokes')::int AS invokes_before \gset
+SELECT awslambda_fn('function:lambdaTest', '{}');
+SELECT awslambda_fn('us-east-1:lambdaTest', '{}');
+SELECT awslambda_fn('123456789012:lambdaTest', '{}');
+SELECT awslambda_fn('us-east-1:123456789012:function:lambdaTest:prod', '{}');
+SELECT * FROM awslambda_invoke('function:lambdaTest', '{}', qualifier => '$LATEST');
+SELECT awslambda_fn('function:lambdaEcho', '{"allowed":"function:NAME"}');
+SELECT awslambda_fn('us-east-1:lambdaEcho', '{"allowed":"REGION:NAME"}');
+SELECT awslambda_fn('123456789012:lambdaEcho', '{"allowed":"ACCOUNT:NAME"}');
+SELECT awslambda_fn('us-east-1:123456789012:function:lambdaEcho', '{"allowed":"REGION:ACCOUNT:function:NAME"}');
+-- Only the four allowed calls (and this mockStats) went out.
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'invokes')::int - :invokes_before AS invokes_sent;
 RESET awslambda.allowed_functions;
 SELECT awslambda_fn('lambdaTest', '{"after":"reset"}');
 

@@ -13,8 +13,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
-
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
@@ -26,11 +24,9 @@
 #include "utils/lsyscache.h"
 
 #include "awslambda.h"
-#include "parse.h"
 
 /* Lambda's limit for X-Amz-Client-Context, counted in base64 bytes. */
 #define MAX_CLIENT_CONTEXT	3583
-#define MAX_QUALIFIER		128
 
 /* Result columns shared by awslambda_invoke and awslambda_invoke_many. */
 enum
@@ -116,25 +112,21 @@ awl_check_log_type(const char *value)
 void
 awl_check_qualifier(const char *function_name, const char *qualifier)
 {
-	const char *own;
-	const char *p;
-	size_t		len = strlen(qualifier);
+	awl_function_name parts;
 
-	for (p = qualifier; *p; p++)
-		if (!(isalnum((unsigned char) *p) || *p == '-' || *p == '_' || *p == '$' || *p == '.'))
-			break;
-	if (len == 0 || len > MAX_QUALIFIER || *p != '\0')
+	if (!awl_qualifier_ok(qualifier, strlen(qualifier)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid Lambda qualifier \"%s\"", qualifier),
 				 errdetail("A qualifier is a version number, an alias or $LATEST, with 1 to %d characters.",
-						   MAX_QUALIFIER)));
-	own = awl_name_qualifier(function_name);
-	if (own && strcmp(own, qualifier) != 0)
+						   AWL_MAX_QUALIFIER)));
+	awl_parse_function_name(function_name, &parts);
+	if (parts.qualifier && (parts.qualifier_len != strlen(qualifier) ||
+							strncmp(parts.qualifier, qualifier, parts.qualifier_len) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("qualifier \"%s\" conflicts with the qualifier \"%s\" in function name \"%s\"",
-						qualifier, own, function_name)));
+				 errmsg("qualifier \"%s\" conflicts with the qualifier \"%.*s\" in function name \"%s\"",
+						qualifier, (int) parts.qualifier_len, parts.qualifier, function_name)));
 }
 
 /* A client context: a JSON object, sent base64-encoded within Lambda's limit. */

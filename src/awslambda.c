@@ -59,31 +59,26 @@ check_region(char **newval, void **extra, GucSource source)
 	return false;
 }
 
-/* Endpoints must be plain http(s) URLs with a host and no credentials in them. */
+/*
+ * Endpoints must be plain http(s) URLs with a host, a valid port if any, and
+ * no credentials, query, fragment, white space or control characters in them.
+ */
 static bool
 check_url(char **newval, void **extra, GucSource source)
 {
 	const char *v = *newval;
-	const char *authority;
-	size_t		len;
+	awl_url		u;
 
 	if (v == NULL || v[0] == '\0')
 		return true;
-	if (strncmp(v, "http://", 7) == 0)
-		authority = v + 7;
-	else if (strncmp(v, "https://", 8) == 0)
-		authority = v + 8;
-	else
+	if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
 	{
 		GUC_check_errdetail("The URL must start with \"http://\" or \"https://\".");
 		return false;
 	}
-	len = strcspn(authority, "/?#");
-	if (len == 0 || memchr(authority, '@', len) != NULL ||
-		authority[len] == '?' || authority[len] == '#' ||
-		strpbrk(v, " \t\r\n") != NULL)
+	if (!awl_url_parse(v, &u) || u.userinfo || u.query || u.fragment)
 	{
-		GUC_check_errdetail("The URL must name a host, and contain no user information, query, fragment or white space.");
+		GUC_check_errdetail("The URL must name a host (an IPv6 address in brackets) and a port from 1 to 65535 if any, and contain no user information, query, fragment, white space or control characters.");
 		return false;
 	}
 	return true;

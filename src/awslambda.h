@@ -17,6 +17,8 @@
 
 #include "utils/jsonb.h"
 
+#include "parse.h"
+
 /* AWL_VERSION, the extension's version, comes from awslambda.control (Makefile). */
 #ifndef AWL_VERSION
 #error "AWL_VERSION must be defined by the build (see Makefile)"
@@ -140,6 +142,12 @@ extern void awl_invoke(const AwlInvokeRequest *req, AwlInvokeResult *result);
 extern void awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results,
 							int n, int max_parallel, bool fail_fast);
 extern char *awl_invoke_check(const AwlInvokeRequest *req);
+
+/*
+ * Splits a function name (UTF-8) by Lambda's grammar, see parse.h; raises
+ * 22023 naming the accepted forms when it does not match.
+ */
+extern void awl_parse_function_name(const char *name, awl_function_name *parts);
 extern void awl_invoke_raise(const AwlInvokeError *err) pg_attribute_noreturn();
 extern AwlInvokeError *awl_non_json_error(const char *function_name,
 										  const AwlInvokeResult *result);
@@ -149,6 +157,10 @@ extern void awl_raise_function_error(const char *function_name,
 /* in api.c: argument checks shared with the compatibility functions */
 extern void awl_check_invocation_type(const char *value);
 extern void awl_check_log_type(const char *value);
+/*
+ * Raises 22023 unless qualifier is a valid Invoke Qualifier, function_name
+ * matches Lambda's grammar, and the name carries no other qualifier.
+ */
 extern void awl_check_qualifier(const char *function_name, const char *qualifier);
 extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
 

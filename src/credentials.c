@@ -400,31 +400,22 @@ from_profile(AwlCredentials *out, char **why)
 
 /* ---- container credentials (ECS, EKS Pod Identity) ----------------------- */
 
-/* FULL_URI must be https or point at loopback or the ECS/EKS agent addresses, as in the SDKs. */
-static bool
-container_host_allowed(const char *url)
+/* A URL for a message, its user information (perhaps a password) masked. */
+static char *
+url_for_message(const char *url)
 {
-	const char *host;
-	size_t		len;
+	const char *sep = strstr(url, "://");
+	const char *authority = sep ? sep + 3 : url;
+	size_t		len = strcspn(authority, "/?#");
+	const char *at = NULL;
+	const char *p;
 
-	if (strncmp(url, "https://", 8) == 0)
-		return true;
-	if (strncmp(url, "http://", 7) != 0)
-		return false;
-	host = url + 7;
-	if (host[0] == '[')
-	{
-		len = strcspn(host, "]");
-		return (len == 4 && strncmp(host, "[::1", 4) == 0) ||
-			(len == 11 && pg_strncasecmp(host, "[fd00:ec2::23", 13) == 0);
-	}
-	len = strcspn(host, ":/");
-	return (len >= 4 && strncmp(host, "127.", 4) == 0) ||
-		(len == 9 && strncmp(host, "localhost", 9) == 0) ||
-		(len == 12 && strncmp(host, "169.254.170.2", 12) == 0) ||
-		(len == 13 && (strncmp(host, "169.254.170.2", 13) == 0 ||
-					   strncmp(host, "169.254.170.23", 13) == 0)) ||
-		(len == 14 && strncmp(host, "169.254.170.23", 14) == 0);
+	for (p = authority; p < authority + len; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		return pstrdup(url);
+	return psprintf("%.*s***%s", (int) (authority - url), url, at);
 }
 
 static Found
@@ -447,11 +438,22 @@ from_container(AwlCredentials *out, char **why)
 		return NOT_CONFIGURED;
 	out->source = "container";
 	if (relative)
-		req.url = psprintf("%s%s", ECS_DEFAULT_HOST, relative);
-	else if (!container_host_allowed(full))
 	{
-		*why = psprintf("AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\" is neither https nor a loopback or container agent address",
-						full);
+		/* A path on the ECS agent: "@host" or "evil/" must not change the host. */
+		awl_url		u;
+
+		req.url = psprintf("%s%s", ECS_DEFAULT_HOST, relative);
+		if (relative[0] != '/' || !awl_url_parse(req.url, &u))
+		{
+			*why = psprintf("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \"%s\" is not a path", relative);
+			return FAILED;
+		}
+	}
+	else if (!awl_container_url_allowed(full))
+	{
+		/* The authorization token must not travel in clear text to anyone else. */
+		*why = psprintf("AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\" is neither https nor http to a loopback or container agent address, without user information",
+						url_for_message(full));
 		return FAILED;
 	}
 	else

@@ -28,9 +28,12 @@
 #include "sigv4.h"
 
 #define INVOKE_PATH_PREFIX	"/2015-03-31/functions/"
-#define MAX_FUNCTION_NAME	256
 /* Lambda's synchronous response limit is 6 MB; leave room for error documents. */
 #define MAX_RESPONSE_BYTES	(8 * 1024 * 1024)
+/* Bounds of remote text kept: error codes, request ids, versions; messages; log tails. */
+#define MAX_REMOTE_ID		256
+#define MAX_REMOTE_MESSAGE	4096
+#define MAX_LOG_RESULT		16384	/* Lambda sends 4 KB, 5464 bytes in base64 */
 
 /* Where one invocation goes. */
 typedef struct InvokeTarget
@@ -91,33 +94,32 @@ dns_suffix(const char *partition, const char *region)
 	return "amazonaws.com";
 }
 
-/* Parses a full function ARN; returns its region and partition. */
-static void
-parse_function_arn(const char *name, char **region, char **partition)
+void
+awl_parse_function_name(const char *name, awl_function_name *parts)
 {
-	char		part[32];
-	char		reg[65];
-
-	if (!awl_arn_parse(name, part, sizeof(part), reg, sizeof(reg)))
+	if (awl_function_name_parse(name, strlen(name), parts))
+		return;
+	if (strncmp(name, "arn:", 4) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid Lambda function ARN \"%s\"", name),
 				 errdetail("A function ARN has the form arn:aws:lambda:REGION:ACCOUNT:function:NAME, optionally followed by :QUALIFIER.")));
-	*partition = pstrdup(part);
-	*region = pstrdup(reg);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid Lambda function name \"%s\"", name),
+			 errdetail("A function is named NAME, NAME:QUALIFIER, ACCOUNT:function:NAME, REGION:ACCOUNT:function:NAME or arn:aws:lambda:REGION:ACCOUNT:function:NAME (the last three optionally followed by :QUALIFIER), in %d characters at most; NAME has 1 to %d letters, digits, '-', '_' or '.', and QUALIFIER is $LATEST, $LATEST.PUBLISHED, a version or an alias.",
+					   AWL_MAX_FUNCTION_NAME, AWL_MAX_BARE_NAME)));
 }
 
 /*
  * Enforces awslambda.allowed_functions: a comma-separated list of patterns;
  * one with a ':' is matched against the name as given (ARNs), others against
- * the bare function name.  Empty allows everything.
+ * the bare function name as Lambda reads it.  Empty allows everything.
  */
 static void
-check_allowed(const char *name)
+check_allowed(const char *name, const awl_function_name *parts)
 {
 	char	   *list;
-	const char *bare_start;
-	size_t		bare_len;
 	char	   *bare;
 	char	   *tok;
 	char	   *save = NULL;
@@ -125,8 +127,7 @@ check_allowed(const char *name)
 	if (awl_allowed_functions == NULL || awl_allowed_functions[0] == '\0')
 		return;
 	list = pstrdup(awl_allowed_functions);
-	bare_start = awl_bare_name(name, &bare_len);
-	bare = pnstrdup(bare_start, bare_len);
+	bare = pnstrdup(parts->name, parts->name_len);
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 	{
 		char	   *end;
@@ -153,24 +154,36 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 	const char *name = req->function_name;
 	const char *endpoint = req->endpoint_url ? req->endpoint_url : awl_endpoint_url;
 	char	   *partition = NULL;
+	awl_function_name parts;
 
-	if (name[0] == '\0' || strlen(name) > MAX_FUNCTION_NAME)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid Lambda function name \"%s\"", name),
-				 errdetail("A function name or ARN has 1 to %d characters.", MAX_FUNCTION_NAME)));
+	/* Lambda's grammar, as Lambda reads it, before anything else. */
+	awl_parse_function_name(name, &parts);
 
 	if (!req->allowed_checked)
-		check_allowed(name);
+		check_allowed(name, &parts);
 
-	/* The ARN's region wins over every default: Lambda would 404 otherwise. */
-	if (strncmp(name, "arn:", 4) == 0)
+	/*
+	 * The region of a full ARN, or of a partial form that has one
+	 * (REGION:ACCOUNT:function:NAME), wins over every default: Lambda would
+	 * 404 otherwise.
+	 */
+	if (parts.region)
 	{
-		parse_function_arn(name, &t->region, &partition);
+		t->region = pnstrdup(parts.region, parts.region_len);
+		if (parts.full_arn)
+			partition = pnstrdup(parts.partition, parts.partition_len);
+		if (!awl_region_is_valid(t->region))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid AWS region \"%s\" in function name \"%s\"",
+							t->region, name)));
 		if (req->region && strcmp(req->region, t->region) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 parts.full_arn ?
 					 errmsg("region \"%s\" conflicts with the region \"%s\" of function ARN \"%s\"",
+							req->region, t->region, name) :
+					 errmsg("region \"%s\" conflicts with the region \"%s\" in function name \"%s\"",
 							req->region, t->region, name)));
 	}
 	else if (req->region)
@@ -260,6 +273,36 @@ sanitize_remote_text(char *s)
 	}
 }
 
+/*
+ * Remote text made safe for messages and columns (see sanitize_remote_text)
+ * and at most max bytes long: longer text is cut at a character boundary and
+ * ends in "...".  NULL stays NULL.
+ */
+static char *
+bounded_remote_text(char *s, size_t max)
+{
+	size_t		len;
+	int			keep;
+
+	if (s == NULL)
+		return NULL;
+	sanitize_remote_text(s);
+	len = strlen(s);
+	if (len <= max)
+		return s;
+	/* s is ASCII or valid UTF-8 now */
+	keep = pg_encoding_mbcliplen(PG_UTF8, s, (int) len, (int) (max - 3));
+	memcpy(s + keep, "...", 4);
+	return s;
+}
+
+/* A reply header's value, bounded and sanitized, or NULL if absent. */
+static char *
+remote_header(const AwlHttpResponse *resp, const char *name, size_t max)
+{
+	return bounded_remote_text(awl_http_header(resp, name), max);
+}
+
 static AwlInvokeError *
 make_error(int sqlstate, char *message, char *detail, const char *hint)
 {
@@ -278,7 +321,7 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 {
 	static const char *const keys[] = {"__type", "code", "Code", "message", "Message"};
 	char	   *v[lengthof(keys)];
-	char	   *code = short_error_code(awl_http_header(resp, "x-amzn-ErrorType"));
+	char	   *code = short_error_code(remote_header(resp, "x-amzn-ErrorType", MAX_REMOTE_ID));
 	char	   *message;
 	int			sqlstate;
 	const char *what;
@@ -294,7 +337,8 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 		message = pnstrdup(resp->body, Min(resp->body_len, 1000));	/* HTML from a proxy */
 	if (message == NULL || message[0] == '\0')
 		message = pstrdup("(no message)");
-	sanitize_remote_text(message);
+	code = bounded_remote_text(code, MAX_REMOTE_ID);
+	message = bounded_remote_text(message, MAX_REMOTE_MESSAGE);
 
 	switch (resp->status)
 	{
@@ -526,10 +570,11 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 	else
 	{
 		result->status_code = (int) resp->status;
-		result->function_error = awl_http_header(resp, "X-Amz-Function-Error");
-		result->executed_version = awl_http_header(resp, "X-Amz-Executed-Version");
-		result->log_result = awl_http_header(resp, "X-Amz-Log-Result");
-		result->request_id = awl_http_header(resp, "x-amzn-RequestId");
+		/* Headers are remote text too: bounded and sanitized like messages. */
+		result->function_error = remote_header(resp, "X-Amz-Function-Error", MAX_REMOTE_ID);
+		result->executed_version = remote_header(resp, "X-Amz-Executed-Version", MAX_REMOTE_ID);
+		result->log_result = remote_header(resp, "X-Amz-Log-Result", MAX_LOG_RESULT);
+		result->request_id = remote_header(resp, "x-amzn-RequestId", MAX_REMOTE_ID);
 		/* Lambda speaks UTF-8; convert to the database encoding. */
 		result->payload = pg_any_to_server(resp->body, (int) resp->body_len, PG_UTF8);
 		result->payload_len = (result->payload == resp->body) ? resp->body_len : strlen(result->payload);

@@ -1,8 +1,11 @@
 /*
- * libFuzzer target: function names, ARNs, qualifiers and allowed-function
+ * libFuzzer target: function names, qualifiers and allowed-function
  * patterns.  The input is "pattern NUL name".  Checks: no crash or undefined
- * behaviour; a parsed ARN's region passes the region check; the bare name
- * and qualifier lie inside the input.
+ * behaviour; every part of a parsed name lies inside the input, in order
+ * (region, account, name, qualifier), and has the lengths Lambda allows; a
+ * parsed region passes the region check and a parsed qualifier the qualifier
+ * check; the whole input is accounted for; the parse is deterministic and
+ * does not depend on bytes after the given length.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,17 +13,29 @@
 
 #include "parse.h"
 
+static void
+check_inside(const char *part, size_t len, const char *s, size_t slen)
+{
+	if (part == NULL)
+	{
+		if (len != 0)
+			abort();
+		return;
+	}
+	if (part < s || part + len > s + slen)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char	   *buf = malloc(size + 2);
 	char	   *pattern;
 	char	   *name;
-	char		partition[32];
-	char		region[65];
-	size_t		bare_len;
-	const char *bare;
-	const char *q;
+	size_t		len;
+	awl_function_name f;
+	awl_function_name again;
+	bool		ok;
 
 	memcpy(buf, data, size);
 	buf[size] = '\0';
@@ -29,17 +44,80 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	name = buf + strlen(buf) + 1;
 	if (name > buf + size)
 		name = buf + size;
+	len = buf + size - name;	/* may hold NUL bytes: they are not name characters */
 
 	(void) awl_glob_match(pattern, name);
-	if (awl_arn_parse(name, partition, sizeof(partition), region, sizeof(region)) &&
-		!awl_region_name_ok(region, strlen(region)))
+	(void) awl_qualifier_ok(pattern, strlen(pattern));
+
+	ok = awl_function_name_parse(name, len, &f);
+	if (ok)
+	{
+		const char *last = name;
+
+		if (len < 1 || len > AWL_MAX_FUNCTION_NAME || f.name == NULL ||
+			f.name_len < 1 || f.name_len > AWL_MAX_BARE_NAME ||
+			f.qualifier_len > AWL_MAX_QUALIFIER)
+			abort();
+		check_inside(f.partition, f.partition_len, name, len);
+		check_inside(f.region, f.region_len, name, len);
+		check_inside(f.account, f.account_len, name, len);
+		check_inside(f.name, f.name_len, name, len);
+		check_inside(f.qualifier, f.qualifier_len, name, len);
+		if (f.full_arn != (f.partition != NULL) || (f.full_arn && (!f.region || !f.account)))
+			abort();
+		if (f.region && f.region_len > 0 && !f.full_arn && f.region != name)
+			abort();
+		if (f.account && f.account_len != 12)
+			abort();
+		/* parts in order, and the name runs to the end or to ":qualifier" */
+		if (f.region)
+		{
+			if (f.region < last)
+				abort();
+			last = f.region + f.region_len;
+		}
+		if (f.account)
+		{
+			if (f.account < last)
+				abort();
+			last = f.account + f.account_len;
+		}
+		if (f.name < last)
+			abort();
+		if (f.qualifier)
+		{
+			if (f.qualifier != f.name + f.name_len + 1 || f.name[f.name_len] != ':' ||
+				f.qualifier + f.qualifier_len != name + len ||
+				!awl_qualifier_ok(f.qualifier, f.qualifier_len))
+				abort();
+		}
+		else if (f.name + f.name_len != name + len)
+			abort();
+		if (memchr(f.name, ':', f.name_len) || memchr(name, '\0', len))
+			abort();
+		/* a region a full ARN or partial form carries is region-shaped */
+		if (f.region && f.region_len <= 64 && !awl_region_name_ok(f.region, f.region_len))
+			abort();
+	}
+	else if (f.name != NULL || f.region != NULL || f.qualifier != NULL)
 		abort();
-	bare = awl_bare_name(name, &bare_len);
-	if (bare < name || bare + bare_len > name + strlen(name))
+
+	/* Deterministic, and blind to what follows the given length. */
+	if (awl_function_name_parse(name, len, &again) != ok ||
+		memcmp(&f, &again, sizeof(f)) != 0)
 		abort();
-	q = awl_name_qualifier(name);
-	if (q && (q < name || q > name + strlen(name)))
-		abort();
+	if (len > 0)
+	{
+		char	   *copy = malloc(len + 1);
+
+		memcpy(copy, name, len);
+		copy[len] = 'x';
+		if (awl_function_name_parse(copy, len, &again) != ok ||
+			(ok && (again.name - copy != f.name - name || again.name_len != f.name_len ||
+					again.qualifier_len != f.qualifier_len || again.region_len != f.region_len)))
+			abort();
+		free(copy);
+	}
 	free(buf);
 	return 0;
 }

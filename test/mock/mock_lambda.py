@@ -84,12 +84,14 @@ FUNCTION_NAME_PATTERN = (
 
 _REGION = r'(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d'
 _QUALIFIER = r'\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]+'
-FULL_ARN_RE = re.compile(
-    rf'arn:(aws[a-zA-Z-]*):lambda:({_REGION}):(\d{{12}}):function:'
-    rf'([a-zA-Z0-9_.-]+)(?::({_QUALIFIER}))?')
-PARTIAL_ARN_RE = re.compile(
-    rf'(?:({_REGION}):)?(\d{{12}}):function:([a-zA-Z0-9_.-]+)(?::({_QUALIFIER}))?')
-BARE_NAME_RE = re.compile(rf'([a-zA-Z0-9_.-]+)(?::({_QUALIFIER}))?')
+# The same pattern with the parts Lambda reads from it, in the same order of
+# preference ("function:secret", "us-east-1:secret" and "123456789012:secret"
+# all name the function "secret"): partition, region and account of a full
+# ARN, region and account of a partial form, name, qualifier.
+FUNCTION_NAME_RE = re.compile(
+    rf'(?:arn:(aws[a-zA-Z-]*)?:lambda:({_REGION}):(\d{{12}}):'
+    rf'|(?:({_REGION}):)?(?:(\d{{12}}):)?)'
+    rf'(?:function:)?([a-zA-Z0-9_.-]+)(?::({_QUALIFIER}))?')
 QUALIFIER_PARAM_RE = re.compile(r'\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_$-]{1,128}')
 REGION_RE = re.compile(_REGION)
 
@@ -460,6 +462,10 @@ def build_forced_response(state, event, body):
     status = int(event.get('status', 200))
     headers = [('x-amzn-RequestId', request_id)]
     for name, value in (event.get('headers') or {}).items():
+        # A header given here replaces the mock's own of that name.  Values go
+        # out as Latin-1, so "\u00ff" is the byte 0xFF (invalid UTF-8) and
+        # "\u0001" a control character, as a hostile endpoint could send them.
+        headers = [h for h in headers if h[0].lower() != str(name).lower()]
         headers.append((str(name), str(value)))
     if 'raw' in event:
         headers.append(('Content-Type', event.get('content_type', 'application/json')))
@@ -827,20 +833,12 @@ def resolve_function(raw_name, qualifier_param, scope_region):
     """Parse the FunctionName forms Lambda accepts; raise ApiError like Lambda."""
     if not 1 <= len(raw_name) <= 256:
         raise validation_error(raw_name)
-    region, account, partition = scope_region, ACCOUNT_ID, None
-    m = FULL_ARN_RE.fullmatch(raw_name)
-    if m:
-        partition, region, account, name, qualifier = m.groups()
-    else:
-        m = PARTIAL_ARN_RE.fullmatch(raw_name)
-        if m:
-            arn_region, account, name, qualifier = m.groups()
-            region = arn_region or scope_region
-        else:
-            m = BARE_NAME_RE.fullmatch(raw_name)
-            if not m or len(m.group(1)) > 64:
-                raise validation_error(raw_name)
-            name, qualifier = m.groups()
+    m = FUNCTION_NAME_RE.fullmatch(raw_name)
+    if not m or len(m.group(6)) > 64:
+        raise validation_error(raw_name)
+    partition, arn_region, arn_account, region, account, name, qualifier = m.groups()
+    region = arn_region or region or scope_region
+    account = arn_account or account or ACCOUNT_ID
     if qualifier_param is not None:
         if not QUALIFIER_PARAM_RE.fullmatch(qualifier_param):
             raise ApiError(400, 'ValidationException',
