@@ -167,6 +167,7 @@ extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
 /* in queue.c */
 extern Oid	awl_queue_find(bool missing_ok);
 extern char *awl_queue_name(Oid relid);
+extern void awl_queue_wake_at_commit(void);
 
 /* in confine.c: the dispatcher's session, and user code run from it */
 typedef struct AwlConfinement

@@ -30,6 +30,8 @@
 #include "access/xact.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -42,6 +44,7 @@
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "awslambda.h"
@@ -67,6 +70,7 @@ typedef struct DispatchSlot
 {
 	Oid			dboid;			/* InvalidOid: slot free */
 	bool		wanted;			/* the launcher keeps a dispatcher running */
+	bool		leave;			/* the running dispatcher should leave after its round */
 	pid_t		pid;			/* 0: none running */
 	Latch	   *latch;			/* the running dispatcher's, or NULL */
 } DispatchSlot;
@@ -75,6 +79,7 @@ typedef struct DispatchShared
 {
 	slock_t		mutex;
 	Latch	   *launcher_latch;
+	bool		overflow;		/* a wake found no free slot: look again when one frees */
 	int			nslots;
 	DispatchSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } DispatchShared;
@@ -150,7 +155,8 @@ awl_dispatcher_available(void)
 
 /*
  * Called after a commit that queued invocations: wakes the database's
- * dispatcher, or asks the launcher to start one.
+ * dispatcher, or asks the launcher to start one.  With no slot free, the
+ * launcher is told to look again when one frees.
  */
 void
 awl_dispatcher_wake(Oid dboid)
@@ -162,17 +168,22 @@ awl_dispatcher_wake(Oid dboid)
 		return;
 	SpinLockAcquire(&shared->mutex);
 	slot = find_slot(dboid, true);
-	if (slot && slot->latch)
-		latch = slot->latch;
-	else if (slot)
+	if (slot)
 	{
+		/* Wanted again, also if a dispatcher that was asked to leave still runs. */
 		slot->wanted = true;
+		slot->leave = false;
+		latch = slot->latch ? slot->latch : shared->launcher_latch;
+	}
+	else
+	{
+		shared->overflow = true;
 		latch = shared->launcher_latch;
 	}
 	SpinLockRelease(&shared->mutex);
 	if (latch)
 		SetLatch(latch);
-	else if (slot == NULL)
+	if (slot == NULL)
 		ereport(WARNING,
 				(errmsg("no free awslambda dispatcher slot for database %u", dboid),
 				 errdetail("Its invocations stay queued until a slot is free."),
@@ -180,14 +191,18 @@ awl_dispatcher_wake(Oid dboid)
 }
 
 /*
- * DROP DATABASE cannot proceed while a dispatcher is connected: stop it
- * first, and do not start it again.
+ * Makes the database's dispatcher leave it and not come back until woken:
+ * at once (SIGTERM) for a database about to be dropped, else after the round
+ * it is in, so that nothing in flight is sent twice.  Waits until it is gone,
+ * at most STOP_WAIT_MS (PostgreSQL's own commands wait for other sessions
+ * to leave a while longer).
  */
 static void
-stop_dispatcher(Oid dboid)
+stop_dispatcher(Oid dboid, bool at_once)
 {
 	DispatchSlot *slot;
 	pid_t		pid = 0;
+	Latch	   *latch = NULL;
 	int			waited;
 
 	SpinLockAcquire(&shared->mutex);
@@ -195,12 +210,17 @@ stop_dispatcher(Oid dboid)
 	if (slot)
 	{
 		slot->wanted = false;
+		slot->leave = true;
 		pid = slot->pid;
+		latch = slot->latch;
 	}
 	SpinLockRelease(&shared->mutex);
 	if (pid == 0)
 		return;
-	kill(pid, SIGTERM);
+	if (at_once)
+		kill(pid, SIGTERM);
+	else if (latch)
+		SetLatch(latch);
 	for (waited = 0; waited < STOP_WAIT_MS; waited += 10)
 	{
 		bool		gone;
@@ -215,25 +235,114 @@ stop_dispatcher(Oid dboid)
 	}
 }
 
+/* A database by name, if the current role may run cmd on it (as PostgreSQL would check). */
+static Oid
+database_if_owner(const char *name)
+{
+	Oid			dboid = get_database_oid(name, true);
+
+	return OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()) ? dboid : InvalidOid;
+}
+
+/* Does CREATE DATABASE ... TEMPLATE name pass PostgreSQL's permission checks? */
+static Oid
+template_if_allowed(const char *name)
+{
+	Oid			dboid;
+	bool		istemplate = false;
+	HeapTuple	tup;
+
+	if (!have_createdb_privilege())
+		return InvalidOid;
+	dboid = get_database_oid(name, true);
+	if (!OidIsValid(dboid))
+		return InvalidOid;
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (HeapTupleIsValid(tup))
+	{
+		istemplate = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+		ReleaseSysCache(tup);
+	}
+	return istemplate || pg_database_ownercheck(dboid, GetUserId()) ? dboid : InvalidOid;
+}
+
+/*
+ * The database a utility statement needs without other connections, if
+ * PostgreSQL would let this role run it here (top level, outside a
+ * transaction block where it requires that): DROP DATABASE, CREATE DATABASE
+ * ... TEMPLATE, ALTER DATABASE ... SET TABLESPACE, ALTER DATABASE ...
+ * RENAME.  Nobody else makes a dispatcher leave.
+ */
+static Oid
+database_to_leave(Node *stmt, ProcessUtilityContext context, bool *drop)
+{
+	bool		top = context == PROCESS_UTILITY_TOPLEVEL && !IsTransactionBlock() &&
+		!IsSubTransaction();
+	ListCell   *lc;
+
+	*drop = false;
+	if (IsA(stmt, DropdbStmt) && top)
+	{
+		*drop = true;
+		return database_if_owner(((DropdbStmt *) stmt)->dbname);
+	}
+	if (IsA(stmt, CreatedbStmt) && top)
+	{
+		foreach(lc, ((CreatedbStmt *) stmt)->options)
+		{
+			DefElem    *opt = lfirst_node(DefElem, lc);
+
+			if (strcmp(opt->defname, "template") == 0 && opt->arg)
+				return template_if_allowed(defGetString(opt));
+		}
+		return InvalidOid;
+	}
+	if (IsA(stmt, AlterDatabaseStmt) && top)
+	{
+		foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
+		{
+			if (strcmp(lfirst_node(DefElem, lc)->defname, "tablespace") == 0)
+				return database_if_owner(((AlterDatabaseStmt *) stmt)->dbname);
+		}
+		return InvalidOid;
+	}
+	if (IsA(stmt, RenameStmt) && ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE &&
+		have_createdb_privilege())
+		return database_if_owner(((RenameStmt *) stmt)->subname);
+	return InvalidOid;
+}
+
+/* Does this statement create or update extension awslambda? */
+static bool
+installs_awslambda(Node *stmt)
+{
+	return (IsA(stmt, CreateExtensionStmt) &&
+			strcmp(((CreateExtensionStmt *) stmt)->extname, "awslambda") == 0) ||
+		(IsA(stmt, AlterExtensionStmt) &&
+		 strcmp(((AlterExtensionStmt *) stmt)->extname, "awslambda") == 0);
+}
+
+/*
+ * The utility statements the dispatchers must react to: those that need a
+ * database without other connections (its dispatcher leaves first and comes
+ * back afterwards unless the database is gone), those after which a
+ * database may have invocations that nobody was woken for (COMMIT PREPARED,
+ * CREATE or ALTER EXTENSION awslambda).
+ */
 static void
 dispatcher_process_utility(PlannedStmt *pstmt, const char *queryString,
 						   bool readOnlyTree, ProcessUtilityContext context,
 						   ParamListInfo params, QueryEnvironment *queryEnv,
 						   DestReceiver *dest, QueryCompletion *qc)
 {
-	volatile Oid dropped = InvalidOid;
+	Node	   *stmt = pstmt->utilityStmt;
+	bool		drop;
+	volatile Oid left = database_to_leave(stmt, context, &drop);
 
-	/* Only for a role that may drop the database: nobody else stops its dispatcher. */
-	if (IsA(pstmt->utilityStmt, DropdbStmt))
-	{
-		Oid			dboid = get_database_oid(((DropdbStmt *) pstmt->utilityStmt)->dbname, true);
-
-		if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
-		{
-			stop_dispatcher(dboid);
-			dropped = dboid;
-		}
-	}
+	if (OidIsValid(left))
+		stop_dispatcher(left, drop);
+	if (installs_awslambda(stmt))
+		awl_queue_wake_at_commit();
 	PG_TRY();
 	{
 		if (prev_process_utility_hook)
@@ -246,11 +355,19 @@ dispatcher_process_utility(PlannedStmt *pstmt, const char *queryString,
 	PG_CATCH();
 	{
 		/* The database stays (other sessions, say): so does its dispatcher. */
-		if (OidIsValid(dropped))
-			awl_dispatcher_wake(dropped);
+		if (OidIsValid(left))
+			awl_dispatcher_wake(left);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	if (OidIsValid(left) && !drop)
+		awl_dispatcher_wake(left);
+
+	/* The prepared transaction's invocations are committed now: wake for them. */
+	if (IsA(stmt, TransactionStmt) &&
+		((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED &&
+		OidIsValid(get_extension_oid("awslambda", true)))
+		awl_dispatcher_wake(MyDatabaseId);
 }
 
 /* From _PG_init in the postmaster: shared memory, hooks and the launcher. */
@@ -298,6 +415,9 @@ list_databases(void)
 	int			cap = 16;
 
 	StartTransactionCommand();
+	if (unseen)
+		pfree(unseen);
+	nunseen = 0;
 	unseen = MemoryContextAlloc(TopMemoryContext, cap * sizeof(Oid));
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
@@ -317,6 +437,26 @@ list_databases(void)
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+}
+
+/*
+ * Did a commit find no slot, and is one free now?  Then every database is
+ * looked at again, as after a start (the one that asked among them).
+ */
+static bool
+overflow_with_free_slot(void)
+{
+	bool		again = false;
+	int			i;
+
+	SpinLockAcquire(&shared->mutex);
+	if (shared->overflow)
+		for (i = 0; i < shared->nslots && !again; i++)
+			again = shared->slots[i].dboid == InvalidOid;
+	if (again)
+		shared->overflow = false;
+	SpinLockRelease(&shared->mutex);
+	return again;
 }
 
 /* Asks for a dispatcher in as many listed databases as slots allow. */
@@ -391,6 +531,8 @@ awl_launcher_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		if (overflow_with_free_slot())
+			list_databases();
 		want_unseen_databases();
 		if (nunseen > 0)
 			wait_ms = Min(wait_ms, RESTART_DELAY_MS);
@@ -489,6 +631,22 @@ release_slot(int code, Datum arg)
 		SetLatch(launcher);
 }
 
+/* Has a command that needs the database without connections asked us to leave? */
+static bool
+asked_to_leave(void)
+{
+	bool		leave;
+
+	SpinLockAcquire(&shared->mutex);
+	leave = my_slot->leave;
+	SpinLockRelease(&shared->mutex);
+	if (leave)
+		ereport(LOG,
+				(errmsg("awslambda dispatcher: leaving database %u for a command that needs it without connections",
+						MyDatabaseId)));
+	return leave;
+}
+
 /* Is another live process this slot's dispatcher?  Mutex held. */
 static bool
 slot_taken(DispatchSlot *slot)
@@ -568,6 +726,8 @@ awl_dispatcher_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		if (asked_to_leave())
+			proc_exit(0);
 
 		/*
 		 * Under load, let commits gather for a moment since the last round:

@@ -71,12 +71,27 @@ queue_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			/* A prepared transaction is found by the dispatcher's periodic look. */
+			/* COMMIT PREPARED wakes the dispatcher (dispatcher.c). */
 			wake_at_commit = false;
 			break;
 		default:
 			break;
 	}
+}
+
+/*
+ * Wakes this database's dispatcher (or has one started) when the current
+ * transaction commits; nothing if it aborts.
+ */
+void
+awl_queue_wake_at_commit(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(queue_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	wake_at_commit = true;
 }
 
 /* Refuses to queue where no dispatcher can run, saying what to do. */
@@ -426,12 +441,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	PG_END_TRY();
 	SPI_finish();
 
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(queue_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-	wake_at_commit = true;
+	awl_queue_wake_at_commit();
 	return id;
 }
 
