@@ -70,7 +70,6 @@ extern const char *awl_default_region(void);
 extern const char *awl_default_region_or_null(void);
 extern const char *awl_region_for_sts(void);
 extern bool awl_region_is_valid(const char *region);
-extern time_t awl_parse_iso8601(const char *s);
 
 /* in awsconfig.c */
 extern char *awl_config_file_path(bool credentials_file);

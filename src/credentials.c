@@ -127,28 +127,6 @@ env_nonempty(const char *name)
 	return (v != NULL && v[0] != '\0') ? v : NULL;
 }
 
-/* Parses "2026-01-01T06:00:00Z" (fractions allowed); (time_t) -1 on anything else. */
-time_t
-awl_parse_iso8601(const char *s)
-{
-	struct tm	tm = {0};
-	int			n = 0;
-
-	if (s == NULL ||
-		sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-			   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
-		return (time_t) -1;
-	s += n;
-	if (*s == '.')
-		for (s++; *s >= '0' && *s <= '9'; s++)
-			;
-	if (strcmp(s, "Z") != 0 && strcmp(s, "+00:00") != 0)
-		return (time_t) -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return timegm(&tm);
-}
-
 /*
  * Takes AccessKeyId, SecretAccessKey, Token and Expiration (v[0..3]) of a
  * credentials document (instance metadata, container agent) into *out.

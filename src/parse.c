@@ -1,15 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * parse.c
- *	  Parsers of untrusted text: function names and ARNs, URLs, AWS config files,
- *	  HTTP header blocks, STS XML.  Plain C with malloc, no PostgreSQL, so
- *	  test/fuzz/ can feed them arbitrary bytes under the sanitizers.
+ *	  Parsers of untrusted text: function names and ARNs, URLs, AWS config
+ *	  files, HTTP header blocks, STS XML, ISO 8601 times.  Plain C with malloc,
+ *	  no PostgreSQL, so test/fuzz/ can feed them arbitrary bytes under the
+ *	  sanitizers.
  *
  *-------------------------------------------------------------------------
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "parse.h"
 
@@ -803,4 +806,25 @@ awl_xml_text(const char *xml, const char *tag)
 	free(open);
 	free(close);
 	return out;
+}
+
+time_t
+awl_parse_iso8601(const char *s)
+{
+	struct tm	tm = {0};
+	int			n = 0;
+
+	if (s == NULL ||
+		sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+			   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return (time_t) -1;
+	s += n;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			;
+	if (strcmp(s, "Z") != 0 && strcmp(s, "+00:00") != 0)
+		return (time_t) -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return timegm(&tm);
 }

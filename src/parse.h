@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 /* Glob match with '*' (any run) and '?' (one character). */
 extern bool awl_glob_match(const char *pattern, const char *s);
@@ -127,5 +128,17 @@ extern char *awl_header_value(const char *headers, const char *name);
 
 /* Text of the first <tag>...</tag> in an XML document, entities decoded, or NULL. */
 extern char *awl_xml_text(const char *xml, const char *tag);
+
+/*
+ * An Expiration time of an AWS credentials document (instance metadata,
+ * containers, credential_process, STS): "YYYY-MM-DDTHH:MM:SS", an optional
+ * fraction of a second (ignored), then "Z" or "+00:00" and the end of the
+ * string, as seconds since the epoch (UTC).  (time_t) -1 for NULL or
+ * anything else; reads nothing past the terminating NUL.  The numbers are
+ * read with sscanf, so each may have fewer digits, leading blanks or a sign,
+ * and fields out of range are normalised by timegm() ("24:00:00" is the next
+ * day); 1969-12-31T23:59:59Z cannot be told from a failure.
+ */
+extern time_t awl_parse_iso8601(const char *s);
 
 #endif							/* AWL_PARSE_H */

@@ -6,6 +6,12 @@
 PGBIN=$(pg_config --bindir)
 RUN_AS=${AWL_RUN_AS:-postgres}
 
+# How the server runs under valgrind memcheck with AWL_VALGRIND=1 (and the
+# checker's self-test, test/valgrind_selftest.py).  Stacks 50 frames deep, not
+# 12: a frame of ours under a dozen of libcurl's or the server's still shows.
+AWL_VALGRIND_OPTS="--quiet --track-origins=yes --read-var-info=yes --num-callers=50 \
+--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite"
+
 # Runs a command as $RUN_AS (or directly when we already are that user).
 as_user() {
   if [ "$(id -un)" = "$RUN_AS" ]; then "$@"; else runuser -u "$RUN_AS" -- "$@"; fi
@@ -55,9 +61,7 @@ awl_start() {
     postgres=$WORK/postgres-valgrind
     cat >"$postgres" <<SH
 #!/bin/sh
-exec valgrind --quiet --track-origins=yes --read-var-info=yes \
-  --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
-  --log-file=$WORK/valgrind.%p.log $PGBIN/postgres "\$@"
+exec valgrind $AWL_VALGRIND_OPTS --log-file=$WORK/valgrind.%p.log $PGBIN/postgres "\$@"
 SH
     chmod 755 "$postgres"
   fi
