@@ -169,6 +169,10 @@ SELECT awslambda_invoke_async('lambdaTest', '{}', region => 'Not A Region');
 SELECT awslambda_invoke_async('arn:aws:lambda:us-west-2:123456789012:function:lambdaTest', '{}', region => 'eu-west-1');
 SELECT awslambda_invoke_async('lambdaTest', '{}', callback => 'no_such_callback');
 SELECT awslambda_invoke_async('lambdaTest', '{}', callback => 'temp_reading_trigger');
+-- Over Lambda's payload limit for the invocation type: refused when queued.
+SELECT awslambda_invoke_async('lambdaTest', jsonb_build_object('big', repeat('x', 1048576)));
+SELECT awslambda_invoke_async('lambdaTest', jsonb_build_object('big', repeat('x', 6291456)), 'RequestResponse');
+SELECT awslambda_fn_async('lambdaTest', json_build_object('big', repeat('€', 400000))::text);
 SELECT count(*) - :rows_before AS new_rows FROM awslambda_invocations;
 
 -- The region of a full ARN, or the one given, is recorded.

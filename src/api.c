@@ -25,6 +25,10 @@
 
 #include "awslambda.h"
 
+/* Lambda's request payload limits (bytes): synchronous, and Event (since 2025). */
+#define MAX_SYNC_PAYLOAD	6291456
+#define MAX_EVENT_PAYLOAD	1048576
+
 /* Lambda's limit for X-Amz-Client-Context, counted in base64 bytes. */
 #define MAX_CLIENT_CONTEXT	3583
 
@@ -90,6 +94,23 @@ check_choice(const char *value, const char *argname, const char *const *choices,
 							  choices[0], choices[1], choices[2])
 			 : errhint("Valid values are \"%s\" and \"%s\" (case matters).",
 					   choices[0], choices[1])));
+}
+
+/*
+ * Refuses a payload (len bytes in UTF-8) over Lambda's limit for the
+ * invocation type: 1 MB for Event, 6 MB otherwise.
+ */
+void
+awl_check_payload_size(const char *invocation_type, size_t len)
+{
+	size_t		limit = strcmp(invocation_type, "Event") == 0 ? MAX_EVENT_PAYLOAD : MAX_SYNC_PAYLOAD;
+
+	if (len > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("payload is too large for a Lambda %s invocation", invocation_type),
+				 errdetail("The payload has %zu bytes in UTF-8; Lambda accepts at most %zu bytes for %s invocations.",
+						   len, limit, invocation_type)));
 }
 
 void

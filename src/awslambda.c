@@ -40,6 +40,7 @@ int			awl_compat_request_timeout_ms = 3000;
 int			awl_async_mode = AWL_ASYNC_EVENT;
 int			awl_async_max_attempts = 10;
 int			awl_async_retention_s = 86400;
+int			awl_async_callback_timeout_ms = 60000;
 bool		awl_preloaded = false;
 
 static const struct config_enum_entry async_mode_options[] = {
@@ -249,6 +250,15 @@ _PG_init(void)
 							86400, -1, INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("awslambda.async_callback_timeout",
+							"Sets how long a callback of an asynchronous invocation may run.",
+							"A callback still running then is cancelled and its error recorded. 0 means no limit.",
+							&awl_async_callback_timeout_ms,
+							60000, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("awslambda");

@@ -47,6 +47,7 @@ typedef enum AwlAsyncMode
 extern int	awl_async_mode;
 extern int	awl_async_max_attempts;
 extern int	awl_async_retention_s;
+extern int	awl_async_callback_timeout_ms;
 extern bool awl_preloaded;
 /* aws_lambda.* settings of the RDS/Aurora-compatible functions */
 extern char *awl_compat_endpoint_override;
@@ -155,6 +156,7 @@ extern void awl_raise_function_error(const char *function_name,
 
 /* in api.c: argument checks shared with the compatibility functions */
 extern void awl_check_invocation_type(const char *value);
+extern void awl_check_payload_size(const char *invocation_type, size_t len);
 extern void awl_check_log_type(const char *value);
 /*
  * Raises 22023 unless qualifier is a valid Invoke Qualifier, function_name
@@ -188,6 +190,7 @@ extern void awl_dispatcher_wake(Oid dboid);
 
 /* in deliver.c: the dispatcher's work on one database's queue */
 extern bool awl_deliver_open(void);
+extern bool awl_deliver_held(void);
 extern void awl_deliver_recover(void);
 extern int	awl_deliver_batch(int limit, bool *with_callbacks);
 extern int	awl_deliver_callbacks(int limit);

@@ -21,7 +21,11 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_subscription.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "common/base64.h"
@@ -39,7 +43,9 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/regproc.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 #include "utils/acl.h"
 #include "utils/ruleutils.h"
 
@@ -48,9 +54,12 @@
 #define BACKOFF_BASE_MS		1000L
 #define BACKOFF_CAP_MS		300000L
 #define CLEANUP_CHUNK		10000
+/* A claim holds at most this many payload bytes (and at least one invocation). */
+#define CLAIM_MAX_BYTES		(64 * 1024 * 1024)
 
 /* The queue table, qualified and quoted; found once at start. */
 static char *queue = NULL;
+static Oid	queue_relid = InvalidOid;
 static Oid	queue_rowtype = InvalidOid;
 /* Whether it has callback_fn (0.3.0); callbacks wait for the update otherwise. */
 static bool queue_has_callback_fn = false;
@@ -122,6 +131,56 @@ run_prepared(SPIPlanPtr *plan, const char *sql, int expected, int nargs, Oid *ty
 }
 
 /*
+ * Does a logical replication subscription of this database include the
+ * queue table?  Then its rows are the publisher's, which sends them: this
+ * dispatcher holds off (sends, runs callbacks, removes nothing) until the
+ * subscription is dropped or no longer includes the table.  In a
+ * transaction.
+ */
+static bool
+queue_subscribed(Oid relid)
+{
+	Relation	rel = table_open(SubscriptionRelationId, AccessShareLock);
+	TableScanDesc scan = table_beginscan_catalog(rel, 0, NULL);
+	HeapTuple	tup;
+	bool		found = false;
+
+	while (!found && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_subscription sub = (Form_pg_subscription) GETSTRUCT(tup);
+
+		found = sub->subdbid == MyDatabaseId &&
+			SearchSysCacheExists2(SUBSCRIPTIONRELMAP, ObjectIdGetDatum(relid),
+								  ObjectIdGetDatum(sub->oid));
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * Whether the dispatcher must hold off because the queue arrives by logical
+ * replication (see queue_subscribed); says so in the log when that changes.
+ */
+bool
+awl_deliver_held(void)
+{
+	static bool held = false;
+	bool		now_held;
+
+	StartTransactionCommand();
+	now_held = queue_subscribed(queue_relid);
+	CommitTransactionCommand();
+	if (now_held != held)
+		ereport(LOG,
+				(errmsg(now_held ?
+						"awslambda dispatcher: the queue of this database is replicated from a publisher by a subscription; it is sent there, not here" :
+						"awslambda dispatcher: the queue of this database is no longer replicated by a subscription; sending what is queued")));
+	held = now_held;
+	return held;
+}
+
+/*
  * Finds the queue of this database's awslambda; false if the extension (at
  * a version with a queue) is not installed.
  */
@@ -135,6 +194,7 @@ awl_deliver_open(void)
 	if (OidIsValid(relid))
 	{
 		queue = MemoryContextStrdup(TopMemoryContext, awl_queue_name(relid));
+		queue_relid = relid;
 		queue_rowtype = get_rel_type_id(relid);
 		queue_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
 		if (!queue_has_callback_fn)
@@ -209,8 +269,9 @@ client_context_for(const char *id)
 }
 
 /*
- * Claims up to limit due invocations: committed as 'sending', attempts
- * counted, before anything is sent.  The time is a parameter (not
+ * Claims up to limit due invocations, and no more payload bytes than
+ * CLAIM_MAX_BYTES (at least one invocation): committed as 'sending',
+ * attempts counted, before anything is sent.  The time is a parameter (not
  * clock_timestamp()) so that the due index delivers rows in order, without
  * sorting a long backlog.
  */
@@ -218,25 +279,53 @@ static int
 claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 	  bool *with_callbacks)
 {
-	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
-	Datum		values[2] = {Int32GetDatum(limit), TimestampTzGetDatum(GetCurrentTimestamp())};
+	Oid			due_types[2] = {INT4OID, TIMESTAMPTZOID};
+	Datum		due_values[2] = {Int32GetDatum(limit), TimestampTzGetDatum(GetCurrentTimestamp())};
+	Oid			claim_types[1] = {UUIDARRAYOID};
+	Datum		claim_values[1];
+	Datum	   *ids;
+	int64		bytes = 0;
+	int			ndue;
 	int			n;
 	int			i;
 
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr due_plan = NULL;
+	static SPIPlanPtr claim_plan = NULL;
 
 	begin_work("awslambda: claim due invocations");
-	run_prepared(&plan, psprintf("UPDATE %s q SET status = 'sending', "
-				 "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
-				 "last_attempt_at = pg_catalog.clock_timestamp() "
-				 "FROM (SELECT id FROM %s WHERE status OPERATOR(pg_catalog.=) 'queued' "
-				 "      AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-				 "      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due "
-				 "WHERE q.id OPERATOR(pg_catalog.=) due.id "
-				 "RETURNING q.id, q.function_name, q.qualifier, q.region, q.invocation_type, "
-				 "q.payload, q.attempts, q.callback IS NOT NULL", queue, queue),
-				 SPI_OK_UPDATE_RETURNING, 2, types, values);
-	n = (int) SPI_processed;
+	run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload) FROM %s "
+									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+									 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+									 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", queue),
+				 SPI_OK_SELECT, 2, due_types, due_values);
+	ndue = (int) SPI_processed;
+	ids = palloc(Max(ndue, 1) * sizeof(Datum));
+	for (n = 0; n < ndue; n++)
+	{
+		bool		isnull;
+		int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 2, &isnull));
+
+		if (n > 0 && bytes + size > CLAIM_MAX_BYTES)
+			break;
+		bytes += size;
+		ids[n] = SPI_getbinval(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	if (n > 0)
+	{
+		claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
+														  TYPALIGN_CHAR));
+		run_prepared(&claim_plan, psprintf("UPDATE %s q SET status = 'sending', "
+										   "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
+										   "last_attempt_at = pg_catalog.clock_timestamp() "
+										   "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+										   "RETURNING q.id, q.function_name, q.qualifier, q.region, "
+										   "q.invocation_type, q.payload, q.attempts, "
+										   "q.callback IS NOT NULL", queue),
+					 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
+		elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
+			 n, ndue, (long long) bytes);
+	}
+	n = n > 0 ? (int) SPI_processed : 0;
 	*with_callbacks = false;
 	*claimed = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(Claimed));
 	*reqs = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(AwlInvokeRequest));
@@ -684,7 +773,10 @@ run_callback(const PendingCallback *cb)
 					false, -1);
 
 	awl_confine_enter(cb->role, &confinement);
+	if (awl_async_callback_timeout_ms > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, awl_async_callback_timeout_ms);
 	call_routine(cb->fn, row);
+	disable_timeout(STATEMENT_TIMEOUT, false);
 	awl_confine_leave(&confinement);
 	CommandCounterIncrement();
 
@@ -765,6 +857,7 @@ awl_deliver_callbacks(int limit)
 		{
 			ErrorData  *edata;
 
+			disable_timeout(STATEMENT_TIMEOUT, false);
 			MemoryContextSwitchTo(cxt);
 			edata = CopyErrorData();
 			FlushErrorState();

@@ -665,6 +665,7 @@ awl_dispatcher_main(Datum arg)
 	bool		more = false;
 	bool		more_callbacks = false;
 	pid_t		duplicate = 0;
+	bool		recovered = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -710,8 +711,6 @@ awl_dispatcher_main(Datum arg)
 	}
 	on_shmem_exit(release_slot, BoolGetDatum(false));
 
-	/* Whatever a crashed or stopped dispatcher had in flight is sent again. */
-	awl_deliver_recover();
 
 	for (;;)
 	{
@@ -728,6 +727,26 @@ awl_dispatcher_main(Datum arg)
 		}
 		if (asked_to_leave())
 			proc_exit(0);
+
+		/* A subscriber's copy of a publisher's queue is the publisher's to send. */
+		if (awl_deliver_held())
+		{
+			recovered = false;
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 IDLE_LOOK_MS, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
+
+		/*
+		 * Whatever a crashed or stopped dispatcher (or, before a subscription
+		 * was dropped, the publisher) had in flight is sent again.
+		 */
+		if (!recovered)
+		{
+			awl_deliver_recover();
+			recovered = true;
+		}
 
 		/*
 		 * Under load, let commits gather for a moment since the last round:

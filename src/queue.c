@@ -369,6 +369,11 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	if (qualifier)
 		awl_check_qualifier(function_name, qualifier);
 	target_region = awl_invoke_check(&req);
+	{
+		const char *utf8 = pg_server_to_any(payload, strlen(payload), PG_UTF8);
+
+		awl_check_payload_size(invocation_type, strlen(utf8));
+	}
 
 	relid = queue_relid(&owner);
 	/* A queue table from before 0.3.0 (the library was updated, the extension not yet). */

@@ -15,12 +15,14 @@ our @EXPORT = qw(awl_node awl_accepted awl_reset_mock awl_wait_finished awl_disp
 
 die "MOCK_URL is not set (run the TAP tests through test/run)\n" unless $ENV{MOCK_URL};
 
-# A started node with the extension installed in database postgres.
+# A started node with the extension installed in database postgres;
+# allows_streaming => 1 or 'logical' is passed to init, the rest is configuration.
 sub awl_node
 {
 	my ($name, %conf) = @_;
+	my $streaming = delete $conf{allows_streaming};
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init($streaming ? (allows_streaming => $streaming) : ());
 	my $extra = join('', map { "$_ = '$conf{$_}'\n" } sort keys %conf);
 	$node->append_conf('postgresql.conf', <<"CONF" . $extra);
 shared_preload_libraries = 'awslambda'

@@ -1,0 +1,63 @@
+# Logical replication (a FOR ALL TABLES publication, as blue/green upgrades
+# use) carries the queue table.  The subscriber's dispatcher does not send
+# the replicated rows (the publisher does) nor run their callbacks; once
+# the subscription is dropped it sends what is queued there.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use AwlTap;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $pub = awl_node('publisher', allows_streaming => 'logical');
+my $sub = awl_node('subscriber');
+awl_reset_mock($pub);
+for my $node ($pub, $sub)
+{
+	$node->safe_psql('postgres', q{
+		CREATE TABLE cb_log (id uuid, at_node text);
+		CREATE FUNCTION public.cb(inv awslambda_invocations) RETURNS void LANGUAGE sql
+		  AS $$ INSERT INTO public.cb_log VALUES (inv.id, current_setting('cluster_name')) $$;
+	});
+}
+$pub->safe_psql('postgres', 'CREATE PUBLICATION everything FOR ALL TABLES');
+my $sub_log_start = -s $sub->logfile;
+$sub->safe_psql('postgres',
+	"CREATE SUBSCRIPTION blue_green CONNECTION '" . $pub->connstr . " dbname=postgres' PUBLICATION everything");
+$pub->wait_for_catchup('blue_green');
+ok($sub->poll_query_until('postgres',
+		"SELECT pg_read_file('" . $sub->logfile . "', $sub_log_start, 1000000) LIKE '%is replicated from a publisher by a subscription%'"),
+	'the subscriber\'s dispatcher says it holds off');
+
+$pub->safe_psql('postgres', q{
+	SELECT count(awslambda_invoke_async('lambdaTest', jsonb_build_object('replicated', g),
+	                                    callback => CASE WHEN g <= 5 THEN 'public.cb' END))
+	  FROM generate_series(1, 20) g;
+});
+ok(awl_wait_finished($pub), 'the publisher sent its invocations');
+ok($pub->poll_query_until('postgres', 'SELECT count(*) = 5 FROM cb_log'), 'and ran their callbacks');
+$pub->wait_for_catchup('blue_green');
+is($sub->safe_psql('postgres', q{SELECT count(*) FROM awslambda_invocations WHERE payload LIKE '%replicated%'}),
+	'20', 'the subscriber holds the replicated rows');
+sleep(2);    # what the subscriber would send, it sends within this
+my $got = awl_accepted($pub, 'lambdaTest', 1);
+is($got->{count}, 20, 'each replicated invocation reached Lambda once');
+is($got->{distinct_payloads}, 20, 'none twice');
+is($pub->safe_psql('postgres', 'SELECT count(*) FROM cb_log'), '5', 'each callback ran once on the publisher');
+is($pub->safe_psql('postgres', "SELECT string_agg(DISTINCT at_node, ',') FROM cb_log"), 'publisher',
+	'there');
+
+# Switch over: the subscription goes, the former subscriber sends its own.
+$sub->safe_psql('postgres', 'DROP SUBSCRIPTION blue_green');
+my $own = $sub->safe_psql('postgres', q{SELECT awslambda_fn_async('lambdaTest', '{"after": "switchover"}')});
+ok($sub->poll_query_until('postgres', "SELECT status = 'sent' FROM awslambda_invocations WHERE id = '$own'"),
+	'after the subscription is dropped, the former subscriber sends');
+$got = awl_accepted($pub, 'lambdaTest', 1);
+is($got->{count}, 21, 'and only its own invocation');
+is($sub->safe_psql('postgres', "SELECT count(*) FROM cb_log WHERE at_node = 'subscriber'"), '0',
+	'no replicated callback ran on the subscriber');
+
+$sub->stop;
+$pub->stop;
+done_testing();
