@@ -30,8 +30,7 @@ misuse_parse_c(void)
 {
 	char	   *region = malloc(4);
 	char	   *pattern = malloc(8);
-	char	   *partition = malloc(4);
-	char		bigger[65];
+	char	   *partition = malloc(sizeof(awl_function_name) - sizeof(size_t));
 	char	   *leak;
 
 	/* Invalid read: a length beyond the block, the first four bytes pass. */
@@ -41,9 +40,10 @@ misuse_parse_c(void)
 	/* Conditional jump on uninitialised bytes: the pattern was never written. */
 	printf("glob: %d\n", awl_glob_match(pattern, "abc"));
 
-	/* Invalid write: the partition buffer is smaller than the size passed. */
-	printf("arn: %d\n", awl_arn_parse("arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:f",
-									  partition, 32, bigger, sizeof(bigger)));
+	/* Invalid write: the result block is one field short of the struct it is given as. */
+	sink = partition;
+	printf("name: %d\n", awl_function_name_parse("us-gov-west-1:123456789012:function:f:prod", 41,
+												 (awl_function_name *) sink));
 
 	/* Definite leak: a result of awl_xml_text that is never freed. */
 	leak = awl_xml_text("<a>leak</a>", "a");

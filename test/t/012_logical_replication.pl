@@ -26,6 +26,11 @@ my $sub_log_start = -s $sub->logfile;
 $sub->safe_psql('postgres',
 	"CREATE SUBSCRIPTION blue_green CONNECTION '" . $pub->connstr . " dbname=postgres' PUBLICATION everything");
 $pub->wait_for_catchup('blue_green');
+# A dispatcher runs in the subscriber's database (as after any restart).
+$sub->restart;
+ok($sub->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'awslambda dispatcher' AND datname = 'postgres'"),
+	'the subscriber\'s database has a dispatcher');
 ok($sub->poll_query_until('postgres',
 		"SELECT pg_read_file('" . $sub->logfile . "', $sub_log_start, 1000000) LIKE '%is replicated from a publisher by a subscription%'"),
 	'the subscriber\'s dispatcher says it holds off');
