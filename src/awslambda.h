@@ -66,6 +66,13 @@ typedef struct AwlCredentials
 extern void awl_credentials_get(AwlCredentials *out);
 extern void awl_credentials_reset(void);
 
+/*
+ * Forgets the cached credentials because AWS rejected them (an expired or
+ * unknown token or key), so the next call fetches new ones; does so at most
+ * once a minute per backend, so that a loop of rejected calls does not ask
+ * the provider each time.  Returns whether they were forgotten.
+ */
+extern bool awl_credentials_rejected(void);
 extern bool awl_credentials_refreshable(void);
 extern const char *awl_default_region(void);
 extern const char *awl_default_region_or_null(void);
@@ -115,7 +122,8 @@ typedef struct AwlInvokeError
 	char	   *message;
 	char	   *detail;			/* NULL if none */
 	const char *hint;			/* NULL if none */
-	bool		credentials_expired;	/* worth one retry with new credentials */
+	bool		credentials_rejected;	/* expired or unknown credentials: worth
+										 * one retry with new ones */
 	bool		retryable;		/* throttled, server error, or nothing sent */
 	long		retry_after_ms; /* from Retry-After, 0 if none */
 	int			http_status;	/* the API's reply status, 0 if none */

@@ -488,7 +488,7 @@ send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContex
 			AwlInvokeError *err;
 
 			/* Answered (results live in cxt): keep it, unless it awaited new credentials. */
-			if (results[i].error ? !results[i].error->credentials_expired
+			if (results[i].error ? !results[i].error->credentials_rejected
 				: results[i].status_code != 0)
 				continue;
 			unsent++;

@@ -316,6 +316,30 @@ make_error(int sqlstate, char *message, char *detail, const char *hint)
 	return err;
 }
 
+/*
+ * Whether a 401/403 says the credentials themselves are bad (expired or
+ * unknown token, unknown key, a signature that expired), which new ones may
+ * cure, rather than that the identity may not do this (AccessDenied...).
+ */
+static bool
+credentials_rejected(long status, const char *code, const char *message)
+{
+	static const char *const codes[] = {"ExpiredToken", "ExpiredTokenException",
+		"UnrecognizedClientException", "InvalidClientTokenId"};
+	size_t		i;
+
+	if (status != 401 && status != 403)
+		return false;
+	for (i = 0; code && i < lengthof(codes); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return true;
+	if (code && strcmp(code, "InvalidSignatureException") == 0 &&
+		strncmp(message, "Signature expired", strlen("Signature expired")) == 0)
+		return true;
+	return strstr(message, "The security token included in the request is invalid") != NULL ||
+		strstr(message, "The security token included in the request is expired") != NULL;
+}
+
 /* The error for a non-2xx reply from the Lambda API. */
 static AwlInvokeError *
 api_error(const char *function_name, const AwlHttpResponse *resp)
@@ -375,8 +399,7 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 					  : psprintf("HTTP %ld: %s", resp->status, message),
 					  (resp->status == 401 || resp->status == 403) ?
 					  "Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction." : NULL);
-	err->credentials_expired = (resp->status == 401 || resp->status == 403) && code &&
-		strncmp(code, "ExpiredToken", strlen("ExpiredToken")) == 0;
+	err->credentials_rejected = credentials_rejected(resp->status, code, message);
 
 	/*
 	 * Throttling and server errors say the call was not carried out: worth
@@ -754,9 +777,9 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 										req->settings_prefix ? req->settings_prefix : "awslambda");
 	else if (resp->status < 200 || resp->status > 299)
 	{
-		if (resp->status == 403)
-			b->reset_credentials = true;	/* expired or revoked: fetch anew */
 		result->error = api_error(req->function_name, resp);
+		if (result->error->credentials_rejected)
+			b->reset_credentials = true;	/* expired or revoked: fetch anew */
 	}
 	else if (!pg_verify_mbstr(PG_UTF8, resp->body, (int) resp->body_len, true))
 		result->error = make_error(ERRCODE_PROTOCOL_VIOLATION,
@@ -797,13 +820,17 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 	}
 
 	if (result->error && b->fail_fast &&
-		!(result->error->credentials_expired && b->may_retry_expired) &&
+		!(result->error->credentials_rejected && b->may_retry_expired) &&
 		!(result->error->retryable && b->may_retry))
 		awl_invoke_raise(result->error);
 }
 
-/* Sends one round of requests with the credentials at hand. */
-static void
+/*
+ * Sends one round of requests with the credentials at hand.  Returns whether
+ * the cached credentials were forgotten because AWS rejected them (at most
+ * once a minute, see awl_credentials_rejected).
+ */
+static bool
 run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 		  int max_parallel, bool fail_fast, bool may_retry_expired, bool may_retry)
 {
@@ -833,18 +860,17 @@ run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 		for (i = 0; i < n; i++)
 			wipe_request(&b, i);
 		if (b.reset_credentials)
-			awl_credentials_reset();
+			(void) awl_credentials_rejected();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	if (b.reset_credentials)
-		awl_credentials_reset();
+	return b.reset_credentials && awl_credentials_rejected();
 }
 
 static bool
-is_expired(const AwlInvokeError *err)
+is_rejected(const AwlInvokeError *err)
 {
-	return err->credentials_expired;
+	return err->credentials_rejected;
 }
 
 static bool
@@ -875,7 +901,7 @@ resend(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, int max_pa
 		}
 	if (nagain > 0)
 	{
-		run_round(again, again_results, nagain, max_parallel, fail_fast, false, may_retry);
+		(void) run_round(again, again_results, nagain, max_parallel, fail_fast, false, may_retry);
 		for (i = 0; i < nagain; i++)
 			results[index[i]] = again_results[i];
 	}
@@ -915,9 +941,11 @@ backoff(int attempt, long retry_after_ms)
 
 /*
  * Runs a batch.  Requests that Lambda refused because the credentials had
- * expired (a clock or cache that ran late) are sent once more with freshly
- * fetched ones, so the caller does not see the failure (environment keys
- * cannot be refreshed and are not retried).  Throttled, server-error and
+ * expired or are unknown (a clock or cache that ran late, revoked keys) are
+ * sent once more with freshly fetched ones, so the caller does not see the
+ * failure; but new credentials are fetched for that at most once a minute
+ * per backend, and other 403s (access denied) keep the cached ones
+ * (environment keys cannot be refreshed and are not retried).  Throttled, server-error and
  * unconnectable requests are tried again, up to awslambda.max_attempts in
  * all, after a backoff; anything that was answered otherwise, or may have
  * reached the function (a timeout, a broken reply), is never sent twice.
@@ -933,14 +961,10 @@ awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 
 	if (n <= 0)
 		return;
-	run_round(reqs, results, n, max_parallel, fail_fast, refreshable, max_attempts > 1);
-	for (i = 0; refreshable && i < n; i++)
-		if (results[i].error && results[i].error->credentials_expired)
-		{
-			awl_credentials_reset();
-			resend(reqs, results, n, max_parallel, fail_fast, is_expired, max_attempts > 1);
-			break;
-		}
+	/* Rejected credentials are sent again only when new ones will be fetched. */
+	if (run_round(reqs, results, n, max_parallel, fail_fast, refreshable, max_attempts > 1) &&
+		refreshable)
+		resend(reqs, results, n, max_parallel, fail_fast, is_rejected, max_attempts > 1);
 
 	while (attempt < max_attempts)
 	{
