@@ -124,6 +124,8 @@ typedef struct AwlInvokeError
 	const char *hint;			/* NULL if none */
 	bool		credentials_rejected;	/* expired or unknown credentials: worth
 										 * one retry with new ones */
+	bool		clock_skewed;	/* refused for clock skew: worth one retry
+								 * with the corrected clock */
 	bool		retryable;		/* throttled, server error, or nothing sent */
 	long		retry_after_ms; /* from Retry-After, 0 if none */
 	int			http_status;	/* the API's reply status, 0 if none */

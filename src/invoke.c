@@ -35,6 +35,15 @@
 #define MAX_REMOTE_ID		256
 #define MAX_REMOTE_MESSAGE	4096
 #define MAX_LOG_RESULT		16384	/* Lambda sends 4 KB, 5464 bytes in base64 */
+/* AWS accepts signatures within 5 minutes of its time; correct beyond 4, as the SDKs do. */
+#define CLOCK_SKEW_SECS		240
+
+/*
+ * Seconds to add to this server's clock to get AWS's, learnt from the Date
+ * header of a reply that refused a request for clock skew; 0 until then.
+ * Per backend (and per dispatcher), used for every signature.
+ */
+static long clock_offset = 0;
 
 /* Where one invocation goes. */
 typedef struct InvokeTarget
@@ -342,7 +351,7 @@ credentials_rejected(long status, const char *code, const char *message)
 
 /* The error for a non-2xx reply from the Lambda API. */
 static AwlInvokeError *
-api_error(const char *function_name, const AwlHttpResponse *resp)
+api_error(const char *function_name, const AwlHttpResponse *resp, char **code_out)
 {
 	static const char *const keys[] = {"__type", "code", "Code", "message", "Message"};
 	char	   *v[lengthof(keys)];
@@ -400,6 +409,7 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 					  (resp->status == 401 || resp->status == 403) ?
 					  "Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction." : NULL);
 	err->credentials_rejected = credentials_rejected(resp->status, code, message);
+	*code_out = code;
 
 	/*
 	 * Throttling and server errors say the call was not carried out: worth
@@ -671,6 +681,77 @@ awl_jsonb_payload_error(const char *function_name, const AwlInvokeResult *result
 	return err;
 }
 
+/* Parses an HTTP date ("Tue, 01 Dec 2026 10:05:00 GMT"); (time_t) -1 otherwise. */
+static time_t
+parse_http_date(const char *s)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct tm	tm = {0};
+	char		mon[4] = {0};
+	const char *m;
+	int			n = 0;
+
+	if (s == NULL ||
+		sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT%n", &tm.tm_mday, mon, &tm.tm_year,
+			   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n == 0 ||
+		strlen(mon) != 3 || (m = strstr(months, mon)) == NULL || (m - months) % 3 != 0 ||
+		tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+		tm.tm_sec > 60 || tm.tm_year < 1970)
+		return (time_t) -1;
+	tm.tm_mon = (int) ((m - months) / 3);
+	tm.tm_year -= 1900;
+	return timegm(&tm);
+}
+
+/*
+ * Whether a refusal (401/403 with one of the codes the AWS SDKs read as clock
+ * skew) came with a Date more than 4 minutes from the time the request was
+ * signed with (offset: the correction used then).  If so, the clock
+ * correction becomes the Date's, with a WARNING when that is a new one, and
+ * the request is worth sending once more.
+ */
+static bool
+clock_skewed(const AwlHttpResponse *resp, const char *code, long offset)
+{
+	static const char *const codes[] = {"InvalidSignatureException", "SignatureDoesNotMatch",
+		"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture", "AuthFailure"};
+	size_t		i;
+	time_t		server;
+	time_t		now;
+	long		new_offset;
+
+	if ((resp->status != 401 && resp->status != 403) || code == NULL)
+		return false;
+	for (i = 0; i < lengthof(codes); i++)
+		if (strcmp(code, codes[i]) == 0)
+			break;
+	if (i == lengthof(codes))
+		return false;
+	server = parse_http_date(awl_http_header(resp, "Date"));
+	if (server == (time_t) -1)
+		return false;
+	now = time(NULL);
+	new_offset = (long) (server - now);
+	if (labs(new_offset - offset) <= CLOCK_SKEW_SECS)
+		return false;
+	if (labs(new_offset - clock_offset) > CLOCK_SKEW_SECS)
+	{
+		clock_offset = new_offset;
+		if (labs(new_offset) <= CLOCK_SKEW_SECS)
+			ereport(WARNING,
+					(errmsg("this server's clock agrees with AWS's again; awslambda signs requests with it"),
+					 errdetail("Lambda refused a request (%s) signed with the corrected time, and the Date of its reply is %ld seconds from this server's clock.",
+							   code, labs(new_offset))));
+		else
+			ereport(WARNING,
+					(errmsg("this server's clock differs from AWS's; awslambda now signs requests with AWS's time"),
+					 errdetail("Lambda refused a request (%s), and the Date of its reply is %ld seconds %s this server's clock.",
+							   code, labs(new_offset), new_offset > 0 ? "ahead of" : "behind"),
+					 errhint("Synchronize the server's clock (NTP).")));
+	}
+	return true;
+}
+
 /* What one batch of invocations shares while libcurl runs it. */
 typedef struct InvokeBatch
 {
@@ -682,6 +763,8 @@ typedef struct InvokeBatch
 	int		   *nlines;
 	bool		fail_fast;
 	bool		may_retry_expired;	/* a second round with new credentials may follow */
+	bool		may_retry_skewed;	/* a second round with a corrected clock may follow */
+	long	   *offsets;		/* per request: the clock correction it was signed with */
 	bool		may_retry;		/* attempts remain for retryable errors */
 	bool		reset_credentials;
 } InvokeBatch;
@@ -701,7 +784,8 @@ start_invoke(int i, AwlHttpRequest *hreq, void *arg)
 	awl_sigv4_signing signing = {0};
 	char	   *authz;
 
-	awl_sigv4_amz_date(time(NULL), amz_date);
+	b->offsets[i] = clock_offset;
+	awl_sigv4_amz_date(time(NULL) + clock_offset, amz_date);
 	add_header(sig_headers, wire, &n, "Host", t->host);
 	add_header(sig_headers, wire, &n, "X-Amz-Date", amz_date);
 	add_header(sig_headers, wire, &n, "X-Amz-Invocation-Type", req->invocation_type);
@@ -777,7 +861,15 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 										req->settings_prefix ? req->settings_prefix : "awslambda");
 	else if (resp->status < 200 || resp->status > 299)
 	{
-		result->error = api_error(req->function_name, resp);
+		char	   *code = NULL;
+
+		result->error = api_error(req->function_name, resp, &code);
+		if (clock_skewed(resp, code, b->offsets[i]))
+		{
+			/* The clock, not the credentials: send again with the corrected one. */
+			result->error->clock_skewed = true;
+			result->error->credentials_rejected = false;
+		}
 		if (result->error->credentials_rejected)
 			b->reset_credentials = true;	/* expired or revoked: fetch anew */
 	}
@@ -821,6 +913,7 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 
 	if (result->error && b->fail_fast &&
 		!(result->error->credentials_rejected && b->may_retry_expired) &&
+		!(result->error->clock_skewed && b->may_retry_skewed) &&
 		!(result->error->retryable && b->may_retry))
 		awl_invoke_raise(result->error);
 }
@@ -832,7 +925,7 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
  */
 static bool
 run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
-		  int max_parallel, bool fail_fast, bool may_retry_expired, bool may_retry)
+		  int max_parallel, bool fail_fast, bool first, bool may_retry_expired, bool may_retry)
 {
 	InvokeBatch b = {0};
 	int			i;
@@ -840,7 +933,9 @@ run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 	b.reqs = reqs;
 	b.results = results;
 	b.fail_fast = fail_fast;
-	b.may_retry_expired = may_retry_expired;
+	b.may_retry_expired = first && may_retry_expired;
+	b.may_retry_skewed = first;
+	b.offsets = palloc0(n * sizeof(long));
 	b.may_retry = may_retry;
 	b.targets = palloc0(n * sizeof(InvokeTarget));
 	b.lines = palloc0(n * sizeof(char **));
@@ -874,6 +969,12 @@ is_rejected(const AwlInvokeError *err)
 }
 
 static bool
+is_skewed(const AwlInvokeError *err)
+{
+	return err->clock_skewed;
+}
+
+static bool
 is_retryable(const AwlInvokeError *err)
 {
 	return err->retryable;
@@ -901,7 +1002,8 @@ resend(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, int max_pa
 		}
 	if (nagain > 0)
 	{
-		(void) run_round(again, again_results, nagain, max_parallel, fail_fast, false, may_retry);
+		(void) run_round(again, again_results, nagain, max_parallel, fail_fast, false, false,
+						 may_retry);
 		for (i = 0; i < nagain; i++)
 			results[index[i]] = again_results[i];
 	}
@@ -945,7 +1047,9 @@ backoff(int attempt, long retry_after_ms)
  * sent once more with freshly fetched ones, so the caller does not see the
  * failure; but new credentials are fetched for that at most once a minute
  * per backend, and other 403s (access denied) keep the cached ones
- * (environment keys cannot be refreshed and are not retried).  Throttled, server-error and
+ * (environment keys cannot be refreshed and are not retried).  A refusal
+ * for clock skew corrects this backend's clock from the reply's Date, as
+ * the SDKs do, and is sent once more.  Throttled, server-error and
  * unconnectable requests are tried again, up to awslambda.max_attempts in
  * all, after a backoff; anything that was answered otherwise, or may have
  * reached the function (a timeout, a broken reply), is never sent twice.
@@ -955,6 +1059,7 @@ awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 				int max_parallel, bool fail_fast)
 {
 	bool		refreshable = awl_credentials_refreshable();
+	bool		refreshed;
 	int			max_attempts = Max(1, reqs[0].max_attempts);
 	int			attempt = 1;
 	int			i;
@@ -962,8 +1067,11 @@ awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 	if (n <= 0)
 		return;
 	/* Rejected credentials are sent again only when new ones will be fetched. */
-	if (run_round(reqs, results, n, max_parallel, fail_fast, refreshable, max_attempts > 1) &&
-		refreshable)
+	refreshed = run_round(reqs, results, n, max_parallel, fail_fast, true, refreshable,
+						  max_attempts > 1);
+	/* Refused for clock skew: once more, signed with the corrected clock. */
+	resend(reqs, results, n, max_parallel, fail_fast, is_skewed, max_attempts > 1);
+	if (refreshed && refreshable)
 		resend(reqs, results, n, max_parallel, fail_fast, is_rejected, max_attempts > 1);
 
 	while (attempt < max_attempts)
