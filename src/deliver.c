@@ -487,8 +487,12 @@ send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContex
 		{
 			AwlInvokeError *err;
 
-			/* Answered (results live in cxt): keep it, unless it awaited new credentials. */
-			if (results[i].error ? !results[i].error->credentials_rejected
+			/*
+			 * Answered (results live in cxt): keep it, unless it awaited
+			 * another round with new credentials or a corrected clock.
+			 */
+			if (results[i].error ? !(results[i].error->credentials_rejected ||
+									 results[i].error->clock_skewed)
 				: results[i].status_code != 0)
 				continue;
 			unsent++;
