@@ -71,3 +71,32 @@ END;
 $$;
 SELECT clock_timestamp() - started < interval '3 seconds' AS failed_fast FROM t;
 SELECT awslambda_fn('lambdaTest', '{"after":"slow metadata"}');
+
+-- A 403 that denies the call (AccessDeniedException) says nothing about the
+-- credentials: twenty of them fetch none.  One that says the credentials are
+-- bad (ExpiredTokenException) has the backend fetch new ones and send once
+-- more, but at most once a minute: twenty of them fetch one.
+\c
+SELECT awslambda_fn('lambdaTest', '{"before":"rejections"}');
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'imds_credential_requests')::int AS fetches_before \gset
+DO $$
+BEGIN
+    FOR i IN 1..20 LOOP
+        BEGIN
+            PERFORM awslambda_fn('mockStatus', '{"status": 403, "code": "AccessDeniedException", "message": "User is not authorized to perform: lambda:InvokeFunction"}');
+        EXCEPTION WHEN invalid_authorization_specification THEN NULL;
+        END;
+    END LOOP;
+END $$;
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'imds_credential_requests')::int - :fetches_before AS fetches_after_access_denied;
+DO $$
+BEGIN
+    FOR i IN 1..20 LOOP
+        BEGIN
+            PERFORM awslambda_fn('mockStatus', '{"status": 403, "code": "ExpiredTokenException", "message": "The security token included in the request is expired"}');
+        EXCEPTION WHEN invalid_authorization_specification THEN NULL;
+        END;
+    END LOOP;
+END $$;
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'imds_credential_requests')::int - :fetches_before AS fetches_after_expired_token;
+SELECT awslambda_fn('lambdaTest', '{"after":"rejections"}');

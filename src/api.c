@@ -251,11 +251,9 @@ payload_datum(const char *function_name, const AwlInvokeResult *res, Datum *d,
 {
 	if (res->payload_len == 0)
 		return false;
-	if (!awl_json_is_valid(res->payload, res->payload_len))
-	{
-		*err = awl_non_json_error(function_name, res);
+	/* Checked first: a reply jsonb refuses fails this row, not the statement. */
+	if ((*err = awl_jsonb_payload_error(function_name, res)) != NULL)
 		return false;
-	}
 	*d = DirectFunctionCall1(jsonb_in, CStringGetDatum(res->payload));
 	return true;
 }

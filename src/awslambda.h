@@ -66,6 +66,14 @@ typedef struct AwlCredentials
 
 extern void awl_credentials_get(AwlCredentials *out);
 extern void awl_credentials_reset(void);
+
+/*
+ * Forgets the cached credentials because AWS rejected them (an expired or
+ * unknown token or key), so the next call fetches new ones; does so at most
+ * once a minute per backend, so that a loop of rejected calls does not ask
+ * the provider each time.  Returns whether they were forgotten.
+ */
+extern bool awl_credentials_rejected(void);
 extern bool awl_credentials_refreshable(void);
 extern const char *awl_default_region(void);
 extern const char *awl_default_region_or_null(void);
@@ -114,7 +122,10 @@ typedef struct AwlInvokeError
 	char	   *message;
 	char	   *detail;			/* NULL if none */
 	const char *hint;			/* NULL if none */
-	bool		credentials_expired;	/* worth one retry with new credentials */
+	bool		credentials_rejected;	/* expired or unknown credentials: worth
+										 * one retry with new ones */
+	bool		clock_skewed;	/* refused for clock skew: worth one retry
+								 * with the corrected clock */
 	bool		retryable;		/* throttled, server error, or nothing sent */
 	long		retry_after_ms; /* from Retry-After, 0 if none */
 	int			http_status;	/* the API's reply status, 0 if none */
@@ -137,7 +148,11 @@ extern void awl_invoke(const AwlInvokeRequest *req, AwlInvokeResult *result);
 
 /*
  * n invocations, at most max_parallel at a time; each result carries its own
- * error unless fail_fast, which raises the first one.
+ * error unless fail_fast, which raises the first one.  A problem with one
+ * reply (an API error, a broken reply, a character the database encoding
+ * cannot hold) stays in that result: without fail_fast, only what concerns
+ * the whole batch (no credentials, a cancel, out of memory) raises, and the
+ * results already complete are then left filled in.
  */
 extern void awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results,
 							int n, int max_parallel, bool fail_fast);
@@ -151,6 +166,15 @@ extern void awl_parse_function_name(const char *name, awl_function_name *parts);
 extern void awl_invoke_raise(const AwlInvokeError *err) pg_attribute_noreturn();
 extern AwlInvokeError *awl_non_json_error(const char *function_name,
 										  const AwlInvokeResult *result);
+
+/*
+ * NULL if a successful result's payload (in the database encoding) can
+ * become a jsonb value; otherwise the error, without raising: 08P01 when it
+ * is not JSON (or has a lone UTF-16 surrogate escape), 22P05 for \u0000 or
+ * an escaped character the database encoding cannot hold.
+ */
+extern AwlInvokeError *awl_jsonb_payload_error(const char *function_name,
+											   const AwlInvokeResult *result);
 extern void awl_raise_function_error(const char *function_name,
 									 const AwlInvokeResult *result) pg_attribute_noreturn();
 

@@ -806,6 +806,19 @@ awl_credentials_reset(void)
 }
 
 bool
+awl_credentials_rejected(void)
+{
+	static time_t last = 0;
+	time_t		now = time(NULL);
+
+	if (last != 0 && now >= last && now - last < MIN_REFRESH_INTERVAL)
+		return false;
+	last = now;
+	forget_credentials();
+	return true;
+}
+
+bool
 awl_credentials_refreshable(void)
 {
 	return !(env_nonempty("AWS_ACCESS_KEY_ID") && env_nonempty("AWS_SECRET_ACCESS_KEY"));

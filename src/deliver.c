@@ -428,9 +428,9 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 	values[REC_ID] = DirectFunctionCall1(uuid_in, CStringGetDatum(c->id));
 	nulls[REC_ID] = false;
 
-	if (err == NULL && c->request_response && r->payload &&
-		!awl_json_is_valid(r->payload, r->payload_len))
-		err = awl_non_json_error(c->function_name, r);
+	/* The response goes into a jsonb column: what jsonb refuses fails this row. */
+	if (err == NULL && c->request_response && r->payload)
+		err = awl_jsonb_payload_error(c->function_name, r);
 
 	if (err)
 	{
@@ -539,8 +539,12 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 }
 
 /*
- * Sends one batch; a failure of the whole batch (no credentials, say)
- * counts as a failed attempt of each invocation in it.
+ * Sends one batch.  A problem with one reply is that invocation's own
+ * outcome (awl_invoke_many does not raise for it); a failure of the whole
+ * batch (no credentials, say) counts as a failed, retryable attempt of each
+ * invocation in it that has no outcome yet.  Those that completed keep
+ * theirs: an Event Lambda accepted, or a function that ran, is not sent
+ * again because of another invocation.
  */
 static void
 send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContext cxt)
@@ -561,18 +565,27 @@ send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContex
 	{
 		ErrorData  *edata;
 		int			i;
+		int			unsent = 0;
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(cxt);		/* abort left us elsewhere */
-		ereport(WARNING,
-				(errmsg("awslambda dispatcher: could not send %d invocations: %s", n, edata->message)));
 		for (i = 0; i < n; i++)
 		{
-			AwlInvokeError *err = palloc0(sizeof(AwlInvokeError));
+			AwlInvokeError *err;
 
+			/*
+			 * Answered (results live in cxt): keep it, unless it awaited
+			 * another round with new credentials or a corrected clock.
+			 */
+			if (results[i].error ? !(results[i].error->credentials_rejected ||
+									 results[i].error->clock_skewed)
+				: results[i].status_code != 0)
+				continue;
+			unsent++;
+			err = palloc0(sizeof(AwlInvokeError));
 			err->sqlstate = edata->sqlerrcode;
 			err->message = edata->message;
 			err->detail = edata->detail;
@@ -580,6 +593,9 @@ send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContex
 			memset(&results[i], 0, sizeof(AwlInvokeResult));
 			results[i].error = err;
 		}
+		ereport(WARNING,
+				(errmsg("awslambda dispatcher: could not send %d of %d invocations: %s",
+						unsent, n, edata->message)));
 		MemoryContextSwitchTo(old);
 	}
 	PG_END_TRY();

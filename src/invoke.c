@@ -15,6 +15,7 @@
 
 #include <time.h>
 
+#include "catalog/namespace.h"
 #include "common/pg_prng.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -34,6 +35,15 @@
 #define MAX_REMOTE_ID		256
 #define MAX_REMOTE_MESSAGE	4096
 #define MAX_LOG_RESULT		16384	/* Lambda sends 4 KB, 5464 bytes in base64 */
+/* AWS accepts signatures within 5 minutes of its time; correct beyond 4, as the SDKs do. */
+#define CLOCK_SKEW_SECS		240
+
+/*
+ * Seconds to add to this server's clock to get AWS's, learnt from the Date
+ * header of a reply that refused a request for clock skew; 0 until then.
+ * Per backend (and per dispatcher), used for every signature.
+ */
+static long clock_offset = 0;
 
 /* Where one invocation goes. */
 typedef struct InvokeTarget
@@ -315,9 +325,33 @@ make_error(int sqlstate, char *message, char *detail, const char *hint)
 	return err;
 }
 
+/*
+ * Whether a 401/403 says the credentials themselves are bad (expired or
+ * unknown token, unknown key, a signature that expired), which new ones may
+ * cure, rather than that the identity may not do this (AccessDenied...).
+ */
+static bool
+credentials_rejected(long status, const char *code, const char *message)
+{
+	static const char *const codes[] = {"ExpiredToken", "ExpiredTokenException",
+		"UnrecognizedClientException", "InvalidClientTokenId"};
+	size_t		i;
+
+	if (status != 401 && status != 403)
+		return false;
+	for (i = 0; code && i < lengthof(codes); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return true;
+	if (code && strcmp(code, "InvalidSignatureException") == 0 &&
+		strncmp(message, "Signature expired", strlen("Signature expired")) == 0)
+		return true;
+	return strstr(message, "The security token included in the request is invalid") != NULL ||
+		strstr(message, "The security token included in the request is expired") != NULL;
+}
+
 /* The error for a non-2xx reply from the Lambda API. */
 static AwlInvokeError *
-api_error(const char *function_name, const AwlHttpResponse *resp)
+api_error(const char *function_name, const AwlHttpResponse *resp, char **code_out)
 {
 	static const char *const keys[] = {"__type", "code", "Code", "message", "Message"};
 	char	   *v[lengthof(keys)];
@@ -374,8 +408,8 @@ api_error(const char *function_name, const AwlHttpResponse *resp)
 					  : psprintf("HTTP %ld: %s", resp->status, message),
 					  (resp->status == 401 || resp->status == 403) ?
 					  "Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction." : NULL);
-	err->credentials_expired = (resp->status == 401 || resp->status == 403) && code &&
-		strncmp(code, "ExpiredToken", strlen("ExpiredToken")) == 0;
+	err->credentials_rejected = credentials_rejected(resp->status, code, message);
+	*code_out = code;
 
 	/*
 	 * Throttling and server errors say the call was not carried out: worth
@@ -452,6 +486,272 @@ awl_non_json_error(const char *function_name, const AwlInvokeResult *result)
 					  NULL);
 }
 
+/*
+ * Converts valid UTF-8 to the database encoding without raising.  Returns
+ * the text in the database encoding (s itself when nothing needs converting),
+ * or NULL with *bad_at set to the byte offset of the first character the
+ * database encoding cannot hold.
+ */
+static char *
+utf8_to_server_noerror(const char *s, size_t len, size_t *outlen, size_t *bad_at)
+{
+	int			enc = GetDatabaseEncoding();
+	Oid			proc;
+	char	   *dest;
+	int			done;
+
+	*outlen = len;
+	if (len == 0 || enc == PG_UTF8 || enc == PG_SQL_ASCII)
+		return unconstify(char *, s);	/* SQL_ASCII takes the bytes as they are */
+	proc = FindDefaultConversionProc(PG_UTF8, enc);
+	if (!OidIsValid(proc))
+	{
+		*bad_at = 0;
+		return NULL;
+	}
+	dest = palloc(len * MAX_CONVERSION_GROWTH + 1);
+	done = pg_do_encoding_conversion_buf(proc, PG_UTF8, enc,
+										 (unsigned char *) unconstify(char *, s), (int) len,
+										 (unsigned char *) dest, (int) (len * MAX_CONVERSION_GROWTH + 1),
+										 true);
+	if (done < (int) len)
+	{
+		pfree(dest);
+		*bad_at = (size_t) done;
+		return NULL;
+	}
+	*outlen = strlen(dest);
+	return dest;
+}
+
+/* "0xe2 0x82 0xac": the bytes of the UTF-8 character at s, for messages. */
+static char *
+utf8_char_bytes(const char *s, size_t left)
+{
+	StringInfoData buf;
+	int			n = Min((int) left, pg_utf_mblen((const unsigned char *) s));
+	int			j;
+
+	initStringInfo(&buf);
+	for (j = 0; j < n; j++)
+		appendStringInfo(&buf, "%s0x%02x", j ? " " : "", (unsigned char) s[j]);
+	return buf.data;
+}
+
+/* The error for a UTF-8 reply that holds a character the database encoding lacks. */
+static AwlInvokeError *
+untranslatable_error(const char *function_name, const char *s, size_t len, size_t at)
+{
+	/* The same message as PostgreSQL's own conversion error. */
+	return make_error(ERRCODE_UNTRANSLATABLE_CHARACTER,
+					  psprintf("character with byte sequence %s in encoding \"%s\" has no equivalent in encoding \"%s\"",
+							   utf8_char_bytes(s + at, len - at), pg_enc2name_tbl[PG_UTF8].name,
+							   GetDatabaseEncodingName()),
+					  psprintf("The response of Lambda function \"%s\" has %zu bytes; that character is at byte %zu.",
+							   function_name, len, at),
+					  NULL);
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The code unit of "\uXXXX" at s (s[0] is the backslash), or -1. */
+static long
+unicode_escape(const char *s, const char *end)
+{
+	long		v = 0;
+	int			j;
+
+	if (end - s < 6 || s[0] != '\\' || s[1] != 'u')
+		return -1;
+	for (j = 2; j < 6; j++)
+	{
+		int			d = hex_digit(s[j]);
+
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* Why jsonb would refuse a payload, or NULL; see awl_jsonb_payload_error. */
+static AwlInvokeError *
+jsonb_refusal(const char *function_name, const AwlInvokeResult *result)
+{
+	const char *s = result->payload;
+	const char *end = s + result->payload_len;
+	const char *p;
+	bool		in_string = false;
+	bool		utf8_db = GetDatabaseEncoding() == PG_UTF8;
+
+	if (!awl_json_is_valid(result->payload, result->payload_len))
+		return awl_non_json_error(function_name, result);
+
+	/*
+	 * json-c has read it; jsonb refuses more: \u0000, lone surrogates, and
+	 * escapes of characters the database encoding cannot hold.  Escapes are
+	 * ASCII, which every server encoding keeps as it is.
+	 */
+	for (p = s; p < end; p++)
+	{
+		long		cp;
+		const char *at = p;
+
+		if (*p == '"')
+		{
+			in_string = !in_string;
+			continue;
+		}
+		if (!in_string || *p != '\\')
+			continue;
+		if (p + 1 < end && p[1] != 'u')
+		{
+			p++;				/* \" \\ \n ... */
+			continue;
+		}
+		cp = unicode_escape(p, end);
+		if (cp < 0)
+			continue;			/* json-c accepted it; not ours to judge */
+		p += 5;
+		if (is_utf16_surrogate_first((pg_wchar) cp))
+		{
+			long		lo = unicode_escape(p + 1, end);
+
+			if (lo < 0 || !is_utf16_surrogate_second((pg_wchar) lo))
+				cp = -1;
+			else
+			{
+				cp = surrogate_pair_to_codepoint((pg_wchar) cp, (pg_wchar) lo);
+				p += 6;
+			}
+		}
+		else if (is_utf16_surrogate_second((pg_wchar) cp))
+			cp = -1;
+		if (cp < 0)
+			return make_error(ERRCODE_PROTOCOL_VIOLATION,
+							  psprintf("Lambda function \"%s\" returned a response that jsonb cannot hold",
+									   function_name),
+							  psprintf("A \\u escape at byte %zu of %zu is a lone UTF-16 surrogate.",
+									   (size_t) (at - s), result->payload_len),
+							  NULL);
+		if (cp == 0)
+			return make_error(ERRCODE_UNTRANSLATABLE_CHARACTER,
+							  psprintf("Lambda function \"%s\" returned a response that jsonb cannot hold",
+									   function_name),
+							  psprintf("\\u0000 at byte %zu of %zu cannot be converted to text.",
+									   (size_t) (at - s), result->payload_len),
+							  NULL);
+		if (cp > 0x7f && !utf8_db)
+		{
+			unsigned char utf8[8] = {0};
+			size_t		outlen;
+			size_t		bad_at;
+
+			unicode_to_utf8((pg_wchar) cp, utf8);
+			if (utf8_to_server_noerror((char *) utf8, strlen((char *) utf8), &outlen, &bad_at) == NULL)
+				return make_error(ERRCODE_UNTRANSLATABLE_CHARACTER,
+								  psprintf("Lambda function \"%s\" returned a response that jsonb cannot hold",
+										   function_name),
+								  psprintf("The \\u escape of U+%04lX at byte %zu of %zu has no equivalent in encoding \"%s\".",
+										   cp, (size_t) (at - s),
+										   result->payload_len, GetDatabaseEncodingName()),
+								  NULL);
+		}
+	}
+	return NULL;
+}
+
+AwlInvokeError *
+awl_jsonb_payload_error(const char *function_name, const AwlInvokeResult *result)
+{
+	AwlInvokeError *err = jsonb_refusal(function_name, result);
+
+	if (err)
+		err->http_status = result->status_code;
+	return err;
+}
+
+/* Parses an HTTP date ("Tue, 01 Dec 2026 10:05:00 GMT"); (time_t) -1 otherwise. */
+static time_t
+parse_http_date(const char *s)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct tm	tm = {0};
+	char		mon[4] = {0};
+	const char *m;
+	int			n = 0;
+
+	if (s == NULL ||
+		sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT%n", &tm.tm_mday, mon, &tm.tm_year,
+			   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || n == 0 ||
+		strlen(mon) != 3 || (m = strstr(months, mon)) == NULL || (m - months) % 3 != 0 ||
+		tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+		tm.tm_sec > 60 || tm.tm_year < 1970)
+		return (time_t) -1;
+	tm.tm_mon = (int) ((m - months) / 3);
+	tm.tm_year -= 1900;
+	return timegm(&tm);
+}
+
+/*
+ * Whether a refusal (401/403 with one of the codes the AWS SDKs read as clock
+ * skew) came with a Date more than 4 minutes from the time the request was
+ * signed with (offset: the correction used then).  If so, the clock
+ * correction becomes the Date's, with a WARNING when that is a new one, and
+ * the request is worth sending once more.
+ */
+static bool
+clock_skewed(const AwlHttpResponse *resp, const char *code, long offset)
+{
+	static const char *const codes[] = {"InvalidSignatureException", "SignatureDoesNotMatch",
+		"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture", "AuthFailure"};
+	size_t		i;
+	time_t		server;
+	time_t		now;
+	long		new_offset;
+
+	if ((resp->status != 401 && resp->status != 403) || code == NULL)
+		return false;
+	for (i = 0; i < lengthof(codes); i++)
+		if (strcmp(code, codes[i]) == 0)
+			break;
+	if (i == lengthof(codes))
+		return false;
+	server = parse_http_date(awl_http_header(resp, "Date"));
+	if (server == (time_t) -1)
+		return false;
+	now = time(NULL);
+	new_offset = (long) (server - now);
+	if (labs(new_offset - offset) <= CLOCK_SKEW_SECS)
+		return false;
+	if (labs(new_offset - clock_offset) > CLOCK_SKEW_SECS)
+	{
+		clock_offset = new_offset;
+		if (labs(new_offset) <= CLOCK_SKEW_SECS)
+			ereport(WARNING,
+					(errmsg("this server's clock agrees with AWS's again; awslambda signs requests with it"),
+					 errdetail("Lambda refused a request (%s) signed with the corrected time, and the Date of its reply is %ld seconds from this server's clock.",
+							   code, labs(new_offset))));
+		else
+			ereport(WARNING,
+					(errmsg("this server's clock differs from AWS's; awslambda now signs requests with AWS's time"),
+					 errdetail("Lambda refused a request (%s), and the Date of its reply is %ld seconds %s this server's clock.",
+							   code, labs(new_offset), new_offset > 0 ? "ahead of" : "behind"),
+					 errhint("Synchronize the server's clock (NTP).")));
+	}
+	return true;
+}
+
 /* What one batch of invocations shares while libcurl runs it. */
 typedef struct InvokeBatch
 {
@@ -463,6 +763,8 @@ typedef struct InvokeBatch
 	int		   *nlines;
 	bool		fail_fast;
 	bool		may_retry_expired;	/* a second round with new credentials may follow */
+	bool		may_retry_skewed;	/* a second round with a corrected clock may follow */
+	long	   *offsets;		/* per request: the clock correction it was signed with */
 	bool		may_retry;		/* attempts remain for retryable errors */
 	bool		reset_credentials;
 } InvokeBatch;
@@ -482,7 +784,8 @@ start_invoke(int i, AwlHttpRequest *hreq, void *arg)
 	awl_sigv4_signing signing = {0};
 	char	   *authz;
 
-	awl_sigv4_amz_date(time(NULL), amz_date);
+	b->offsets[i] = clock_offset;
+	awl_sigv4_amz_date(time(NULL) + clock_offset, amz_date);
 	add_header(sig_headers, wire, &n, "Host", t->host);
 	add_header(sig_headers, wire, &n, "X-Amz-Date", amz_date);
 	add_header(sig_headers, wire, &n, "X-Amz-Invocation-Type", req->invocation_type);
@@ -558,9 +861,17 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 										req->settings_prefix ? req->settings_prefix : "awslambda");
 	else if (resp->status < 200 || resp->status > 299)
 	{
-		if (resp->status == 403)
+		char	   *code = NULL;
+
+		result->error = api_error(req->function_name, resp, &code);
+		if (clock_skewed(resp, code, b->offsets[i]))
+		{
+			/* The clock, not the credentials: send again with the corrected one. */
+			result->error->clock_skewed = true;
+			result->error->credentials_rejected = false;
+		}
+		if (result->error->credentials_rejected)
 			b->reset_credentials = true;	/* expired or revoked: fetch anew */
-		result->error = api_error(req->function_name, resp);
 	}
 	else if (!pg_verify_mbstr(PG_UTF8, resp->body, (int) resp->body_len, true))
 		result->error = make_error(ERRCODE_PROTOCOL_VIOLATION,
@@ -569,27 +880,52 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 								   psprintf("The response has %zu bytes.", resp->body_len), NULL);
 	else
 	{
-		result->status_code = (int) resp->status;
 		/* Headers are remote text too: bounded and sanitized like messages. */
 		result->function_error = remote_header(resp, "X-Amz-Function-Error", MAX_REMOTE_ID);
 		result->executed_version = remote_header(resp, "X-Amz-Executed-Version", MAX_REMOTE_ID);
 		result->log_result = remote_header(resp, "X-Amz-Log-Result", MAX_LOG_RESULT);
 		result->request_id = remote_header(resp, "x-amzn-RequestId", MAX_REMOTE_ID);
-		/* Lambda speaks UTF-8; convert to the database encoding. */
-		result->payload = pg_any_to_server(resp->body, (int) resp->body_len, PG_UTF8);
-		result->payload_len = (result->payload == resp->body) ? resp->body_len : strlen(result->payload);
+		/*
+		 * Lambda speaks UTF-8; convert to the database encoding, without
+		 * raising: a character the database cannot hold fails this
+		 * invocation only, not the batch it is part of.
+		 */
+		{
+			size_t		bad_at = 0;
+
+			result->payload = utf8_to_server_noerror(resp->body, resp->body_len,
+													 &result->payload_len, &bad_at);
+			if (result->payload == NULL)
+			{
+				AwlInvokeError *err = untranslatable_error(req->function_name, resp->body,
+														   resp->body_len, bad_at);
+				char	   *request_id = result->request_id;
+
+				err->http_status = (int) resp->status;
+				memset(result, 0, sizeof(*result));
+				result->request_id = request_id;
+				result->error = err;
+			}
+			else
+				result->status_code = (int) resp->status;	/* last: complete */
+		}
 	}
 
 	if (result->error && b->fail_fast &&
-		!(result->error->credentials_expired && b->may_retry_expired) &&
+		!(result->error->credentials_rejected && b->may_retry_expired) &&
+		!(result->error->clock_skewed && b->may_retry_skewed) &&
 		!(result->error->retryable && b->may_retry))
 		awl_invoke_raise(result->error);
 }
 
-/* Sends one round of requests with the credentials at hand. */
-static void
+/*
+ * Sends one round of requests with the credentials at hand.  Returns whether
+ * the cached credentials were forgotten because AWS rejected them (at most
+ * once a minute, see awl_credentials_rejected).
+ */
+static bool
 run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
-		  int max_parallel, bool fail_fast, bool may_retry_expired, bool may_retry)
+		  int max_parallel, bool fail_fast, bool first, bool may_retry_expired, bool may_retry)
 {
 	InvokeBatch b = {0};
 	int			i;
@@ -597,7 +933,9 @@ run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 	b.reqs = reqs;
 	b.results = results;
 	b.fail_fast = fail_fast;
-	b.may_retry_expired = may_retry_expired;
+	b.may_retry_expired = first && may_retry_expired;
+	b.may_retry_skewed = first;
+	b.offsets = palloc0(n * sizeof(long));
 	b.may_retry = may_retry;
 	b.targets = palloc0(n * sizeof(InvokeTarget));
 	b.lines = palloc0(n * sizeof(char **));
@@ -617,18 +955,23 @@ run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 		for (i = 0; i < n; i++)
 			wipe_request(&b, i);
 		if (b.reset_credentials)
-			awl_credentials_reset();
+			(void) awl_credentials_rejected();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	if (b.reset_credentials)
-		awl_credentials_reset();
+	return b.reset_credentials && awl_credentials_rejected();
 }
 
 static bool
-is_expired(const AwlInvokeError *err)
+is_rejected(const AwlInvokeError *err)
 {
-	return err->credentials_expired;
+	return err->credentials_rejected;
+}
+
+static bool
+is_skewed(const AwlInvokeError *err)
+{
+	return err->clock_skewed;
 }
 
 static bool
@@ -659,7 +1002,8 @@ resend(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, int max_pa
 		}
 	if (nagain > 0)
 	{
-		run_round(again, again_results, nagain, max_parallel, fail_fast, false, may_retry);
+		(void) run_round(again, again_results, nagain, max_parallel, fail_fast, false, false,
+						 may_retry);
 		for (i = 0; i < nagain; i++)
 			results[index[i]] = again_results[i];
 	}
@@ -699,9 +1043,13 @@ backoff(int attempt, long retry_after_ms)
 
 /*
  * Runs a batch.  Requests that Lambda refused because the credentials had
- * expired (a clock or cache that ran late) are sent once more with freshly
- * fetched ones, so the caller does not see the failure (environment keys
- * cannot be refreshed and are not retried).  Throttled, server-error and
+ * expired or are unknown (a clock or cache that ran late, revoked keys) are
+ * sent once more with freshly fetched ones, so the caller does not see the
+ * failure; but new credentials are fetched for that at most once a minute
+ * per backend, and other 403s (access denied) keep the cached ones
+ * (environment keys cannot be refreshed and are not retried).  A refusal
+ * for clock skew corrects this backend's clock from the reply's Date, as
+ * the SDKs do, and is sent once more.  Throttled, server-error and
  * unconnectable requests are tried again, up to awslambda.max_attempts in
  * all, after a backoff; anything that was answered otherwise, or may have
  * reached the function (a timeout, a broken reply), is never sent twice.
@@ -711,20 +1059,20 @@ awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 				int max_parallel, bool fail_fast)
 {
 	bool		refreshable = awl_credentials_refreshable();
+	bool		refreshed;
 	int			max_attempts = Max(1, reqs[0].max_attempts);
 	int			attempt = 1;
 	int			i;
 
 	if (n <= 0)
 		return;
-	run_round(reqs, results, n, max_parallel, fail_fast, refreshable, max_attempts > 1);
-	for (i = 0; refreshable && i < n; i++)
-		if (results[i].error && results[i].error->credentials_expired)
-		{
-			awl_credentials_reset();
-			resend(reqs, results, n, max_parallel, fail_fast, is_expired, max_attempts > 1);
-			break;
-		}
+	/* Rejected credentials are sent again only when new ones will be fetched. */
+	refreshed = run_round(reqs, results, n, max_parallel, fail_fast, true, refreshable,
+						  max_attempts > 1);
+	/* Refused for clock skew: once more, signed with the corrected clock. */
+	resend(reqs, results, n, max_parallel, fail_fast, is_skewed, max_attempts > 1);
+	if (refreshed && refreshable)
+		resend(reqs, results, n, max_parallel, fail_fast, is_rejected, max_attempts > 1);
 
 	while (attempt < max_attempts)
 	{

@@ -172,7 +172,8 @@ class MockState:
         self.config = {'imds_expiry_seconds': 21600, 'imds_region': 'us-east-1',
                        'imds_expired_next': 0, 'sts_expiry_seconds': 3600,
                        'imds_token_status': None, 'imds_delay_ms': 0, 'imds_delay_requests': 0,
-                       'container_auth_token': None, 'throttle_per_second': 0}
+                       'container_auth_token': None, 'throttle_per_second': 0,
+                       'clock_skew_seconds': 0}
         self.throttle_window = (0, 0)  # (epoch second, invokes accepted in it)
         self.sources = {}             # access key id -> which endpoint issued it
         self.last_sts = None
@@ -401,6 +402,11 @@ class MockState:
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                     raise ValueError('throttle_per_second must be a non-negative integer')
                 self.config['throttle_per_second'] = value
+            if 'clock_skew_seconds' in event:
+                value = event['clock_skew_seconds']
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise ValueError('clock_skew_seconds must be an integer')
+                self.config['clock_skew_seconds'] = value
             if 'imds_region' in event:
                 if not isinstance(event['imds_region'], str):
                     raise ValueError('imds_region must be a string')
@@ -408,6 +414,11 @@ class MockState:
             if event.get('reset_counters'):
                 self._reset_counters()
             return {k: v for k, v in self.config.items() if k != 'container_auth_token'}
+
+    def clock_skew(self):
+        """Seconds the mock's pretended clock runs ahead of the real one."""
+        with self.lock:
+            return self.config['clock_skew_seconds']
 
     def forced_response(self, event, body):
         return build_forced_response(self, event, body)
@@ -719,7 +730,8 @@ def check_request_time(amzdate, scope_date, now):
                        f'{amz_date(now + CLOCK_SKEW_SECONDS)} ({amz_date(now)} + 5 min.)')
 
 
-def verify_sigv4(state, method, raw_target, headers, body, now=None, service_name='lambda'):
+def verify_sigv4(state, method, raw_target, headers, body, now=None, service_name='lambda',
+                 check_time=True):
     """Check a request's SigV4 signature as AWS would.
 
     headers: list of (name, value) as received (any case, repeats kept).
@@ -750,7 +762,8 @@ def verify_sigv4(state, method, raw_target, headers, body, now=None, service_nam
         raise ApiError(403, 'IncompleteSignatureException',
                        "Authorization header requires existence of either a "
                        "'X-Amz-Date' or a 'Date' header.")
-    check_request_time(by_name['x-amz-date'][0].strip(), scope_date, now)
+    if check_time:
+        check_request_time(by_name['x-amz-date'][0].strip(), scope_date, now)
     signed_lower = [h.strip().lower() for h in signed]
     required = ['host', 'x-amz-date'] + (
         ['x-amz-security-token'] if 'x-amz-security-token' in by_name else [])
@@ -932,6 +945,12 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
 
     # -- plumbing ------------------------------------------------------------------
 
+    def date_time_string(self, timestamp=None):
+        # Every reply's Date header shows the mock's (possibly skewed) clock.
+        if timestamp is None:
+            timestamp = time.time() + self.server.state.clock_skew()
+        return super().date_time_string(timestamp)
+
     def _dispatch(self):
         state = self.server.state
         state.count('requests')
@@ -1061,7 +1080,12 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
 
         # Authentication comes first, as with AWS.
         try:
-            akid, scope_region = verify_sigv4(state, self.command, self.path, headers, body)
+            # With a skewed clock the control functions stay reachable whatever
+            # clock the client signs with, so a test can always turn it off.
+            skew = state.clock_skew()
+            akid, scope_region = verify_sigv4(
+                state, self.command, self.path, headers, body, now=time.time() + skew,
+                check_time=not (skew and unquote(match.group(1)) in CONTROL_FUNCTIONS))
         finally:
             prev = state.swap_last_invoke(self._invoke_summary(match, body, lower))
         self.note['akid'] = akid

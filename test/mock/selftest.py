@@ -13,6 +13,7 @@ Exit status 1 if anything failed.
 import base64
 import calendar
 import datetime
+import email.utils
 import hashlib
 import http.client
 import json
@@ -442,7 +443,7 @@ def test_imds(mock):
     check('mockConfig', config(mock, imds_expiry_seconds=-10, imds_region='eu-west-1') ==
           {'imds_expiry_seconds': -10, 'imds_region': 'eu-west-1', 'imds_expired_next': 0,
            'sts_expiry_seconds': 3600, 'imds_token_status': None, 'imds_delay_ms': 0,
-           'imds_delay_requests': 0, 'throttle_per_second': 0})
+           'imds_delay_requests': 0, 'throttle_per_second': 0, 'clock_skew_seconds': 0})
     expired = imds_credentials(mock)
     r = invoke(mock, 'lambdaTest', creds=expired)
     check('expired credentials -> 403', is_error(
@@ -677,6 +678,29 @@ def test_delivery(mock):
     check('throttle off again', invoke(mock, 'lambdaTest').status == 200)
 
 
+def test_clock_skew(mock):
+    config(mock, clock_skew_seconds=600)
+    r = invoke(mock, 'lambdaTest')
+    date = email.utils.parsedate_to_datetime(r.headers.get('date')).timestamp()
+    check('clock_skew_seconds: Date is 10 min ahead', abs(date - time.time() - 600) < 5, r.headers)
+    check('clock_skew_seconds: a request signed now has expired',
+          is_error(r, 403, 'InvalidSignatureException') and
+          r.json()['Message'].startswith('Signature expired: '), describe(r))
+    ahead = datetime.datetime.fromtimestamp(time.time() + 600, datetime.timezone.utc)
+    r = invoke(mock, 'lambdaTest', timestamp=ahead.strftime('%Y%m%dT%H%M%SZ'))
+    check('clock_skew_seconds: signed at the mock\'s time -> 200', r.status == 200, describe(r))
+    r = invoke(mock, 'lambdaTest', headers={'X-Amz-Invocation-Type': 'DryRun'})
+    check('clock_skew_seconds: DryRun refused too', is_error(r, 403, 'InvalidSignatureException'),
+          describe(r))
+    check('clock_skew_seconds: control functions still reachable',
+          stats(mock)['config']['clock_skew_seconds'] == 600)
+    config(mock, clock_skew_seconds=0)
+    r = invoke(mock, 'lambdaTest')
+    date = email.utils.parsedate_to_datetime(r.headers.get('date')).timestamp()
+    check('clock_skew_seconds off again', r.status == 200 and abs(date - time.time()) < 5,
+          describe(r))
+
+
 def main():
     test_vectors()
     mock = MockProcess()
@@ -684,7 +708,7 @@ def main():
         for test in (test_basic, test_auth, test_names, test_invocation_types, test_payloads,
                      test_function_errors, test_forced_status, test_imds, test_keepalive,
                      test_expect_continue, test_chunked, test_sts, test_container,
-                     test_delivery):
+                     test_delivery, test_clock_skew):
             try:
                 test(mock)
             except Exception as exc:  # one broken group must not hide the others
