@@ -35,10 +35,28 @@ ok($sub->poll_query_until('postgres',
 		"SELECT pg_read_file('" . $sub->logfile . "', $sub_log_start, 1000000) LIKE '%is replicated from a publisher by a subscription%'"),
 	'the subscriber\'s dispatcher says it holds off');
 
+# The publisher cannot reach Lambda for a while: its invocations stay queued
+# (retried with backoff) and reach the subscriber as queued rows.
+$pub->safe_psql('postgres', q{
+	ALTER SYSTEM SET awslambda.endpoint_url = 'http://127.0.0.1:1';
+	SELECT pg_reload_conf();
+});
+sleep(1);
 $pub->safe_psql('postgres', q{
 	SELECT count(awslambda_invoke_async('lambdaTest', jsonb_build_object('replicated', g),
 	                                    callback => CASE WHEN g <= 5 THEN 'public.cb' END))
 	  FROM generate_series(1, 20) g;
+});
+$pub->wait_for_catchup('blue_green');
+# A local commit on the subscriber wakes its dispatcher, which looks at the
+# whole queue, the replicated rows included.
+my $own = $sub->safe_psql('postgres', q{SELECT awslambda_fn_async('lambdaTest', '{"local": "subscriber"}')});
+sleep(2);
+is(awl_accepted($sub, 'lambdaTest')->{count} // 0, 0,
+	'the subscriber sent none of the replicated rows (nor its own while subscribed)');
+$pub->safe_psql('postgres', q{
+	ALTER SYSTEM RESET awslambda.endpoint_url;
+	SELECT pg_reload_conf();
 });
 ok(awl_wait_finished($pub), 'the publisher sent its invocations');
 ok($pub->poll_query_until('postgres', 'SELECT count(*) = 5 FROM cb_log'), 'and ran their callbacks');
@@ -55,9 +73,8 @@ is($pub->safe_psql('postgres', "SELECT string_agg(DISTINCT at_node, ',') FROM cb
 
 # Switch over: the subscription goes, the former subscriber sends its own.
 $sub->safe_psql('postgres', 'DROP SUBSCRIPTION blue_green');
-my $own = $sub->safe_psql('postgres', q{SELECT awslambda_fn_async('lambdaTest', '{"after": "switchover"}')});
 ok($sub->poll_query_until('postgres', "SELECT status = 'sent' FROM awslambda_invocations WHERE id = '$own'"),
-	'after the subscription is dropped, the former subscriber sends');
+	'after the subscription is dropped, the former subscriber sends its own');
 $got = awl_accepted($pub, 'lambdaTest', 1);
 is($got->{count}, 21, 'and only its own invocation');
 is($sub->safe_psql('postgres', "SELECT count(*) FROM cb_log WHERE at_node = 'subscriber'"), '0',
