@@ -2,6 +2,20 @@
 
 \echo Use "CREATE EXTENSION aws_commons" to load this file. \quit
 
+-- The schema is made for this extension, or must belong to a superuser: a
+-- role that created it beforehand could plant functions in it that the
+-- extension's users would then call.
+DO $$
+BEGIN
+    IF NOT (SELECT r.rolsuper
+              FROM pg_catalog.pg_namespace AS n
+              JOIN pg_catalog.pg_roles AS r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+             WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace) THEN
+        RAISE EXCEPTION 'schema "@extschema@" belongs to a role that is not a superuser'
+            USING HINT = 'Drop the schema, or make a superuser its owner, before CREATE EXTENSION.';
+    END IF;
+END $$;
+
 -- A Lambda function and, optionally, its region, as RDS/Aurora spell it.
 CREATE TYPE @extschema@._lambda_function_arn_1 AS (
     function_name text,

@@ -299,6 +299,9 @@ _PG_init(void)
 							   check_endpoint_override, NULL, NULL);
 
 	MarkGUCPrefixReserved("aws_lambda");
+
+	/* The check that awslambda's statements on the queue name only the queue. */
+	awl_queue_init();
 }
 
 /* Converts a text argument to a UTF-8 C string of known length. */

@@ -193,6 +193,9 @@ extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
 extern Oid	awl_queue_find(bool missing_ok);
 extern char *awl_queue_name(Oid relid);
 extern void awl_queue_wake_at_commit(void);
+extern void awl_queue_init(void);
+extern void awl_queue_guard_begin(Oid relid);
+extern void awl_queue_guard_end(void);
 
 /* in confine.c: the dispatcher's session, and user code run from it */
 typedef struct AwlConfinement
@@ -211,6 +214,8 @@ extern void awl_confine_leave(AwlConfinement *c);
 extern void awl_dispatcher_init(void);
 extern bool awl_dispatcher_available(void);
 extern void awl_dispatcher_wake(Oid dboid);
+extern bool awl_dispatcher_callback_begin(const char *id);
+extern void awl_dispatcher_callback_end(void);
 
 /* in deliver.c: the dispatcher's work on one database's queue */
 extern bool awl_deliver_open(void);

@@ -65,6 +65,7 @@ static const struct
 	{"default_transaction_isolation", "read committed"},
 	{"default_transaction_read_only", "off"},
 	{"role", "none"},
+	{"exit_on_error", "off"},
 };
 
 /* A setting and the value the server gives it (before any per-database setting). */
@@ -122,9 +123,9 @@ captured_value(const char *name)
 }
 
 /*
- * Remembers the server's values of the fixed settings and of awslambda's
- * own; called in the dispatcher before it connects to its database, when
- * its settings are still those of the postmaster.
+ * Remembers the server's values of the fixed settings, awslambda's own and
+ * every other one a session may change; called in the dispatcher before it
+ * connects to its database, when its settings are still the postmaster's.
  */
 void
 awl_confine_capture(void)
@@ -140,7 +141,9 @@ awl_confine_capture(void)
 		const char *name = vars[i]->name;
 		const char *value;
 
-		if (!is_own_setting(name) && !is_fixed_setting(name))
+		/* Ours, the fixed ones, and every one a session may change. */
+		if (!is_own_setting(name) && !is_fixed_setting(name) &&
+			vars[i]->context != PGC_SUSET && vars[i]->context != PGC_USERSET)
 			continue;
 		if (vars[i]->flags & GUC_CUSTOM_PLACEHOLDER)
 			continue;
@@ -198,6 +201,34 @@ awl_confine_session(void)
 		ncallback_base++;
 	}
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Puts back the server's value of every setting that ALTER ROLE/DATABASE
+ * ... SET gave the dispatcher's own session when it connected (the
+ * bootstrap superuser's settings among them): a callback starts from the
+ * server's values, then gets its own role's (apply_role_settings).
+ */
+static void
+undo_connection_settings(void)
+{
+	int			n;
+	struct config_generic **vars = all_settings(&n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		struct config_generic *var = vars[i];
+		const char *server;
+
+		if ((var->context != PGC_SUSET && var->context != PGC_USERSET) ||
+			var->source < PGC_S_GLOBAL || var->source > PGC_S_CLIENT ||
+			strcmp(var->name, "role") == 0 || strcmp(var->name, "session_authorization") == 0 ||
+			(server = captured_value(var->name)) == NULL)
+			continue;
+		(void) set_config_option(var->name, server, PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, WARNING, false);
+	}
 }
 
 /* Applies one pg_db_role_setting entry (an array of "name=value") in the current nest level. */
@@ -290,7 +321,11 @@ awl_confine_enter(Oid role, AwlConfinement *c)
 		(void) set_config_option(callback_base[i].name, callback_base[i].value,
 								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
 								 WARNING, false);
+	undo_connection_settings();
 	apply_role_settings(role);
+	/* Whatever the role's settings say, an error in a callback must not end the dispatcher. */
+	(void) set_config_option("exit_on_error", "off", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, WARNING, false);
 }
 
 /*

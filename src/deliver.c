@@ -46,6 +46,8 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
+#include "storage/latch.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/ruleutils.h"
 
@@ -75,6 +77,8 @@ typedef struct Claimed
 	long		delay_ms;		/* before the next attempt, when re-queued */
 } Claimed;
 
+static void follow_queue_name(void);
+
 /* Runs SQL in a transaction of its own, with a snapshot. */
 static void
 begin_work(const char *activity)
@@ -85,6 +89,7 @@ begin_work(const char *activity)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	pgstat_report_activity(STATE_RUNNING, activity);
+	follow_queue_name();
 }
 
 static void
@@ -96,13 +101,57 @@ end_work(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/*
+ * Every statement the dispatcher runs is on the queue table alone: while it
+ * is analysed (or re-analysed by the plan cache) it may name no other
+ * relation (see awl_queue_guard_begin).
+ */
 static void
 run(const char *sql, int expected, int nargs, Oid *types, Datum *values, const char *nulls)
 {
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	volatile int rc = 0;
 
+	awl_queue_guard_begin(queue_relid);
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		awl_queue_guard_end();
+	}
+	PG_END_TRY();
 	if (rc != expected)
 		elog(ERROR, "awslambda dispatcher: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+}
+
+/* The statements planned once for the dispatcher's life, forgotten if the queue's name changes. */
+static SPIPlanPtr *saved_plans[16];
+static int	nsaved_plans = 0;
+
+/*
+ * The queue's qualified name, as the SQL text has it, follows renames of the
+ * table or its schema: checked at the start of each of the dispatcher's
+ * transactions; the saved plans are made anew with the new name.
+ */
+static void
+follow_queue_name(void)
+{
+	char	   *now = awl_queue_name(queue_relid);
+	int			i;
+
+	if (strcmp(now, queue) == 0)
+		return;
+	ereport(LOG,
+			(errmsg("awslambda dispatcher: the queue table is now %s (was %s)", now, queue)));
+	pfree(queue);
+	queue = MemoryContextStrdup(TopMemoryContext, now);
+	for (i = 0; i < nsaved_plans; i++)
+	{
+		SPI_freeplan(*saved_plans[i]);
+		*saved_plans[i] = NULL;
+	}
+	nsaved_plans = 0;
 }
 
 /*
@@ -113,19 +162,30 @@ static void
 run_prepared(SPIPlanPtr *plan, const char *sql, int expected, int nargs, Oid *types,
 			 Datum *values)
 {
-	int			rc;
+	volatile int rc = 0;
 
-	if (*plan == NULL)
+	awl_queue_guard_begin(queue_relid);
+	PG_TRY();
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+		if (*plan == NULL)
+		{
+			SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
 
-		if (p == NULL)
-			elog(ERROR, "awslambda dispatcher: could not plan \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*plan = p;
+			if (p == NULL)
+				elog(ERROR, "awslambda dispatcher: could not plan \"%s\": %s", sql,
+					 SPI_result_code_string(SPI_result));
+			SPI_keepplan(p);
+			*plan = p;
+			Assert(nsaved_plans < lengthof(saved_plans));
+			saved_plans[nsaved_plans++] = plan;
+		}
+		rc = SPI_execute_plan(*plan, values, NULL, false, 0);
 	}
-	rc = SPI_execute_plan(*plan, values, NULL, false, 0);
+	PG_FINALLY();
+	{
+		awl_queue_guard_end();
+	}
+	PG_END_TRY();
 	if (rc != expected)
 		elog(ERROR, "awslambda dispatcher: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
 }
@@ -703,6 +763,7 @@ check_callback(Oid fn, const char *callback, Oid role)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	Form_pg_proc proc;
+	List	   *recorded;
 	bool		same;
 
 	if (!HeapTupleIsValid(tup))
@@ -710,8 +771,10 @@ check_callback(Oid fn, const char *callback, Oid role)
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("callback %s(awslambda_invocations) no longer exists", callback)));
 	proc = (Form_pg_proc) GETSTRUCT(tup);
-	same = strcmp(quote_qualified_identifier(get_namespace_name(proc->pronamespace),
-											 NameStr(proc->proname)), callback) == 0 &&
+	recorded = stringToQualifiedNameList(callback);
+	same = list_length(recorded) == 2 &&
+		strcmp(strVal(linitial(recorded)), get_namespace_name(proc->pronamespace)) == 0 &&
+		strcmp(strVal(lsecond(recorded)), NameStr(proc->proname)) == 0 &&
 		proc->pronargs == 1 && proc->proargtypes.values[0] == queue_rowtype &&
 		!proc->proretset;
 	ReleaseSysCache(tup);
@@ -742,6 +805,33 @@ call_routine(Oid fn, Datum row)
 	fcinfo->args[0].value = row;
 	fcinfo->args[0].isnull = false;
 	(void) FunctionCallInvoke(fcinfo);
+}
+
+/*
+ * A callback that catches the cancel at its time limit (or keeps running
+ * for another reason) is ended for good CALLBACK_GRACE_MS later: the
+ * dispatcher exits with FATAL, which no exception block can catch, and the
+ * launcher starts a new one; a callback that stops dispatchers this way
+ * twice is not run again (awl_dispatcher_callback_begin).
+ */
+#define CALLBACK_GRACE_MS	5000
+
+static void
+callback_deadline_reached(void)
+{
+	ProcDiePending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+static TimeoutId
+callback_deadline(void)
+{
+	static TimeoutId id = MAX_TIMEOUTS;
+
+	if (id == MAX_TIMEOUTS)
+		id = RegisterTimeout(USER_TIMEOUT, callback_deadline_reached);
+	return id;
 }
 
 /* One finished invocation whose callback is to run. */
@@ -790,9 +880,15 @@ run_callback(const PendingCallback *cb)
 
 	awl_confine_enter(cb->role, &confinement);
 	if (awl_async_callback_timeout_ms > 0)
+	{
+		/* A cancel at the limit; a callback that catches it is ended a while later. */
 		enable_timeout_after(STATEMENT_TIMEOUT, awl_async_callback_timeout_ms);
+		enable_timeout_after(callback_deadline(),
+							 awl_async_callback_timeout_ms + CALLBACK_GRACE_MS);
+	}
 	call_routine(cb->fn, row);
 	disable_timeout(STATEMENT_TIMEOUT, false);
+	disable_timeout(callback_deadline(), false);
 	awl_confine_leave(&confinement);
 	CommandCounterIncrement();
 
@@ -865,6 +961,15 @@ awl_deliver_callbacks(int limit)
 	{
 		MemoryContext old = CurrentMemoryContext;
 
+		if (!awl_dispatcher_callback_begin(pending[i].id))
+		{
+			ereport(WARNING,
+					(errmsg("awslambda dispatcher: callback %s for invocation %s is not run again: dispatchers stopped while running it",
+							pending[i].callback, pending[i].id)));
+			record_callback_error(pending[i].id,
+								  "not run again: the dispatcher stopped while running this callback (it outran awslambda.async_callback_timeout by far, or ended the process)");
+			continue;
+		}
 		PG_TRY();
 		{
 			run_callback(&pending[i]);
@@ -874,10 +979,13 @@ awl_deliver_callbacks(int limit)
 			ErrorData  *edata;
 
 			disable_timeout(STATEMENT_TIMEOUT, false);
+			disable_timeout(callback_deadline(), false);
 			MemoryContextSwitchTo(cxt);
 			edata = CopyErrorData();
 			FlushErrorState();
 			AbortCurrentTransaction();
+			/* Session advisory locks the callback took outlive the abort. */
+			LockReleaseSession(USER_LOCKMETHOD);
 			MemoryContextSwitchTo(old);
 			ereport(WARNING,
 					(errmsg("awslambda dispatcher: callback %s for invocation %s failed: %s",
@@ -885,6 +993,7 @@ awl_deliver_callbacks(int limit)
 			record_callback_error(pending[i].id, edata->message);
 		}
 		PG_END_TRY();
+		awl_dispatcher_callback_end();
 	}
 	MemoryContextDelete(cxt);
 	return n;

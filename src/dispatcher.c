@@ -65,6 +65,8 @@
  * may wait to be sent).
  */
 #define COALESCE_MS			20
+/* A callback during which a dispatcher died this often is not run again. */
+#define CALLBACK_DEATHS		2
 
 typedef struct DispatchSlot
 {
@@ -73,6 +75,9 @@ typedef struct DispatchSlot
 	bool		leave;			/* the running dispatcher should leave after its round */
 	pid_t		pid;			/* 0: none running */
 	Latch	   *latch;			/* the running dispatcher's, or NULL */
+	/* The callback being run (invocation id), and how often a dispatcher died in it. */
+	char		callback_running[37];	/* uuid text, or empty */
+	int			callback_deaths;
 } DispatchSlot;
 
 typedef struct DispatchShared
@@ -341,8 +346,6 @@ dispatcher_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 	if (OidIsValid(left))
 		stop_dispatcher(left, drop);
-	if (installs_awslambda(stmt))
-		awl_queue_wake_at_commit();
 	PG_TRY();
 	{
 		if (prev_process_utility_hook)
@@ -362,6 +365,10 @@ dispatcher_process_utility(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 	if (OidIsValid(left) && !drop)
 		awl_dispatcher_wake(left);
+
+	/* Only once it worked: nobody else wakes a dispatcher by trying. */
+	if (installs_awslambda(stmt))
+		awl_queue_wake_at_commit();
 
 	/* The prepared transaction's invocations are committed now: wake for them. */
 	if (IsA(stmt, TransactionStmt) &&
@@ -631,6 +638,41 @@ release_slot(int code, Datum arg)
 		SetLatch(launcher);
 }
 
+/*
+ * Notes that the callback of invocation id is about to run; false (and
+ * forgotten) if a dispatcher of this database already died CALLBACK_DEATHS
+ * times while running it: it is not run again.  The note lives in shared
+ * memory, so it outlives the dispatcher that a callback stopped (an
+ * uncatchable time limit, exit_on_error).
+ */
+bool
+awl_dispatcher_callback_begin(const char *id)
+{
+	bool		run = true;
+
+	SpinLockAcquire(&shared->mutex);
+	if (strcmp(my_slot->callback_running, id) == 0)
+		run = ++my_slot->callback_deaths < CALLBACK_DEATHS;
+	else
+	{
+		strlcpy(my_slot->callback_running, id, sizeof(my_slot->callback_running));
+		my_slot->callback_deaths = 0;
+	}
+	if (!run)
+		my_slot->callback_running[0] = '\0';
+	SpinLockRelease(&shared->mutex);
+	return run;
+}
+
+/* The callback noted by awl_dispatcher_callback_begin() is done, one way or another. */
+void
+awl_dispatcher_callback_end(void)
+{
+	SpinLockAcquire(&shared->mutex);
+	my_slot->callback_running[0] = '\0';
+	SpinLockRelease(&shared->mutex);
+}
+
 /* Has a command that needs the database without connections asked us to leave? */
 static bool
 asked_to_leave(void)
@@ -722,8 +764,14 @@ awl_dispatcher_main(Datum arg)
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+			/*
+			 * The server's values that this session and its callbacks were
+			 * fixed to (confine.c) may have changed: the launcher starts a new
+			 * dispatcher at once, which takes them from the postmaster.
+			 */
+			ereport(LOG,
+					(errmsg("awslambda dispatcher: restarting to apply the reloaded configuration")));
+			proc_exit(0);
 		}
 		if (asked_to_leave())
 			proc_exit(0);

@@ -33,6 +33,8 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/analyze.h"
 #include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -54,6 +56,7 @@ static bool xact_callback_registered = false;
 static SPIPlanPtr insert_plan = NULL;
 static Oid	insert_plan_relid = InvalidOid;
 static bool insert_plan_callback_fn = false;
+static char insert_plan_name[2 * NAMEDATALEN + 8];	/* the name it was planned with */
 
 static void
 queue_xact_callback(XactEvent event, void *arg)
@@ -221,6 +224,76 @@ awl_queue_find(bool missing_ok)
 	return relid;
 }
 
+/*
+ * The queue table's name is put into SQL text, and the plan cache parses
+ * that text again whenever it replans (after any schema rename, say).  A
+ * database owner who renames the extension's schema (public, which it owns
+ * on PostgreSQL 15) and plants a table of the old name there would have the
+ * next replan resolve to its table, whose triggers would then run as the
+ * queue's owner or as the dispatcher.  So while awslambda runs its own
+ * statements on the queue, every statement's analysis (first or again) is
+ * checked: each relation it names must be the queue table, by OID.
+ */
+static Oid	guarded_relid = InvalidOid;
+static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
+
+static bool
+names_only_queue(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, names_only_queue, context,
+								 QTW_EXAMINE_RTES_BEFORE);
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_RELATION && rte->relid != guarded_relid)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("awslambda: a statement on the queue names relation %u, which is not the queue table %u",
+							rte->relid, guarded_relid),
+					 errdetail("The name of the queue table's schema may have been changed.")));
+		return false;
+	}
+	return expression_tree_walker(node, names_only_queue, context);
+}
+
+static void
+queue_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze_hook)
+		prev_post_parse_analyze_hook(pstate, query, jstate);
+	if (OidIsValid(guarded_relid))
+		(void) names_only_queue((Node *) query, NULL);
+}
+
+/* From _PG_init: installs the check above. */
+void
+awl_queue_init(void)
+{
+	prev_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = queue_post_parse_analyze;
+}
+
+/*
+ * Until awl_queue_guard_end(), statements analysed in this backend may name
+ * no relation but relid (the queue).  Only around awslambda's own
+ * statements on the queue: never while user code runs.
+ */
+void
+awl_queue_guard_begin(Oid relid)
+{
+	guarded_relid = relid;
+}
+
+void
+awl_queue_guard_end(void)
+{
+	guarded_relid = InvalidOid;
+}
+
 /* The queue table's name, qualified and quoted, for SQL text. */
 char *
 awl_queue_name(Oid relid)
@@ -312,6 +385,25 @@ resolve_callback(const char *name, Oid relid, char **qualified)
 	return fn;
 }
 
+/* SPI_prepare of a statement on the queue table relid alone (see awl_queue_guard_begin). */
+static SPIPlanPtr
+prepare_guarded(const char *sql, int nargs, Oid *types, Oid relid)
+{
+	SPIPlanPtr volatile plan = NULL;
+
+	awl_queue_guard_begin(relid);
+	PG_TRY();
+	{
+		plan = SPI_prepare(sql, nargs, types);
+	}
+	PG_FINALLY();
+	{
+		awl_queue_guard_end();
+	}
+	PG_END_TRY();
+	return plan;
+}
+
 /*
  * A version 7 UUID: milliseconds since 1970 in the first 48 bits, then
  * random bits.  Ids of one moment sort together, so the primary key grows at
@@ -356,6 +448,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	char	   *callback_name = NULL;
 	Oid			callback_fn = InvalidOid;
 	bool		has_callback_fn;
+	char	   *queue_name;
 	Datum		values[9];
 	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
@@ -402,8 +495,9 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	queue_name = awl_queue_name(relid);
 	if (insert_plan == NULL || insert_plan_relid != relid ||
-		insert_plan_callback_fn != has_callback_fn)
+		insert_plan_callback_fn != has_callback_fn || strcmp(insert_plan_name, queue_name) != 0)
 	{
 		Oid			types[9] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, OIDOID, OIDOID};
@@ -415,10 +509,10 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		char	   *sql = psprintf("INSERT INTO %s (id, function_name, qualifier, region, "
 								   "invocation_type, payload, callback, invoked_by%s) "
 								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8%s)",
-								   awl_queue_name(relid),
+								   queue_name,
 								   has_callback_fn ? ", callback_fn" : "",
 								   has_callback_fn ? ", $9" : "");
-		SPIPlanPtr	plan = SPI_prepare(sql, has_callback_fn ? 9 : 8, types);
+		SPIPlanPtr	plan = prepare_guarded(sql, has_callback_fn ? 9 : 8, types, relid);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -428,12 +522,14 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		insert_plan = plan;
 		insert_plan_relid = relid;
 		insert_plan_callback_fn = has_callback_fn;
+		strlcpy(insert_plan_name, queue_name, sizeof(insert_plan_name));
 	}
 
 	/* Written as the table's owner: callers get no INSERT right of their own. */
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	awl_queue_guard_begin(relid);
 	PG_TRY();
 	{
 		if (SPI_execute_plan(insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)
@@ -441,6 +537,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	}
 	PG_FINALLY();
 	{
+		awl_queue_guard_end();
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();

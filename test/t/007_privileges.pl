@@ -253,6 +253,84 @@ my ($rc, $out, $err) = $node->psql('appdb', 'SELECT count(*) FROM awslambda_invo
 	extra_params => [ '-U', 'app' ]);
 is("$rc $err", '0 ', 'rows of a dropped role do not break reading the queue');
 
+# A callback that takes a session advisory lock and fails leaves no lock behind.
+as_app('appdb', q{CREATE FUNCTION cb_lock(inv awslambda_invocations) RETURNS void LANGUAGE plpgsql AS $$
+	BEGIN PERFORM pg_advisory_lock(4242); RAISE EXCEPTION 'fails holding a lock'; END $$});
+my $lock_id = queue_as_app('cb_lock');
+like(callback_error($lock_id), qr/fails holding a lock/, 'the locking callback failed');
+is($node->safe_psql('appdb', 'SELECT pg_try_advisory_lock(4242)'), 't',
+	'its session advisory lock was released');
+
+# A name recorded with quote_all_identifiers on is still the same function.
+my $quoted = as_app('appdb', q{SET quote_all_identifiers = on;
+	SELECT awslambda_invoke_async('lambdaTest', '{}', callback => 'cb_report')});
+ok($node->poll_query_until('appdb', "SELECT callback_done_at IS NOT NULL FROM awslambda_invocations WHERE id = '$quoted'"),
+	'callback recorded under quote_all_identifiers ran');
+is(callback_error($quoted), '', 'without an error');
+
+# The bootstrap superuser's own per-role settings do not reach callbacks, and
+# a reload gives callbacks the server's new values.
+$node->safe_psql('postgres', q{ALTER ROLE postgres IN DATABASE appdb SET work_mem = '1234kB'});
+as_app('appdb', q{CREATE FUNCTION cb_work_mem(inv awslambda_invocations) RETURNS void LANGUAGE plpgsql AS $$
+	BEGIN INSERT INTO public.cb_log (id, what, ran_as, concurrency)
+	      VALUES (inv.id, current_setting('work_mem'), current_user, current_setting('awslambda.max_concurrency')); END $$});
+as_app('appdb', 'ALTER DATABASE appdb SET awslambda.max_concurrency = 3');
+$node->safe_psql('postgres', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE backend_type = 'awslambda dispatcher' AND datname = 'appdb'});
+sleep(2);
+$node->safe_psql('postgres', q{ALTER SYSTEM SET awslambda.max_concurrency = 7; SELECT pg_reload_conf()});
+as_app('appdb', 'ALTER DATABASE appdb RESET awslambda.max_concurrency');
+sleep(2);
+my $wm_id = queue_as_app('cb_work_mem');
+is($node->safe_psql('appdb', "SELECT what || ' ' || concurrency FROM cb_log WHERE id = '$wm_id'"),
+	as_app('appdb', q{SELECT current_setting('work_mem') || ' ' || current_setting('awslambda.max_concurrency')}),
+	'a callback has the settings of a new session of its role: not postgres\'s work_mem, the reloaded server value');
+$node->safe_psql('postgres', q{ALTER ROLE postgres IN DATABASE appdb RESET work_mem;
+	ALTER SYSTEM RESET awslambda.max_concurrency; SELECT pg_reload_conf()});
+
+# The database owner renames the extension's schema and plants a same-named
+# queue table with a trigger: neither the backend's cached INSERT nor the
+# dispatcher's saved statements may reach it.
+my $renamed_log_start = -s $node->logfile;
+my $rename_out = as_app('appdb', q{
+	SELECT awslambda_invoke_async('lambdaTest', '{"rename": "before"}');
+	ALTER SCHEMA public RENAME TO public_old;
+	CREATE SCHEMA public;
+	CREATE TABLE public.pwned (what text, ran_as text);
+	GRANT ALL ON public.pwned TO PUBLIC;
+	CREATE FUNCTION public.escalate(what text) RETURNS void LANGUAGE plpgsql AS $$
+	BEGIN
+		INSERT INTO public.pwned VALUES (what, current_user);
+		IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+			EXECUTE 'ALTER ROLE app SUPERUSER';
+		END IF;
+	END $$;
+	CREATE TABLE public.awslambda_invocations (LIKE public_old.awslambda_invocations INCLUDING DEFAULTS);
+	INSERT INTO public.awslambda_invocations (id, function_name, region, invocation_type, payload, invoked_by)
+	VALUES (gen_random_uuid(), 'lambdaTest', 'us-east-1', 'Event', '{"planted": 1}', 10);
+	CREATE FUNCTION public.planted_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN PERFORM public.escalate('renamed schema ' || TG_OP); RETURN NEW; END $$;
+	CREATE TRIGGER planted BEFORE INSERT OR UPDATE OR DELETE ON public.awslambda_invocations
+	  FOR EACH ROW EXECUTE FUNCTION public.planted_trigger();
+	SELECT public_old.awslambda_invoke_async('lambdaTest', '{"rename": "after"}');
+});
+ok($node->poll_query_until('appdb', q{SELECT count(*) = 2 FROM public_old.awslambda_invocations
+	WHERE payload LIKE '%rename%' AND status = 'sent'}),
+	'invocations queued around the rename went to the real queue and were sent');
+is($node->safe_psql('appdb', 'SELECT status FROM public.awslambda_invocations'), 'queued',
+	'the planted table was not touched');
+is($node->safe_psql('appdb', 'SELECT (SELECT count(*) FROM public.pwned) + (SELECT count(*) FROM public_old.pwned)'),
+	'0', 'renamed schema: no plant ran');
+not_superuser('renamed schema');
+like(slurp_file($node->logfile, $renamed_log_start), qr/the queue table is now public_old.awslambda_invocations/,
+	'the dispatcher follows the queue table to its schema\'s new name');
+
+# A schema made beforehand by a role for aws_lambda / aws_commons is refused.
+as_app('appdb', 'CREATE SCHEMA aws_commons');
+($rc, $out, $err) = $node->psql('appdb', 'CREATE EXTENSION aws_lambda CASCADE');
+like($err, qr/schema "aws_commons" belongs to a role that is not a superuser/,
+	'CREATE EXTENSION refuses a schema another role made');
+
 # ---------------------------------------------------------------------------
 # 3. A table named like the queue, planted in a 0.1.0 database's schema.
 # ---------------------------------------------------------------------------

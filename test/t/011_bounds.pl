@@ -33,6 +33,32 @@ my $fast2 = $node->safe_psql('postgres', q{SELECT awslambda_invoke_async('lambda
 ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM cb_log WHERE id = '$fast2'"),
 	'later callbacks run normally (the time limit was cleared)');
 
+# A callback that catches the cancel is ended for good a while later, twice,
+# then no more; one that sets exit_on_error and fails likewise.  Delivery
+# goes on meanwhile.
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION cb_stubborn(inv awslambda_invocations) RETURNS void LANGUAGE plpgsql AS $$
+	BEGIN
+		LOOP
+			BEGIN PERFORM pg_sleep(3600); EXCEPTION WHEN query_canceled THEN NULL; END;
+		END LOOP;
+	END $$;
+	CREATE FUNCTION cb_exit(inv awslambda_invocations) RETURNS void LANGUAGE plpgsql AS $$
+	BEGIN PERFORM set_config('exit_on_error', 'on', true); RAISE EXCEPTION 'boom'; END $$;
+});
+my $stubborn = $node->safe_psql('postgres', q{SELECT awslambda_invoke_async('lambdaTest', '{}', callback => 'cb_stubborn')});
+my $exiting = $node->safe_psql('postgres', q{SELECT awslambda_invoke_async('lambdaTest', '{}', callback => 'cb_exit')});
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 2 FROM awslambda_invocations WHERE id IN ('$stubborn', '$exiting') AND callback_done_at IS NOT NULL"),
+	'callbacks that end the dispatcher are given up');
+like($node->safe_psql('postgres', "SELECT callback_error FROM awslambda_invocations WHERE id = '$stubborn'"),
+	qr/not run again: the dispatcher stopped while running this callback/, 'the one that caught the cancel');
+like($node->safe_psql('postgres', "SELECT callback_error FROM awslambda_invocations WHERE id = '$exiting'"),
+	qr/not run again/, 'the one that set exit_on_error');
+my $after = $node->safe_psql('postgres', q{SELECT awslambda_invoke_async('lambdaTest', '{}', callback => 'cb_fast')});
+ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM cb_log WHERE id = '$after'"),
+	'later invocations and callbacks go on');
+
 # 70 payloads of 1,000,000 bytes: more than one claim's 64 MB.
 $node->safe_psql('postgres', q{
 	ALTER SYSTEM SET log_min_messages = debug1;
