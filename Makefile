@@ -15,6 +15,7 @@ OBJS = \
 	src/invoke.o \
 	src/jsonutil.o \
 	src/parse.o \
+	src/process.o \
 	src/queue.o \
 	src/sigv4.o \
 	src/sts.o

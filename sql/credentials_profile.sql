@@ -21,6 +21,27 @@ SET awslambda.profile = 'half';
 SELECT awslambda_fn('lambdaTest', '{}');
 SET awslambda.profile = 'failing-process';
 SELECT awslambda_fn('lambdaTest', '{}');
+-- A helper that hangs (it and a child of its own sleep for ten minutes) is
+-- killed with its whole process group when awslambda.credential_process_timeout_ms
+-- (superuser) runs out, or when the statement is cancelled.  statement_timeout
+-- makes a regression fail here instead of hanging.
+SET statement_timeout = '5s';
+SET awslambda.credential_process_timeout_ms = 500;
+SET awslambda.profile = 'hanging-process';
+SELECT awslambda_fn('lambdaTest', '{}');
+SET awslambda.credential_process_timeout_ms = '10min';
+SET statement_timeout = '300ms';
+SELECT awslambda_fn('lambdaTest', '{}');
+RESET statement_timeout;
+-- No child of this backend is left, not even a zombie (test/run checks that
+-- the helpers' own children are gone too).
+SELECT count(*) AS children FROM pg_ls_dir('/proc') AS p(name)
+ WHERE name ~ '^[0-9]+$'
+   AND substring(pg_read_file('/proc/' || name || '/stat', 0, 1024, true)
+                 FROM '\) \S+ (\d+)')::int = pg_backend_pid();
+-- There is always a limit.
+SET awslambda.credential_process_timeout_ms = 0;
+RESET awslambda.credential_process_timeout_ms;
 SET awslambda.profile = 'role-without-source';
 SELECT awslambda_fn('lambdaTest', '{}');
 SET awslambda.profile = 'no-such-profile';
@@ -47,6 +68,7 @@ SELECT source FROM awslambda_credentials();
 CREATE ROLE regress_profile_user;
 SET ROLE regress_profile_user;
 SET awslambda.profile = 'process';
+SET awslambda.credential_process_timeout_ms = 1000;
 RESET ROLE;
 DROP ROLE regress_profile_user;
 

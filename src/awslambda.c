@@ -27,6 +27,7 @@ char	   *awl_endpoint_url = NULL;
 char	   *awl_imds_endpoint = NULL;
 bool		awl_imds_v1_fallback = false;
 char	   *awl_profile = NULL;
+int			awl_credential_process_timeout_ms = 60000;
 char	   *awl_sts_endpoint = NULL;
 char	   *awl_allowed_functions = NULL;
 char	   *awl_ca_file = NULL;
@@ -160,6 +161,15 @@ _PG_init(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, assign_profile, NULL);
+
+	DefineCustomIntVariable("awslambda.credential_process_timeout_ms",
+							"Sets the maximum time a profile's credential_process may run.",
+							"A helper still running then is killed, with its whole process group, and the call fails.",
+							&awl_credential_process_timeout_ms,
+							60000, 1, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("awslambda.sts_endpoint",
 							   "Sets the AWS STS endpoint URL used to assume roles.",

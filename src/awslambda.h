@@ -30,6 +30,7 @@ extern char *awl_endpoint_url;
 extern char *awl_imds_endpoint;
 extern bool awl_imds_v1_fallback;
 extern char *awl_profile;
+extern int	awl_credential_process_timeout_ms;
 extern char *awl_sts_endpoint;
 extern char *awl_allowed_functions;
 extern char *awl_ca_file;
@@ -79,6 +80,20 @@ extern const char *awl_default_region(void);
 extern const char *awl_default_region_or_null(void);
 extern const char *awl_region_for_sts(void);
 extern bool awl_region_is_valid(const char *region);
+
+/* in process.c */
+/*
+ * Runs command with /bin/sh -c and collects its stdout, at most max_output
+ * bytes, within timeout_ms (> 0).  True when the helper ended on its own:
+ * *output (palloc'd, NUL-terminated; the caller wipes it), *len, and its wait
+ * status in *status.  False with *why (naming what) when it could not be
+ * started, printed too much or ran out of time, and has been killed.  A
+ * cancel, statement_timeout or termination is raised as usual, the helper's
+ * process group killed first.
+ */
+extern bool awl_run_helper(const char *what, const char *command, int timeout_ms,
+						   size_t max_output, char **output, size_t *len, int *status,
+						   char **why);
 
 /* in awsconfig.c */
 extern char *awl_config_file_path(bool credentials_file);

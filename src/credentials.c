@@ -213,29 +213,25 @@ from_web_identity_env(AwlCredentials *out, char **why)
 
 static Found from_profile_named(const char *profile, int depth, AwlCredentials *out, char **why);
 
-/* Runs credential_process and reads its JSON (Version 1) from stdout. */
+/*
+ * Runs credential_process (see process.c: cancellable, time-limited by
+ * awslambda.credential_process_timeout_ms) and reads its JSON (Version 1)
+ * from stdout.
+ */
 static Found
 credential_process(const char *command, AwlCredentials *out, char **why)
 {
 	static const char *const keys[] = {"Version", "AccessKeyId", "SecretAccessKey",
 	"SessionToken", "Expiration"};
 	char	   *v[lengthof(keys)];
-	FILE	   *p;
-	char	   *buf = palloc(MAX_PROCESS_OUTPUT + 1);
+	char	   *buf;
 	size_t		n;
 	int			rc;
 	bool		parsed;
 
-	fflush(NULL);
-	p = OpenPipeStream(command, "r");
-	if (p == NULL)
-	{
-		*why = psprintf("could not run credential_process: %m");
+	if (!awl_run_helper("credential_process", command, awl_credential_process_timeout_ms,
+						MAX_PROCESS_OUTPUT, &buf, &n, &rc, why))
 		return FAILED;
-	}
-	n = fread(buf, 1, MAX_PROCESS_OUTPUT, p);
-	buf[n] = '\0';
-	rc = ClosePipeStream(p);
 	if (rc != 0)
 	{
 		explicit_bzero(buf, n);
