@@ -552,18 +552,6 @@ untranslatable_error(const char *function_name, const char *s, size_t len, size_
 					  NULL);
 }
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The code unit of "\uXXXX" at s (s[0] is the backslash), or -1. */
 static long
 unicode_escape(const char *s, const char *end)
@@ -575,7 +563,7 @@ unicode_escape(const char *s, const char *end)
 		return -1;
 	for (j = 2; j < 6; j++)
 	{
-		int			d = hex_digit(s[j]);
+		int			d = awl_hex_value(s[j]);
 
 		if (d < 0)
 			return -1;

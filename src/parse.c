@@ -373,8 +373,8 @@ parse_ipv4(const char *s, size_t len, unsigned char addr[4])
 	return p == end;
 }
 
-static int
-hex_value(char c)
+int
+awl_hex_value(char c)
 {
 	if (is_digit(c))
 		return c - '0';
@@ -414,7 +414,7 @@ parse_ipv6(const char *s, size_t len, unsigned char addr[16])
 		unsigned	v = 0;
 		int			h;
 
-		while (p < end && p - start < 4 && (h = hex_value(*p)) >= 0)
+		while (p < end && p - start < 4 && (h = awl_hex_value(*p)) >= 0)
 		{
 			v = v * 16 + (unsigned) h;
 			p++;

@@ -15,6 +15,9 @@
 #include <stddef.h>
 #include <time.h>
 
+/* The value of a hexadecimal digit, or -1. */
+extern int	awl_hex_value(char c);
+
 /* Glob match with '*' (any run) and '?' (one character). */
 extern bool awl_glob_match(const char *pattern, const char *s);
 

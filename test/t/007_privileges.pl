@@ -296,15 +296,7 @@ my $rename_out = as_app('appdb', q{
 	SELECT awslambda_invoke_async('lambdaTest', '{"rename": "before"}');
 	ALTER SCHEMA public RENAME TO public_old;
 	CREATE SCHEMA public;
-	CREATE TABLE public.pwned (what text, ran_as text);
-	GRANT ALL ON public.pwned TO PUBLIC;
-	CREATE FUNCTION public.escalate(what text) RETURNS void LANGUAGE plpgsql AS $$
-	BEGIN
-		INSERT INTO public.pwned VALUES (what, current_user);
-		IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
-			EXECUTE 'ALTER ROLE app SUPERUSER';
-		END IF;
-	END $$;
+} . $plant_kit . q{
 	CREATE TABLE public.awslambda_invocations (LIKE public_old.awslambda_invocations INCLUDING DEFAULTS);
 	INSERT INTO public.awslambda_invocations (id, function_name, region, invocation_type, payload, invoked_by)
 	VALUES (gen_random_uuid(), 'lambdaTest', 'us-east-1', 'Event', '{"planted": 1}', 10);
