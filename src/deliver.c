@@ -704,7 +704,7 @@ check_callback(Oid fn, const char *callback, Oid role)
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("callback %s(awslambda_invocations) no longer exists", callback),
 				 errdetail("The function recorded when the invocation was queued was dropped or replaced.")));
-	if (pg_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
+	if (awl_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for callback %s", callback)));

@@ -48,6 +48,7 @@
 #include "utils/timestamp.h"
 
 #include "awslambda.h"
+#include "http.h"
 
 /* A stopped dispatcher is started again after this long at the earliest. */
 #define RESTART_DELAY_MS	1000
@@ -241,7 +242,7 @@ database_if_owner(const char *name)
 {
 	Oid			dboid = get_database_oid(name, true);
 
-	return OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()) ? dboid : InvalidOid;
+	return OidIsValid(dboid) && awl_database_ownercheck(dboid, GetUserId()) ? dboid : InvalidOid;
 }
 
 /* Does CREATE DATABASE ... TEMPLATE name pass PostgreSQL's permission checks? */
@@ -263,7 +264,7 @@ template_if_allowed(const char *name)
 		istemplate = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
 		ReleaseSysCache(tup);
 	}
-	return istemplate || pg_database_ownercheck(dboid, GetUserId()) ? dboid : InvalidOid;
+	return istemplate || awl_database_ownercheck(dboid, GetUserId()) ? dboid : InvalidOid;
 }
 
 /*
@@ -591,7 +592,7 @@ awl_launcher_main(Datum arg)
 		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Max(wait_ms, 1), PG_WAIT_EXTENSION);
+						 Max(wait_ms, 1), awl_wait_event(AWL_WAIT_DISPATCHER));
 		ResetLatch(MyLatch);
 	}
 }
@@ -733,7 +734,7 @@ awl_dispatcher_main(Datum arg)
 		{
 			recovered = false;
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 IDLE_LOOK_MS, PG_WAIT_EXTENSION);
+							 IDLE_LOOK_MS, awl_wait_event(AWL_WAIT_DISPATCHER));
 			ResetLatch(MyLatch);
 			continue;
 		}
@@ -758,7 +759,7 @@ awl_dispatcher_main(Datum arg)
 
 			if (since < COALESCE_MS)
 				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 COALESCE_MS - since, PG_WAIT_EXTENSION);
+								 COALESCE_MS - since, awl_wait_event(AWL_WAIT_DISPATCHER));
 			CHECK_FOR_INTERRUPTS();
 		}
 
@@ -789,7 +790,7 @@ awl_dispatcher_main(Datum arg)
 			continue;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 awl_deliver_next_due_ms(IDLE_LOOK_MS), PG_WAIT_EXTENSION);
+						 awl_deliver_next_due_ms(IDLE_LOOK_MS), awl_wait_event(AWL_WAIT_DISPATCHER));
 		ResetLatch(MyLatch);
 	}
 }
