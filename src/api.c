@@ -173,7 +173,7 @@ awl_encode_client_context(Jsonb *cc, const char *argname)
 				 errdetail("Encoded in base64 it has %d bytes; Lambda accepts at most %d.",
 						   enclen, MAX_CLIENT_CONTEXT)));
 	b64 = palloc(enclen + 1);
-	enclen = pg_b64_encode(json, (int) len, b64, enclen);
+	enclen = awl_b64_encode(json, (int) len, b64, enclen);
 	if (enclen < 0)
 		elog(ERROR, "could not encode the client context");
 	b64[enclen] = '\0';
@@ -229,7 +229,7 @@ decode_log_result(const char *b64)
 {
 	int			len = (int) strlen(b64);
 	char	   *raw = palloc(pg_b64_dec_len(len) + 1);
-	int			n = pg_b64_decode(b64, len, raw, pg_b64_dec_len(len));
+	int			n = awl_b64_decode(b64, len, raw, pg_b64_dec_len(len));
 	char	   *s = raw;
 
 	if (n < 0)

@@ -263,7 +263,7 @@ client_context_for(const char *id)
 	int			len = pg_b64_enc_len((int) strlen(json));
 	char	   *b64 = palloc(len + 1);
 
-	len = pg_b64_encode(json, (int) strlen(json), b64, len);
+	len = awl_b64_encode(json, (int) strlen(json), b64, len);
 	b64[len] = '\0';
 	return b64;
 }

@@ -430,7 +430,8 @@ awl_http_perform_many(int n, int max_parallel, AwlHttpStart start, AwlHttpDone d
 					  void *arg)
 {
 	AwlTransfer *volatile slots;
-	int			nslots = Max(1, Min(Min(n, max_parallel), AWL_HTTP_MAX_PARALLEL));
+	/* volatile: read in PG_CATCH (newer GCCs warn -Wclobbered otherwise) */
+	volatile int nslots = Max(1, Min(Min(n, max_parallel), AWL_HTTP_MAX_PARALLEL));
 	int			i;
 
 	if (n <= 0)

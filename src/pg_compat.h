@@ -89,4 +89,19 @@
 #define awl_wait_event_named(name) ((void) (name), (uint32) PG_WAIT_EXTENSION)
 #endif
 
+/*
+ * Base64 (common/base64.h) of bytes that 18 declares uint8, char before.
+ */
+#if PG_VERSION_NUM >= 180000
+#define awl_b64_encode(src, len, dst, dstlen) \
+	pg_b64_encode((const uint8 *) (src), (len), (dst), (dstlen))
+#define awl_b64_decode(src, len, dst, dstlen) \
+	pg_b64_decode((src), (len), (uint8 *) (dst), (dstlen))
+#else
+#define awl_b64_encode(src, len, dst, dstlen) \
+	pg_b64_encode((src), (len), (dst), (dstlen))
+#define awl_b64_decode(src, len, dst, dstlen) \
+	pg_b64_decode((src), (len), (dst), (dstlen))
+#endif
+
 #endif							/* AWL_PG_COMPAT_H */
