@@ -28,6 +28,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -236,6 +237,28 @@ stop_dispatcher(Oid dboid, bool at_once)
 	}
 }
 
+/*
+ * May the current role create databases (CREATEDB, or a superuser)?  Read
+ * here: have_createdb_privilege() is exported only by later minor releases
+ * (not by 15.18, for one).
+ */
+static bool
+may_create_databases(void)
+{
+	HeapTuple	tup;
+	bool		result = false;
+
+	if (superuser())
+		return true;
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
 /* A database by name, if the current role may run cmd on it (as PostgreSQL would check). */
 static Oid
 database_if_owner(const char *name)
@@ -253,7 +276,7 @@ template_if_allowed(const char *name)
 	bool		istemplate = false;
 	HeapTuple	tup;
 
-	if (!have_createdb_privilege())
+	if (!may_create_databases())
 		return InvalidOid;
 	dboid = get_database_oid(name, true);
 	if (!OidIsValid(dboid))
@@ -308,7 +331,7 @@ database_to_leave(Node *stmt, ProcessUtilityContext context, bool *drop)
 		return InvalidOid;
 	}
 	if (IsA(stmt, RenameStmt) && ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE &&
-		have_createdb_privilege())
+		may_create_databases())
 		return database_if_owner(((RenameStmt *) stmt)->subname);
 	return InvalidOid;
 }
