@@ -165,7 +165,7 @@ awl_encode_client_context(Jsonb *cc, const char *argname)
 				 errmsg("argument \"%s\" must be a JSON object", argname),
 				 errhint("Lambda hands the object's \"custom\", \"env\" and \"client\" members to the function.")));
 	json = jsonb_to_utf8(cc, &len);
-	enclen = pg_b64_enc_len((int) len);
+	enclen = 4 * (((int) len + 2) / 3);	/* exactly; pg_b64_enc_len() overestimates before 17 */
 	if (enclen > MAX_CLIENT_CONTEXT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -60,7 +60,6 @@
 /* The queue table, qualified and quoted; found once at start. */
 static char *queue = NULL;
 static Oid	queue_relid = InvalidOid;
-static Oid	queue_rowtype = InvalidOid;
 /* Whether it has callback_fn (0.3.0); callbacks wait for the update otherwise. */
 static bool queue_has_callback_fn = false;
 
@@ -195,7 +194,6 @@ awl_deliver_open(void)
 	{
 		queue = MemoryContextStrdup(TopMemoryContext, awl_queue_name(relid));
 		queue_relid = relid;
-		queue_rowtype = get_rel_type_id(relid);
 		queue_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
 		if (!queue_has_callback_fn)
 			ereport(LOG,
@@ -688,7 +686,15 @@ check_callback(Oid fn, const char *callback, Oid role)
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	Form_pg_proc proc;
 	bool		same;
+	Oid			relid;
+	Oid			rowtype;
 
+	/*
+	 * The queue's row type now: the extension may have been dropped and
+	 * created again since awl_deliver_open().
+	 */
+	relid = awl_queue_find(true);
+	rowtype = OidIsValid(relid) ? get_rel_type_id(relid) : InvalidOid;
 	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
@@ -696,7 +702,7 @@ check_callback(Oid fn, const char *callback, Oid role)
 	proc = (Form_pg_proc) GETSTRUCT(tup);
 	same = strcmp(quote_qualified_identifier(get_namespace_name(proc->pronamespace),
 											 NameStr(proc->proname)), callback) == 0 &&
-		proc->pronargs == 1 && proc->proargtypes.values[0] == queue_rowtype &&
+		proc->pronargs == 1 && proc->proargtypes.values[0] == rowtype &&
 		!proc->proretset;
 	ReleaseSysCache(tup);
 	if (!same)

@@ -4,6 +4,7 @@
 # the subscription is dropped it sends what is queued there.
 use strict;
 use warnings;
+use File::Spec;
 use FindBin;
 use lib $FindBin::Bin;
 use AwlTap;
@@ -27,7 +28,7 @@ $sub->safe_psql('postgres',
 	"CREATE SUBSCRIPTION blue_green CONNECTION '" . $pub->connstr . " dbname=postgres' PUBLICATION everything");
 $pub->wait_for_catchup('blue_green');
 ok($sub->poll_query_until('postgres',
-		"SELECT pg_read_file('" . $sub->logfile . "', $sub_log_start, 1000000) LIKE '%is replicated from a publisher by a subscription%'"),
+		"SELECT pg_read_file('" . File::Spec->rel2abs($sub->logfile) . "', $sub_log_start, 1000000) LIKE '%is replicated from a publisher by a subscription%'"),
 	'the subscriber\'s dispatcher says it holds off');
 
 $pub->safe_psql('postgres', q{
