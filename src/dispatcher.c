@@ -782,7 +782,8 @@ awl_dispatcher_main(Datum arg)
 
 			if (since < COALESCE_MS)
 				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 COALESCE_MS - since, awl_wait_event(AWL_WAIT_DISPATCHER));
+								 COALESCE_MS - since,
+								 awl_wait_event(AWL_WAIT_DISPATCHER));
 			CHECK_FOR_INTERRUPTS();
 		}
 
@@ -813,7 +814,8 @@ awl_dispatcher_main(Datum arg)
 			continue;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 awl_deliver_next_due_ms(IDLE_LOOK_MS), awl_wait_event(AWL_WAIT_DISPATCHER));
+						 awl_deliver_next_due_ms(IDLE_LOOK_MS),
+						 awl_wait_event(AWL_WAIT_DISPATCHER));
 		ResetLatch(MyLatch);
 	}
 }
