@@ -11,7 +11,7 @@ SELECT extname, extversion, nspname
 -- The four overloads, their argument names, defaults and result columns.
 SELECT p.oid::regprocedure AS signature, pg_get_function_result(p.oid) AS result
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname IN ('aws_lambda', 'aws_commons') ORDER BY 1::text;
+ WHERE n.nspname IN ('aws_lambda', 'aws_commons') ORDER BY p.oid::regprocedure::text COLLATE "C";
 SELECT pg_get_function_arguments('aws_commons.create_lambda_function_arn'::regproc) AS args;
 SELECT pg_get_function_identity_arguments(p.oid) AS args
   FROM pg_proc p WHERE p.proname = 'invoke' AND p.pronamespace = 'aws_lambda'::regnamespace

@@ -75,7 +75,9 @@ SET awslambda.sts_endpoint = 'https://sts.example$/';
 SET awslambda.imds_endpoint = 'http://[::1]:8080';
 SHOW awslambda.imds_endpoint;
 RESET awslambda.imds_endpoint;
-SET awslambda.connect_timeout_ms = 0;
+-- The bounds' spelling differs between majors (17 adds the unit): up to them.
+DO $$ BEGIN SET awslambda.connect_timeout_ms = 0; EXCEPTION WHEN OTHERS THEN
+  RAISE NOTICE '%: %', SQLSTATE, split_part(SQLERRM, ' (', 1); END $$;
 CREATE ROLE regress_awslambda_user;
 SET ROLE regress_awslambda_user;
 SET awslambda.endpoint_url = 'http://127.0.0.1:9/';

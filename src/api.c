@@ -165,7 +165,7 @@ awl_encode_client_context(Jsonb *cc, const char *argname)
 				 errmsg("argument \"%s\" must be a JSON object", argname),
 				 errhint("Lambda hands the object's \"custom\", \"env\" and \"client\" members to the function.")));
 	json = jsonb_to_utf8(cc, &len);
-	enclen = pg_b64_enc_len((int) len);
+	enclen = 4 * (((int) len + 2) / 3);	/* exactly; pg_b64_enc_len() overestimates before 17 */
 	if (enclen > MAX_CLIENT_CONTEXT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -173,7 +173,7 @@ awl_encode_client_context(Jsonb *cc, const char *argname)
 				 errdetail("Encoded in base64 it has %d bytes; Lambda accepts at most %d.",
 						   enclen, MAX_CLIENT_CONTEXT)));
 	b64 = palloc(enclen + 1);
-	enclen = pg_b64_encode(json, (int) len, b64, enclen);
+	enclen = awl_b64_encode(json, (int) len, b64, enclen);
 	if (enclen < 0)
 		elog(ERROR, "could not encode the client context");
 	b64[enclen] = '\0';
@@ -229,7 +229,7 @@ decode_log_result(const char *b64)
 {
 	int			len = (int) strlen(b64);
 	char	   *raw = palloc(pg_b64_dec_len(len) + 1);
-	int			n = pg_b64_decode(b64, len, raw, pg_b64_dec_len(len));
+	int			n = awl_b64_decode(b64, len, raw, pg_b64_dec_len(len));
 	char	   *s = raw;
 
 	if (n < 0)

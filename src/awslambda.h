@@ -18,6 +18,7 @@
 #include "utils/jsonb.h"
 
 #include "parse.h"
+#include "pg_compat.h"
 
 /* AWL_VERSION, the extension's version, comes from awslambda.control (Makefile). */
 #ifndef AWL_VERSION
@@ -178,7 +179,7 @@ extern char *awl_invoke_check(const AwlInvokeRequest *req);
  * 22023 naming the accepted forms when it does not match.
  */
 extern void awl_parse_function_name(const char *name, awl_function_name *parts);
-extern void awl_invoke_raise(const AwlInvokeError *err) pg_attribute_noreturn();
+pg_noreturn extern void awl_invoke_raise(const AwlInvokeError *err);
 extern AwlInvokeError *awl_non_json_error(const char *function_name,
 										  const AwlInvokeResult *result);
 
@@ -190,8 +191,8 @@ extern AwlInvokeError *awl_non_json_error(const char *function_name,
  */
 extern AwlInvokeError *awl_jsonb_payload_error(const char *function_name,
 											   const AwlInvokeResult *result);
-extern void awl_raise_function_error(const char *function_name,
-									 const AwlInvokeResult *result) pg_attribute_noreturn();
+pg_noreturn extern void awl_raise_function_error(const char *function_name,
+												 const AwlInvokeResult *result);
 
 /* in api.c: argument checks shared with the compatibility functions */
 extern void awl_check_invocation_type(const char *value);

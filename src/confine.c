@@ -107,8 +107,7 @@ is_fixed_setting(const char *name)
 static struct config_generic **
 all_settings(int *n)
 {
-	*n = GetNumConfigOptions();
-	return get_guc_variables();
+	return awl_get_guc_variables(n);
 }
 
 static const char *

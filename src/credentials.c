@@ -404,7 +404,7 @@ from_container(AwlCredentials *out, char **why)
 	const char *token_env = env_nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN");
 	char	   *token = NULL;
 	char	   *header = NULL;
-	AwlHttpRequest req = {0};
+	AwlHttpRequest req = {.wait = AWL_WAIT_CREDENTIALS};
 	AwlHttpResponse resp;
 	bool		parsed;
 
@@ -512,7 +512,7 @@ imds_request(const char *method, const char *path, const char *header,
 			 AwlHttpResponse *resp, char **why)
 {
 	char	   *base = imds_endpoint();
-	AwlHttpRequest req = {0};
+	AwlHttpRequest req = {.wait = AWL_WAIT_CREDENTIALS};
 
 	req.method = method;
 	req.url = psprintf("%s%s", base, path);

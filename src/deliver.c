@@ -46,6 +46,7 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
 #include "utils/acl.h"
@@ -137,9 +138,25 @@ static int	nsaved_plans = 0;
 static void
 follow_queue_name(void)
 {
-	char	   *now = awl_queue_name(queue_relid);
+	char	   *now;
 	int			i;
 
+	/* The extension dropped (and maybe created again) since: find its queue anew. */
+	if (get_rel_name(queue_relid) == NULL)
+	{
+		Oid			relid = awl_queue_find(true);
+
+		if (!OidIsValid(relid))
+		{
+			ereport(LOG,
+					(errmsg("awslambda dispatcher: extension \"awslambda\" is gone from this database; exiting")));
+			proc_exit(0);
+		}
+		queue_relid = relid;
+		queue_rowtype = get_rel_type_id(relid);
+		queue_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
+	}
+	now = awl_queue_name(queue_relid);
 	if (strcmp(now, queue) == 0)
 		return;
 	ereport(LOG,
@@ -323,7 +340,7 @@ client_context_for(const char *id)
 	int			len = pg_b64_enc_len((int) strlen(json));
 	char	   *b64 = palloc(len + 1);
 
-	len = pg_b64_encode(json, (int) strlen(json), b64, len);
+	len = awl_b64_encode(json, (int) strlen(json), b64, len);
 	b64[len] = '\0';
 	return b64;
 }
@@ -771,7 +788,7 @@ check_callback(Oid fn, const char *callback, Oid role)
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("callback %s(awslambda_invocations) no longer exists", callback)));
 	proc = (Form_pg_proc) GETSTRUCT(tup);
-	recorded = stringToQualifiedNameList(callback);
+	recorded = awl_string_to_qualified_name_list(callback);
 	same = list_length(recorded) == 2 &&
 		strcmp(strVal(linitial(recorded)), get_namespace_name(proc->pronamespace)) == 0 &&
 		strcmp(strVal(lsecond(recorded)), NameStr(proc->proname)) == 0 &&
@@ -783,7 +800,7 @@ check_callback(Oid fn, const char *callback, Oid role)
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("callback %s(awslambda_invocations) no longer exists", callback),
 				 errdetail("The function recorded when the invocation was queued was dropped or replaced.")));
-	if (pg_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
+	if (awl_proc_aclcheck(fn, role, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for callback %s", callback)));

@@ -28,6 +28,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -48,6 +49,7 @@
 #include "utils/timestamp.h"
 
 #include "awslambda.h"
+#include "http.h"
 
 /* A stopped dispatcher is started again after this long at the earliest. */
 #define RESTART_DELAY_MS	1000
@@ -240,13 +242,35 @@ stop_dispatcher(Oid dboid, bool at_once)
 	}
 }
 
+/*
+ * May the current role create databases (CREATEDB, or a superuser)?  Read
+ * here: have_createdb_privilege() is exported only by later minor releases
+ * (not by 15.18, for one).
+ */
+static bool
+may_create_databases(void)
+{
+	HeapTuple	tup;
+	bool		result = false;
+
+	if (superuser())
+		return true;
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
 /* A database by name, if the current role may run cmd on it (as PostgreSQL would check). */
 static Oid
 database_if_owner(const char *name)
 {
 	Oid			dboid = get_database_oid(name, true);
 
-	return OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()) ? dboid : InvalidOid;
+	return OidIsValid(dboid) && awl_database_ownercheck(dboid, GetUserId()) ? dboid : InvalidOid;
 }
 
 /* Does CREATE DATABASE ... TEMPLATE name pass PostgreSQL's permission checks? */
@@ -257,7 +281,7 @@ template_if_allowed(const char *name)
 	bool		istemplate = false;
 	HeapTuple	tup;
 
-	if (!have_createdb_privilege())
+	if (!may_create_databases())
 		return InvalidOid;
 	dboid = get_database_oid(name, true);
 	if (!OidIsValid(dboid))
@@ -268,7 +292,7 @@ template_if_allowed(const char *name)
 		istemplate = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
 		ReleaseSysCache(tup);
 	}
-	return istemplate || pg_database_ownercheck(dboid, GetUserId()) ? dboid : InvalidOid;
+	return istemplate || awl_database_ownercheck(dboid, GetUserId()) ? dboid : InvalidOid;
 }
 
 /*
@@ -312,7 +336,7 @@ database_to_leave(Node *stmt, ProcessUtilityContext context, bool *drop)
 		return InvalidOid;
 	}
 	if (IsA(stmt, RenameStmt) && ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE &&
-		have_createdb_privilege())
+		may_create_databases())
 		return database_if_owner(((RenameStmt *) stmt)->subname);
 	return InvalidOid;
 }
@@ -598,7 +622,7 @@ awl_launcher_main(Datum arg)
 		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Max(wait_ms, 1), PG_WAIT_EXTENSION);
+						 Max(wait_ms, 1), awl_wait_event(AWL_WAIT_DISPATCHER));
 		ResetLatch(MyLatch);
 	}
 }
@@ -781,7 +805,7 @@ awl_dispatcher_main(Datum arg)
 		{
 			recovered = false;
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 IDLE_LOOK_MS, PG_WAIT_EXTENSION);
+							 IDLE_LOOK_MS, awl_wait_event(AWL_WAIT_DISPATCHER));
 			ResetLatch(MyLatch);
 			continue;
 		}
@@ -806,7 +830,8 @@ awl_dispatcher_main(Datum arg)
 
 			if (since < COALESCE_MS)
 				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 COALESCE_MS - since, PG_WAIT_EXTENSION);
+								 COALESCE_MS - since,
+								 awl_wait_event(AWL_WAIT_DISPATCHER));
 			CHECK_FOR_INTERRUPTS();
 		}
 
@@ -837,7 +862,8 @@ awl_dispatcher_main(Datum arg)
 			continue;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 awl_deliver_next_due_ms(IDLE_LOOK_MS), PG_WAIT_EXTENSION);
+						 awl_deliver_next_due_ms(IDLE_LOOK_MS),
+						 awl_wait_event(AWL_WAIT_DISPATCHER));
 		ResetLatch(MyLatch);
 	}
 }

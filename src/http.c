@@ -24,6 +24,7 @@
 #include "storage/ipc.h"
 #include "storage/pmsignal.h"
 #include "utils/memutils.h"
+#include "utils/wait_event.h"
 
 #include "awslambda.h"
 #include "http.h"
@@ -323,6 +324,29 @@ awl_http_start(AwlTransfer *x, int index, AwlHttpStart start, void *arg)
 				 errmsg("could not start an HTTP request")));
 }
 
+/* The names of our wait events, by AwlWait. */
+static const char *const awl_wait_names[AWL_WAIT_COUNT] = {
+	[AWL_WAIT_HTTP] = "AwsLambdaHttp",
+	[AWL_WAIT_CREDENTIALS] = "AwsLambdaCredentials",
+	[AWL_WAIT_BACKOFF] = "AwsLambdaRetryBackoff",
+	[AWL_WAIT_DISPATCHER] = "AwsLambdaDispatcherIdle",
+};
+
+/*
+ * The wait event for a wait of that kind, looked up once per backend: a
+ * named one where the server has them (see pg_compat.h), else "Extension".
+ */
+uint32
+awl_wait_event(AwlWait kind)
+{
+	static uint32 events[AWL_WAIT_COUNT];
+
+	Assert(kind >= 0 && kind < AWL_WAIT_COUNT);
+	if (events[kind] == 0)
+		events[kind] = awl_wait_event_named(awl_wait_names[kind]);
+	return events[kind];
+}
+
 /*
  * Drives all transfers, checking for interrupts between short waits, and
  * refills each slot as soon as its transfer ends.
@@ -334,9 +358,13 @@ awl_http_run(AwlTransfer *slots, int nslots, int n, AwlHttpStart start,
 	int			next = 0;
 	int			finished = 0;
 	int			i;
+	uint32		wait_event = 0;
 
 	for (i = 0; i < nslots && next < n; i++)
 		awl_http_start(&slots[i], next++, start, arg);
+	/* All requests of one run are of one kind: the first one says which. */
+	if (n > 0)
+		wait_event = awl_wait_event(slots[0].req.wait);
 
 	while (finished < n)
 	{
@@ -387,7 +415,9 @@ awl_http_run(AwlTransfer *slots, int nslots, int n, AwlHttpStart start,
 		if (finished >= n)
 			break;
 
+		pgstat_report_wait_start(wait_event);
 		mc = curl_multi_wait(awl_multi, NULL, 0, AWL_HTTP_POLL_MS, NULL);
+		pgstat_report_wait_end();
 		if (mc != CURLM_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -400,7 +430,8 @@ awl_http_perform_many(int n, int max_parallel, AwlHttpStart start, AwlHttpDone d
 					  void *arg)
 {
 	AwlTransfer *volatile slots;
-	int			nslots = Max(1, Min(Min(n, max_parallel), AWL_HTTP_MAX_PARALLEL));
+	/* volatile: read in PG_CATCH (newer GCCs warn -Wclobbered otherwise) */
+	volatile int nslots = Max(1, Min(Min(n, max_parallel), AWL_HTTP_MAX_PARALLEL));
 	int			i;
 
 	if (n <= 0)

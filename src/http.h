@@ -8,6 +8,22 @@
 #ifndef AWL_HTTP_H
 #define AWL_HTTP_H
 
+/*
+ * What a backend of ours waits for, each with a wait event of its own from
+ * PostgreSQL 17 on (AwsLambdaHttp, ... in pg_stat_activity.wait_event).
+ */
+typedef enum AwlWait
+{
+	AWL_WAIT_HTTP = 0,			/* a Lambda request */
+	AWL_WAIT_CREDENTIALS,		/* a credential or role request */
+	AWL_WAIT_BACKOFF,			/* the delay before a retry */
+	AWL_WAIT_DISPATCHER,		/* the dispatcher and its launcher, idle */
+	AWL_WAIT_COUNT
+} AwlWait;
+
+/* The wait event to report for a wait of that kind. */
+extern uint32 awl_wait_event(AwlWait kind);
+
 typedef struct AwlHttpRequest
 {
 	const char *method;			/* "GET", "PUT", "POST" */
@@ -19,6 +35,7 @@ typedef struct AwlHttpRequest
 	long		connect_timeout_ms; /* 0: libcurl's default */
 	long		timeout_ms;		/* 0: no limit */
 	size_t		max_response;	/* larger bodies fail the request */
+	AwlWait		wait;			/* reported while waiting; 0: AWL_WAIT_HTTP */
 } AwlHttpRequest;
 
 typedef enum AwlHttpFailure

@@ -1024,7 +1024,7 @@ backoff(int attempt, long retry_after_ms)
 		if (left <= 0)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 left, PG_WAIT_EXTENSION);
+						 left, awl_wait_event(AWL_WAIT_BACKOFF));
 		ResetLatch(MyLatch);
 	}
 }

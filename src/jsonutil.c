@@ -24,8 +24,7 @@
 static JsonParseErrorType
 parse_json(const char *json, size_t len, JsonLexContext **lex)
 {
-	*lex = makeJsonLexContextCstringLen(unconstify(char *, json), (int) len,
-										GetDatabaseEncoding(), false);
+	*lex = awl_json_lex_context(json, len, GetDatabaseEncoding());
 	return pg_parse_json(*lex, &nullSemAction);
 }
 

@@ -343,7 +343,7 @@ lookup_callback(const char *name, Oid rowtype)
 {
 	ObjectWithArgs *routine = makeNode(ObjectWithArgs);
 
-	routine->objname = stringToQualifiedNameList(name);
+	routine->objname = awl_string_to_qualified_name_list(name);
 	routine->objargs = list_make1(makeTypeNameFromOid(rowtype, -1));
 	return LookupFuncWithArgs(OBJECT_ROUTINE, routine, true);
 }
@@ -366,7 +366,7 @@ resolve_callback(const char *name, Oid relid, char **qualified)
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("callback %s(awslambda_invocations) does not exist", name),
 				 errhint("A callback is a function or procedure with one argument of type awslambda_invocations.")));
-	if (pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+	if (awl_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for callback %s", name)));

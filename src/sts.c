@@ -80,7 +80,7 @@ sts_call(const char *region, StringInfo body, const AwlCredentials *source,
 	char		amz_date[17];
 	char	   *lines[5];
 	int			n = 0;
-	AwlHttpRequest req = {0};
+	AwlHttpRequest req = {.wait = AWL_WAIT_CREDENTIALS};
 	AwlHttpResponse resp;
 	char	   *v;
 	int			i;

@@ -1,9 +1,10 @@
-# Shared by test/run and test/demo: a throwaway PostgreSQL 15 server and the
+# Shared by test/run, test/demo and test/package: a throwaway PostgreSQL server
+# (the major of pg_config on PATH, or of AWL_PGBIN, its bindir) and the
 # mock Lambda endpoint, both run as an unprivileged OS user in a private
 # directory.  PostgreSQL refuses to run as root; the mock does not need to.
 # Source it, then call awl_setup (sets WORK, MOCK_PORT, PGHOST, PGPORT).
 
-PGBIN=$(pg_config --bindir)
+PGBIN=${AWL_PGBIN:-$(pg_config --bindir)}
 RUN_AS=${AWL_RUN_AS:-postgres}
 
 # How the server runs under valgrind memcheck with AWL_VALGRIND=1 (and the

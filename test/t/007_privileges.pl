@@ -5,6 +5,7 @@
 # records every run of itself in public.pwned, with the user it ran as.
 use strict;
 use warnings;
+use File::Spec;
 use FindBin;
 use lib $FindBin::Bin;
 use AwlTap;
@@ -340,7 +341,7 @@ as_app('olddb', $plant_kit . q{
 my $old_log_start = -s $node->logfile;
 $node->restart;    # every database is looked at once after a start
 ok($node->poll_query_until('postgres',
-		"SELECT pg_read_file('" . $node->logfile . "', $old_log_start, 1000000) LIKE '%ignoring table public.awslambda_invocations: it is not a member of extension \"awslambda\"%'"),
+		"SELECT pg_read_file('" . File::Spec->rel2abs($node->logfile) . "', $old_log_start, 1000000) LIKE '%ignoring table public.awslambda_invocations: it is not a member of extension \"awslambda\"%'"),
 	'the planted table is ignored, with a LOG line');
 is($node->safe_psql('olddb', "SELECT status FROM public.awslambda_invocations"), 'sending',
 	'the planted table was not touched');

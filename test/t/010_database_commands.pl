@@ -6,6 +6,7 @@
 # refuse (inside a transaction block) does not stop it.
 use strict;
 use warnings;
+use File::Spec;
 use FindBin;
 use lib $FindBin::Bin;
 use AwlTap;
@@ -88,7 +89,8 @@ pass('ALTER DATABASE ... RENAME with a dispatcher');
 $id = $node->safe_psql('prep2', q{SELECT awslambda_fn_async('lambdaTest', '{"after": "rename"}')});
 sent_soon('prep2', $id, 'after ALTER DATABASE ... RENAME');
 
-my $ts = $node->basedir . '/ts1';
+# Absolute: from 17 on the node's directories are named relative to the test's.
+my $ts = File::Spec->rel2abs($node->basedir) . '/ts1';
 mkdir $ts;
 $node->safe_psql('postgres', "CREATE TABLESPACE ts1 LOCATION '$ts'; GRANT CREATE ON TABLESPACE ts1 TO owner1");
 $node->safe_psql('postgres', 'ALTER DATABASE prep2 SET TABLESPACE ts1', extra_params => [ '-U', 'owner1' ]);
