@@ -40,7 +40,8 @@ SELECT count(*) AS children FROM pg_ls_dir('/proc') AS p(name)
    AND substring(pg_read_file('/proc/' || name || '/stat', 0, 1024, true)
                  FROM '\) \S+ (\d+)')::int = pg_backend_pid();
 -- There is always a limit.
-SET awslambda.credential_process_timeout_ms = 0;
+DO $$ BEGIN SET awslambda.credential_process_timeout_ms = 0;
+EXCEPTION WHEN invalid_parameter_value THEN RAISE NOTICE 'refused: %', SQLERRM LIKE '0 ms is outside the valid range%'; END $$;
 RESET awslambda.credential_process_timeout_ms;
 SET awslambda.profile = 'role-without-source';
 SELECT awslambda_fn('lambdaTest', '{}');
