@@ -315,8 +315,11 @@ is($node->safe_psql('appdb', 'SELECT status FROM public.awslambda_invocations'),
 is($node->safe_psql('appdb', 'SELECT (SELECT count(*) FROM public.pwned) + (SELECT count(*) FROM public_old.pwned)'),
 	'0', 'renamed schema: no plant ran');
 not_superuser('renamed schema');
-like(slurp_file($node->logfile, $renamed_log_start), qr/the queue table is now public_old.awslambda_invocations/,
-	'the dispatcher follows the queue table to its schema\'s new name');
+# Either the dispatcher saw the new name at the start of a transaction, or a
+# replan in the middle of one met the planted table and was refused.
+like(slurp_file($node->logfile, $renamed_log_start),
+	qr/the queue table is now public_old.awslambda_invocations|which is not the queue table/,
+	'the dispatcher follows the queue table to its schema\'s new name, or refuses the planted one');
 
 # A schema made beforehand by a role for aws_lambda / aws_commons is refused.
 as_app('appdb', 'CREATE SCHEMA aws_commons');
