@@ -303,19 +303,29 @@ awl_queue_name(Oid relid)
 }
 
 /*
- * The queue table of the installed extension and its owner, looked up once
- * and forgotten when the table changes (a trigger may queue thousands of
- * invocations per transaction).
+ * The queue table of the installed extension, its owner, its qualified name
+ * and whether it has callback_fn, looked up once and forgotten when the
+ * table or any schema changes (a trigger may queue thousands of invocations
+ * per transaction: no catalog lookup per call).
  */
 static Oid	cached_relid = InvalidOid;
 static Oid	cached_owner = InvalidOid;
-static bool relcache_callback_registered = false;
+static char cached_name[2 * NAMEDATALEN + 8];
+static bool cached_has_callback_fn = false;
+static bool cache_callbacks_registered = false;
 
 static void
 forget_queue(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == cached_relid)
 		cached_relid = InvalidOid;
+}
+
+/* A schema was renamed (or dropped): the queue's name may be another now. */
+static void
+forget_queue_name(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cached_relid = InvalidOid;
 }
 
 static Oid
@@ -326,10 +336,13 @@ queue_relid(Oid *owner)
 		Oid			relid = awl_queue_find(false);
 
 		cached_owner = rel_owner(relid);
-		if (!relcache_callback_registered)
+		strlcpy(cached_name, awl_queue_name(relid), sizeof(cached_name));
+		cached_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
+		if (!cache_callbacks_registered)
 		{
 			CacheRegisterRelcacheCallback(forget_queue, (Datum) 0);
-			relcache_callback_registered = true;
+			CacheRegisterSyscacheCallback(NAMESPACEOID, forget_queue_name, (Datum) 0);
+			cache_callbacks_registered = true;
 		}
 		cached_relid = relid;
 	}
@@ -470,7 +483,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 
 	relid = queue_relid(&owner);
 	/* A queue table from before 0.3.0 (the library was updated, the extension not yet). */
-	has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
+	has_callback_fn = cached_has_callback_fn;
 	if (callback && !has_callback_fn)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -495,7 +508,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	queue_name = awl_queue_name(relid);
+	queue_name = cached_name;
 	if (insert_plan == NULL || insert_plan_relid != relid ||
 		insert_plan_callback_fn != has_callback_fn || strcmp(insert_plan_name, queue_name) != 0)
 	{
