@@ -175,6 +175,45 @@ extern void awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *resul
 extern char *awl_invoke_check(const AwlInvokeRequest *req);
 
 /*
+ * A stream of invocations for the dispatcher: each starts as soon as a slot
+ * is free and is reported as soon as its reply is in, while the others go
+ * on, so one slow invocation holds back only its own slot.  Like
+ * awl_invoke_many without fail_fast and with max_attempts 1: each result
+ * carries its own error; a request refused for clock skew, or for rejected
+ * credentials once new ones are to be had, is sent once more first.
+ */
+typedef struct AwlInvokeStream AwlInvokeStream;
+typedef void (*AwlInvokeStreamDone) (void *tag, AwlInvokeResult *result, void *arg);
+
+/* A stream of at most max_parallel invocations in flight; lives as long as the backend. */
+extern AwlInvokeStream *awl_invoke_stream_create(int max_parallel);
+
+/* How many more invocations may start now, and how many are in flight. */
+extern int	awl_invoke_stream_idle_slots(const AwlInvokeStream *s);
+extern int	awl_invoke_stream_running(const AwlInvokeStream *s);
+
+/*
+ * Signs and starts req (an idle slot must exist).  req's strings, result and
+ * cxt (where everything of this invocation is allocated) must stay valid
+ * until done reports it.  Raises, starting nothing, if it cannot be sent
+ * (no credentials, say).
+ */
+extern void awl_invoke_stream_add(AwlInvokeStream *s, const AwlInvokeRequest *req,
+								  AwlInvokeResult *result, MemoryContext cxt, void *tag);
+
+/*
+ * Runs the stream for at most wait_ms (see awl_http_stream_drive) and calls
+ * done(tag, result, arg) for every invocation whose result is complete.
+ * Returns how many were reported.  After it raises, call
+ * awl_invoke_stream_abort: the invocations not reported have no result.
+ */
+extern int	awl_invoke_stream_poll(AwlInvokeStream *s, long wait_ms, bool wake_on_latch,
+								   AwlInvokeStreamDone done, void *arg);
+
+/* Ends every invocation in flight without a result. */
+extern void awl_invoke_stream_abort(AwlInvokeStream *s);
+
+/*
  * Splits a function name (UTF-8) by Lambda's grammar, see parse.h; raises
  * 22023 naming the accepted forms when it does not match.
  */
@@ -237,7 +276,11 @@ extern void awl_dispatcher_callback_end(void);
 extern bool awl_deliver_open(void);
 extern bool awl_deliver_held(void);
 extern void awl_deliver_recover(void);
-extern int	awl_deliver_batch(int limit, bool *with_callbacks);
+extern int	awl_deliver_claim(int limit, bool *more);
+extern int	awl_deliver_pump(long wait_ms, bool wake_on_latch, bool *with_callbacks,
+							 bool *requeued);
+extern int	awl_deliver_in_pipeline(void);
+extern void awl_deliver_drain(void);
 extern int	awl_deliver_callbacks(int limit);
 extern void awl_deliver_cleanup(void);
 extern long awl_deliver_next_due_ms(long cap_ms);

@@ -59,6 +59,9 @@
 #define CLEANUP_CHUNK		10000
 /* A claim holds at most this many payload bytes (and at least one invocation). */
 #define CLAIM_MAX_BYTES		(64 * 1024 * 1024)
+/* Answers are written together when they arrive within this long of the first. */
+#define GATHER_MS			10
+#define GATHER_MAX			256
 
 /* The queue table, qualified and quoted; found once at start. */
 static char *queue = NULL;
@@ -346,18 +349,84 @@ client_context_for(const char *id)
 }
 
 /*
- * Claims up to limit due invocations, and no more payload bytes than
- * CLAIM_MAX_BYTES (at least one invocation): committed as 'sending',
- * attempts counted, before anything is sent.  The time is a parameter (not
- * clock_timestamp()) so that the due index delivers rows in order, without
- * sorting a long backlog.
+ * One claimed invocation on its way, in a memory context of its own: it
+ * waits for a slot of the stream, is in flight, then has its result until
+ * that is recorded.
  */
-static int
-claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
-	  bool *with_callbacks)
+typedef struct InFlight
+{
+	MemoryContext cxt;
+	Claimed		c;
+	AwlInvokeRequest req;
+	AwlInvokeResult result;
+	int64		bytes;			/* payload bytes */
+	bool		started;		/* handed to the stream */
+	bool		answered;		/* result complete, not yet recorded */
+	bool		callback;		/* has a callback to run once finished */
+} InFlight;
+
+/* The pipeline: what was claimed and is not recorded yet, oldest first. */
+static MemoryContext pipeline_cxt = NULL;
+static InFlight **pipeline = NULL;
+static int	npipeline = 0;
+static int	pipeline_cap = 0;
+static int64 pipeline_bytes = 0;
+static AwlInvokeStream *stream = NULL;
+
+static void
+pipeline_append(InFlight *f)
+{
+	if (npipeline == pipeline_cap)
+	{
+		pipeline_cap = Max(64, pipeline_cap * 2);
+		pipeline = pipeline ? repalloc(pipeline, pipeline_cap * sizeof(InFlight *))
+			: MemoryContextAlloc(pipeline_cxt, pipeline_cap * sizeof(InFlight *));
+	}
+	pipeline[npipeline++] = f;
+	pipeline_bytes += f->bytes;
+}
+
+/* Forgets the invocations that match (recorded, or given back), keeping the order. */
+static void
+pipeline_remove(bool (*gone) (const InFlight *))
+{
+	int			kept = 0;
+	int			i;
+
+	for (i = 0; i < npipeline; i++)
+	{
+		InFlight   *f = pipeline[i];
+
+		if (gone(f))
+		{
+			pipeline_bytes -= f->bytes;
+			MemoryContextDelete(f->cxt);
+		}
+		else
+			pipeline[kept++] = f;
+	}
+	npipeline = kept;
+}
+
+int
+awl_deliver_in_pipeline(void)
+{
+	return npipeline;
+}
+
+/*
+ * Claims up to limit due invocations into the pipeline, keeping no more
+ * than CLAIM_MAX_BYTES of payload in it (at least one invocation):
+ * committed as 'sending', attempts counted, before anything is sent.  The
+ * time is a parameter (not clock_timestamp()) so that the due index
+ * delivers rows in order, without sorting a long backlog.  *more: the claim
+ * was cut short by limit or bytes, so more may be due.
+ */
+int
+awl_deliver_claim(int limit, bool *more)
 {
 	Oid			due_types[2] = {INT4OID, TIMESTAMPTZOID};
-	Datum		due_values[2] = {Int32GetDatum(limit), TimestampTzGetDatum(GetCurrentTimestamp())};
+	Datum		due_values[2];
 	Oid			claim_types[1] = {UUIDARRAYOID};
 	Datum		claim_values[1];
 	Datum	   *ids;
@@ -369,6 +438,14 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 	static SPIPlanPtr due_plan = NULL;
 	static SPIPlanPtr claim_plan = NULL;
 
+	if (pipeline_cxt == NULL)
+		pipeline_cxt = AllocSetContextCreate(TopMemoryContext, "awslambda pipeline",
+											 ALLOCSET_DEFAULT_SIZES);
+	*more = false;
+	if (limit <= 0)
+		return 0;
+	due_values[0] = Int32GetDatum(limit);
+	due_values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	begin_work("awslambda: claim due invocations");
 	run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload) FROM %s "
 									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
@@ -382,11 +459,12 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 		bool		isnull;
 		int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 2, &isnull));
 
-		if (n > 0 && bytes + size > CLAIM_MAX_BYTES)
+		if ((n > 0 || npipeline > 0) && pipeline_bytes + bytes + size > CLAIM_MAX_BYTES)
 			break;
 		bytes += size;
 		ids[n] = SPI_getbinval(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 1, &isnull);
 	}
+	*more = ndue >= limit || n < ndue;
 	if (n > 0)
 	{
 		claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
@@ -403,23 +481,23 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 			 n, ndue, (long long) bytes);
 	}
 	n = n > 0 ? (int) SPI_processed : 0;
-	*with_callbacks = false;
-	*claimed = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(Claimed));
-	*reqs = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(AwlInvokeRequest));
 	for (i = 0; i < n; i++)
 	{
-		Claimed    *c = &(*claimed)[i];
-		AwlInvokeRequest *r = &(*reqs)[i];
+		MemoryContext cxt = AllocSetContextCreate(pipeline_cxt, "awslambda invocation",
+												  ALLOCSET_SMALL_SIZES);
 		MemoryContext old = MemoryContextSwitchTo(cxt);
+		InFlight   *f = palloc0(sizeof(InFlight));
+		Claimed    *c = &f->c;
+		AwlInvokeRequest *r = &f->req;
 		char	   *name = column_text(i, 2, cxt);
 		char	   *payload = column_text(i, 6, cxt);
 
+		f->cxt = cxt;
 		c->id = column_text(i, 1, cxt);
 		c->function_name = name;
 		c->attempts = atoi(column_text(i, 7, cxt));
 		c->request_response = strcmp(column_text(i, 5, cxt), "RequestResponse") == 0;
-		if (strcmp(column_text(i, 8, cxt), "t") == 0)
-			*with_callbacks = true;
+		f->callback = strcmp(column_text(i, 8, cxt), "t") == 0;
 
 		r->function_name = pg_server_to_any(name, strlen(name), PG_UTF8);
 		r->qualifier = column_text(i, 3, cxt);
@@ -427,12 +505,14 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 		r->invocation_type = c->request_response ? "RequestResponse" : "Event";
 		r->payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
 		r->payload_len = strlen(r->payload);
+		f->bytes = (int64) strlen(payload);
 		r->client_context = c->request_response ? client_context_for(c->id) : NULL;
 		r->connect_timeout_ms = awl_connect_timeout_ms;
 		r->request_timeout_ms = awl_request_timeout_ms;
 		r->max_attempts = 1;	/* retried through the queue, with backoff */
 		r->allowed_checked = true;	/* by the caller, under its settings */
 		MemoryContextSwitchTo(old);
+		pipeline_append(f);
 	}
 	end_work();
 	return n;
@@ -615,70 +695,6 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 	end_work();
 }
 
-/*
- * Sends one batch.  A problem with one reply is that invocation's own
- * outcome (awl_invoke_many does not raise for it); a failure of the whole
- * batch (no credentials, say) counts as a failed, retryable attempt of each
- * invocation in it that has no outcome yet.  Those that completed keep
- * theirs: an Event Lambda accepted, or a function that ran, is not sent
- * again because of another invocation.
- */
-static void
-send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContext cxt)
-{
-	MemoryContext old = CurrentMemoryContext;
-
-	pgstat_report_activity(STATE_RUNNING, "awslambda: send invocations");
-	PG_TRY();
-	{
-		/* A transaction (without a snapshot) for encoding conversion and the like. */
-		StartTransactionCommand();
-		MemoryContextSwitchTo(cxt);
-		awl_invoke_many(reqs, results, n, awl_max_concurrency, false);
-		MemoryContextSwitchTo(old);
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		int			i;
-		int			unsent = 0;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(cxt);		/* abort left us elsewhere */
-		for (i = 0; i < n; i++)
-		{
-			AwlInvokeError *err;
-
-			/*
-			 * Answered (results live in cxt): keep it, unless it awaited
-			 * another round with new credentials or a corrected clock.
-			 */
-			if (results[i].error ? !(results[i].error->credentials_rejected ||
-									 results[i].error->clock_skewed)
-				: results[i].status_code != 0)
-				continue;
-			unsent++;
-			err = palloc0(sizeof(AwlInvokeError));
-			err->sqlstate = edata->sqlerrcode;
-			err->message = edata->message;
-			err->detail = edata->detail;
-			err->retryable = true;
-			memset(&results[i], 0, sizeof(AwlInvokeResult));
-			results[i].error = err;
-		}
-		ereport(WARNING,
-				(errmsg("awslambda dispatcher: could not send %d of %d invocations: %s",
-						unsent, n, edata->message)));
-		MemoryContextSwitchTo(old);
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-}
-
 /* Records one row; if even that fails, records it as failed without its response. */
 static void
 record_one(Claimed *c, AwlInvokeResult *r, MemoryContext cxt)
@@ -746,28 +762,258 @@ record_all(Claimed *claimed, AwlInvokeResult *results, int n, MemoryContext cxt)
 	}
 }
 
+/* An error that stopped an invocation before Lambda answered: try again later. */
+static void
+set_unsent(InFlight *f, const ErrorData *edata)
+{
+	AwlInvokeError *err = MemoryContextAllocZero(f->cxt, sizeof(AwlInvokeError));
+
+	err->sqlstate = edata->sqlerrcode;
+	err->message = MemoryContextStrdup(f->cxt, edata->message);
+	err->detail = edata->detail ? MemoryContextStrdup(f->cxt, edata->detail) : NULL;
+	err->retryable = true;
+	memset(&f->result, 0, sizeof(AwlInvokeResult));
+	f->result.error = err;
+	f->started = false;
+	f->answered = true;
+}
+
 /*
- * Claims, sends and records one batch; returns how many were claimed, and
- * whether any has a callback to run.
+ * Hands one waiting invocation to the stream.  If it cannot be sent (no
+ * credentials, say), that error is its outcome; the others, and those in
+ * flight, go on.  In a transaction, started anew after such an error.
+ */
+static void
+start_one(InFlight *f)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		awl_invoke_stream_add(stream, &f->req, &f->result, f->cxt, f);
+		f->started = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(f->cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		StartTransactionCommand();
+		set_unsent(f, edata);
+		ereport(WARNING,
+				(errmsg("awslambda dispatcher: could not send invocation %s: %s",
+						f->c.id, edata->message)));
+		FreeErrorData(edata);
+		MemoryContextSwitchTo(old);
+	}
+	PG_END_TRY();
+}
+
+/* Hands waiting invocations, oldest first, to the stream while it has idle slots. */
+static void
+start_waiting(void)
+{
+	int			i;
+
+	for (i = 0; i < npipeline && awl_invoke_stream_idle_slots(stream) > 0; i++)
+		if (!pipeline[i]->started && !pipeline[i]->answered)
+			start_one(pipeline[i]);
+}
+
+static void
+invocation_answered(void *tag, AwlInvokeResult *result, void *arg)
+{
+	InFlight   *f = (InFlight *) tag;
+
+	f->started = false;
+	f->answered = true;
+	(*(int *) arg)++;
+}
+
+/*
+ * Runs the stream; true unless that failed as a whole (a lost HTTP client,
+ * out of memory): then every invocation in flight counts as a failed,
+ * retryable attempt, and those that had their answer keep it: an Event
+ * Lambda accepted, or a function that ran, is not sent again because of
+ * another invocation.
+ */
+static bool
+poll_stream(long wait_ms, bool wake_on_latch, int *answered)
+{
+	MemoryContext old = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		(void) awl_invoke_stream_poll(stream, wait_ms, wake_on_latch, invocation_answered,
+									  answered);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			unsent = 0;
+		int			i;
+
+		MemoryContextSwitchTo(pipeline_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		awl_invoke_stream_abort(stream);
+		AbortCurrentTransaction();
+		StartTransactionCommand();
+		for (i = 0; i < npipeline; i++)
+			if (pipeline[i]->started)
+			{
+				set_unsent(pipeline[i], edata);
+				unsent++;
+				(*answered)++;
+			}
+		ereport(WARNING,
+				(errmsg("awslambda dispatcher: could not send %d invocations: %s",
+						unsent, edata->message)));
+		FreeErrorData(edata);
+		MemoryContextSwitchTo(old);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+static bool
+is_answered(const InFlight *f)
+{
+	return f->answered;
+}
+
+/* Records every answered invocation with one statement, and forgets it. */
+static int
+record_answered(bool *with_callbacks, bool *requeued)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "awslambda outcomes",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Claimed    *claimed = palloc(Max(npipeline, 1) * sizeof(Claimed));
+	AwlInvokeResult *results = palloc(Max(npipeline, 1) * sizeof(AwlInvokeResult));
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < npipeline; i++)
+		if (pipeline[i]->answered)
+		{
+			claimed[n] = pipeline[i]->c;
+			results[n] = pipeline[i]->result;
+			if (pipeline[i]->callback)
+				*with_callbacks = true;
+			n++;
+		}
+	MemoryContextSwitchTo(old);
+	if (n > 0)
+		record_all(claimed, results, n, cxt);
+	for (i = 0; i < n; i++)
+		if (claimed[i].status && strcmp(claimed[i].status, "queued") == 0)
+			*requeued = true;
+	MemoryContextDelete(cxt);
+	pipeline_remove(is_answered);
+	return n;
+}
+
+/*
+ * Sends what the pipeline holds: starts waiting invocations as slots free
+ * up and runs the transfers for at most wait_ms, returning early once some
+ * have their answers (gathered for up to GATHER_MS, so that outcomes are
+ * written a few at a time, not one commit each), when nothing is in flight,
+ * or (wake_on_latch) when the latch is set.  Then records those outcomes.
+ * A slow invocation holds back only its own slot.  Returns how many were
+ * recorded; sets *with_callbacks if one of them has a callback, *requeued
+ * if one was queued again for a later attempt.
  */
 int
-awl_deliver_batch(int limit, bool *with_callbacks)
+awl_deliver_pump(long wait_ms, bool wake_on_latch, bool *with_callbacks, bool *requeued)
 {
-	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "awslambda batch",
-											  ALLOCSET_DEFAULT_SIZES);
-	Claimed    *claimed;
-	AwlInvokeRequest *reqs;
-	AwlInvokeResult *results;
-	int			n = claim(limit, cxt, &claimed, &reqs, with_callbacks);
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Max(wait_ms, 0));
+	TimestampTz gathered = 0;
+	int			answered = 0;
 
+	if (npipeline == 0)
+		return 0;
+	if (stream == NULL)
+		stream = awl_invoke_stream_create(awl_max_concurrency);
+
+	pgstat_report_activity(STATE_RUNNING, "awslambda: send invocations");
+	/* A transaction (without a snapshot) for encoding conversion and the like. */
+	StartTransactionCommand();
+	for (;;)
+	{
+		TimestampTz now;
+		TimestampTz stop;
+
+		start_waiting();
+		if (awl_invoke_stream_running(stream) == 0)
+			break;
+		now = GetCurrentTimestamp();
+		stop = gathered ? Min(until, gathered) : until;
+		if (!poll_stream(Max(0, TimestampDifferenceMilliseconds(now, stop)),
+						 wake_on_latch && answered == 0, &answered))
+			break;
+		now = GetCurrentTimestamp();
+		if (answered > 0 && gathered == 0)
+			gathered = TimestampTzPlusMilliseconds(now, GATHER_MS);
+		if (answered >= GATHER_MAX || now >= until || (gathered && now >= gathered))
+			break;
+		if (answered == 0 && wake_on_latch && MyLatch->is_set)
+			break;
+	}
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return record_answered(with_callbacks, requeued);
+}
+
+static bool
+is_waiting(const InFlight *f)
+{
+	return !f->started && !f->answered;
+}
+
+/*
+ * Before the dispatcher leaves: invocations still waiting for a slot go
+ * back to the queue as they were (not sent, not counted as an attempt), and
+ * those in flight are finished and recorded, so that nothing is sent twice.
+ */
+void
+awl_deliver_drain(void)
+{
+	Oid			types[1] = {UUIDARRAYOID};
+	Datum		values[1];
+	Datum	   *ids = palloc(Max(npipeline, 1) * sizeof(Datum));
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < npipeline; i++)
+		if (is_waiting(pipeline[i]))
+			ids[n++] = DirectFunctionCall1(uuid_in, CStringGetDatum(pipeline[i]->c.id));
 	if (n > 0)
 	{
-		results = MemoryContextAllocZero(cxt, n * sizeof(AwlInvokeResult));
-		send_batch(reqs, results, n, cxt);
-		record_all(claimed, results, n, cxt);
+		begin_work("awslambda: give back unsent invocations");
+		values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
+													TYPALIGN_CHAR));
+		run(psprintf("UPDATE %s q SET status = 'queued', "
+					 "attempts = q.attempts OPERATOR(pg_catalog.-) 1 "
+					 "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+					 "AND q.status OPERATOR(pg_catalog.=) 'sending'", queue),
+			SPI_OK_UPDATE, 1, types, values, NULL);
+		end_work();
+		pipeline_remove(is_waiting);
 	}
-	MemoryContextDelete(cxt);
-	return n;
+	pfree(ids);
+	while (npipeline > 0)
+	{
+		bool		with_callbacks = false;
+		bool		requeued = false;
+
+		(void) awl_deliver_pump(1000, false, &with_callbacks, &requeued);
+	}
 }
 
 /*

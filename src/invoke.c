@@ -20,6 +20,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
@@ -1091,6 +1092,189 @@ awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 		if (err && fail_fast)
 			awl_invoke_raise(err);
 	}
+}
+
+/*
+ * A stream of invocations: the batch machinery above, slot by slot.  Each
+ * slot holds a copy of its request, its target, its signed header lines and
+ * the clock correction it was signed with, as InvokeBatch does per request.
+ */
+struct AwlInvokeStream
+{
+	AwlHttpStream *http;
+	InvokeBatch b;				/* indexed by slot */
+	AwlInvokeRequest *reqs;		/* b.reqs */
+	AwlInvokeResult **out;		/* where each slot's result goes */
+	void	  **tags;
+	MemoryContext *cxts;
+	uint64	   *signed_with;	/* the credentials generation of each slot */
+	bool	   *busy;
+	bool	   *answered;		/* complete, not yet handed over */
+	bool	   *resent;			/* already sent a second time */
+	uint64		generation;		/* bumped when rejected credentials are forgotten */
+	int			nslots;
+};
+
+AwlInvokeStream *
+awl_invoke_stream_create(int max_parallel)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	AwlInvokeStream *s = palloc0(sizeof(AwlInvokeStream));
+	int			n;
+
+	s->http = awl_http_stream_create(max_parallel);
+	n = s->nslots = awl_http_stream_idle_slots(s->http);
+	s->reqs = palloc0(n * sizeof(AwlInvokeRequest));
+	s->out = palloc0(n * sizeof(AwlInvokeResult *));
+	s->tags = palloc0(n * sizeof(void *));
+	s->cxts = palloc0(n * sizeof(MemoryContext));
+	s->signed_with = palloc0(n * sizeof(uint64));
+	s->busy = palloc0(n * sizeof(bool));
+	s->answered = palloc0(n * sizeof(bool));
+	s->resent = palloc0(n * sizeof(bool));
+	s->b.reqs = s->reqs;
+	s->b.results = palloc0(n * sizeof(AwlInvokeResult));
+	s->b.targets = palloc0(n * sizeof(InvokeTarget));
+	s->b.lines = palloc0(n * sizeof(char **));
+	s->b.nlines = palloc0(n * sizeof(int));
+	s->b.offsets = palloc0(n * sizeof(long));
+	s->b.fail_fast = false;
+	MemoryContextSwitchTo(old);
+	return s;
+}
+
+int
+awl_invoke_stream_idle_slots(const AwlInvokeStream *s)
+{
+	return awl_http_stream_idle_slots(s->http);
+}
+
+/* Signs slot i's request with the credentials at hand and starts it. */
+static void
+stream_start(AwlInvokeStream *s, int i)
+{
+	MemoryContext old = MemoryContextSwitchTo(s->cxts[i]);
+	AwlHttpRequest hreq = {0};
+
+	awl_credentials_get(&s->b.cred);
+	s->signed_with[i] = s->generation;
+	start_invoke(i, &hreq, &s->b);
+	PG_TRY();
+	{
+		awl_http_stream_add(s->http, &hreq, s->cxts[i], (void *) (intptr_t) i);
+	}
+	PG_CATCH();
+	{
+		wipe_request(&s->b, i);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	memset(&s->b.cred, 0, sizeof(s->b.cred));
+	s->busy[i] = true;
+	MemoryContextSwitchTo(old);
+}
+
+void
+awl_invoke_stream_add(AwlInvokeStream *s, const AwlInvokeRequest *req,
+					  AwlInvokeResult *result, MemoryContext cxt, void *tag)
+{
+	MemoryContext old;
+	int			i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (!s->busy[i] && !s->answered[i])
+			break;
+	if (i == s->nslots)
+		elog(ERROR, "awslambda: no idle slot in the invocation stream");
+	old = MemoryContextSwitchTo(cxt);
+	s->reqs[i] = *req;
+	memset(&s->b.targets[i], 0, sizeof(InvokeTarget));
+	resolve_target(&s->reqs[i], &s->b.targets[i]);
+	MemoryContextSwitchTo(old);
+	s->out[i] = result;
+	s->tags[i] = tag;
+	s->cxts[i] = cxt;
+	s->resent[i] = false;
+	stream_start(s, i);
+}
+
+/* A reply arrived: interpret it in its invocation's context. */
+static void
+stream_answered(void *tag, AwlHttpResponse *resp, void *arg)
+{
+	AwlInvokeStream *s = (AwlInvokeStream *) arg;
+	int			i = (int) (intptr_t) tag;
+	MemoryContext old = MemoryContextSwitchTo(s->cxts[i]);
+
+	finish_invoke(i, resp, &s->b);
+	MemoryContextSwitchTo(old);
+	s->busy[i] = false;
+	s->answered[i] = true;
+}
+
+int
+awl_invoke_stream_poll(AwlInvokeStream *s, long wait_ms, bool wake_on_latch,
+					   AwlInvokeStreamDone done, void *arg)
+{
+	int			reported = 0;
+	bool		refreshable;
+	int			i;
+
+	(void) awl_http_stream_drive(s->http, wait_ms, wake_on_latch, stream_answered, s);
+	if (s->b.reset_credentials)
+	{
+		s->b.reset_credentials = false;
+		if (awl_credentials_rejected())
+			s->generation++;
+	}
+	refreshable = awl_credentials_refreshable();
+	for (i = 0; i < s->nslots; i++)
+	{
+		AwlInvokeError *err = s->b.results[i].error;
+
+		if (!s->answered[i])
+			continue;
+		s->answered[i] = false;
+
+		/*
+		 * As awl_invoke_many does: once more with the corrected clock, or
+		 * with new credentials when the rejected ones were forgotten since
+		 * this request was signed.
+		 */
+		if (err && !s->resent[i] &&
+			(err->clock_skewed ||
+			 (err->credentials_rejected && refreshable && s->signed_with[i] < s->generation)))
+		{
+			s->resent[i] = true;
+			stream_start(s, i);
+			continue;
+		}
+		*s->out[i] = s->b.results[i];
+		memset(&s->b.results[i], 0, sizeof(AwlInvokeResult));
+		reported++;
+		done(s->tags[i], s->out[i], arg);
+	}
+	return reported;
+}
+
+int
+awl_invoke_stream_running(const AwlInvokeStream *s)
+{
+	return awl_http_stream_running(s->http);
+}
+
+void
+awl_invoke_stream_abort(AwlInvokeStream *s)
+{
+	int			i;
+
+	awl_http_stream_abort(s->http);
+	for (i = 0; i < s->nslots; i++)
+	{
+		wipe_request(&s->b, i);
+		s->busy[i] = s->answered[i] = false;
+	}
+	s->b.reset_credentials = false;
 }
 
 void

@@ -1,0 +1,87 @@
+# Queued invocations keep flowing while some are slow: the dispatcher starts
+# new transfers as others finish and records each outcome (and runs its
+# callback) as it arrives, instead of waiting for the slowest of a batch.
+# A reload while slow ones are in flight finishes them and gives back those
+# still waiting for a slot, so that nothing is sent twice.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use AwlTap;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = awl_node('flowing', 'awslambda.max_concurrency' => '2');
+awl_reset_mock($node);
+$node->safe_psql('postgres', q{
+	CREATE TABLE cb_log (id uuid, status text, at timestamptz DEFAULT clock_timestamp());
+	CREATE FUNCTION cb(inv awslambda_invocations) RETURNS void LANGUAGE sql
+	  AS 'INSERT INTO cb_log (id, status) VALUES (inv.id, inv.status)';
+});
+
+# One slow RequestResponse in flight...
+my $slow = $node->safe_psql('postgres',
+	q{SELECT awslambda_invoke_async('lambdaSleep', '{"seconds": 25, "slow": 1}', 'RequestResponse', callback => 'cb')});
+ok($node->poll_query_until('postgres', "SELECT status = 'sending' FROM awslambda_invocations WHERE id = '$slow'"),
+	'the slow invocation is in flight');
+
+# ...does not hold back the ones queued after it: Events, and RequestResponse
+# calls whose callbacks run while the slow one is still out.
+$node->safe_psql('postgres', q{
+	SELECT count(awslambda_fn_async('lambdaTest', json_build_object('n', g)::text)) FROM generate_series(1, 20) g;
+	SELECT count(awslambda_invoke_async('lambdaTest', json_build_object('rr', g)::jsonb, 'RequestResponse', callback => 'cb'))
+	  FROM generate_series(1, 3) g;
+});
+ok($node->poll_query_until('postgres', qq{
+	SELECT count(*) = 23 FROM awslambda_invocations WHERE id <> '$slow' AND finished_at IS NOT NULL}),
+	'the invocations queued after it finished');
+ok($node->poll_query_until('postgres', qq{SELECT count(*) = 3 FROM cb_log WHERE id <> '$slow'}),
+	'their callbacks ran');
+is($node->safe_psql('postgres', "SELECT status || ' ' || (finished_at IS NULL) FROM awslambda_invocations WHERE id = '$slow'"),
+	'sending true', 'while the slow one was still in flight');
+is($node->safe_psql('postgres', "SELECT count(*) FROM cb_log WHERE id = '$slow'"), '0',
+	'and its callback had not run');
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT status, ',') FROM awslambda_invocations WHERE function_name = 'lambdaTest'}),
+	'sent,succeeded', 'Events sent, RequestResponse succeeded');
+
+# The slow one ends in its own time, once.
+ok($node->poll_query_until('postgres', "SELECT status = 'succeeded' FROM awslambda_invocations WHERE id = '$slow'", 't'),
+	'the slow one succeeded later');
+ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM cb_log WHERE id = '$slow'"),
+	'and its callback ran');
+my $acc = awl_accepted($node, 'lambdaTest');
+is($acc->{count}, 23, 'each fast invocation reached Lambda once');
+is($acc->{distinct_payloads}, 23, 'every one of them');
+is(awl_accepted($node, 'lambdaSleep')->{count}, 1, 'the slow one reached Lambda once');
+
+# A reload with both slots taken by slow invocations and more claimed behind
+# them: the dispatcher finishes those in flight, gives the waiting ones back
+# (not counted as an attempt) and leaves; the next one sends them.
+awl_reset_mock($node);
+$node->safe_psql('postgres', q{
+	SELECT count(awslambda_invoke_async('lambdaSleep', json_build_object('seconds', 6, 'drain', g)::jsonb, 'RequestResponse'))
+	  FROM generate_series(1, 2) g});
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 2 FROM awslambda_invocations WHERE function_name = 'lambdaSleep' AND status = 'sending'"),
+	'two slow invocations in flight');
+$node->safe_psql('postgres', q{
+	SELECT count(awslambda_fn_async('lambdaTest', json_build_object('waiting', g)::text)) FROM generate_series(1, 5) g});
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 5 FROM awslambda_invocations WHERE payload LIKE '%waiting%' AND status = 'sending'"),
+	'five more claimed behind them');
+my $pid = awl_dispatcher_pid($node);
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+ok($node->poll_query_until('postgres', qq{
+	SELECT count(*) = 0 FROM awslambda_invocations WHERE finished_at IS NULL}),
+	'everything was sent after the reload');
+isnt(awl_dispatcher_pid($node), $pid, 'by a new dispatcher');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT status || ':' || attempts, ',') FROM awslambda_invocations
+	WHERE payload LIKE '%drain%' OR payload LIKE '%waiting%'}),
+	'sent:1,succeeded:1', 'each in one attempt');
+is(awl_accepted($node, 'lambdaSleep')->{count}, 2, 'the slow ones reached Lambda once each');
+is(awl_accepted($node, 'lambdaTest')->{count}, 5, 'the waiting ones once each');
+ok($node->log_contains(qr/restarting to apply the reloaded configuration/), 'the reload was applied');
+
+$node->stop;
+done_testing();
