@@ -335,6 +335,7 @@ static const char *const awl_wait_names[AWL_WAIT_COUNT] = {
 	[AWL_WAIT_CREDENTIALS] = "AwsLambdaCredentials",
 	[AWL_WAIT_BACKOFF] = "AwsLambdaRetryBackoff",
 	[AWL_WAIT_DISPATCHER] = "AwsLambdaDispatcherIdle",
+	[AWL_WAIT_DISPATCHER_SENDING] = "AwsLambdaDispatcherSending",
 };
 
 /*
@@ -646,7 +647,7 @@ awl_http_stream_drive(AwlHttpStream *s, long wait_ms, bool wake_on_latch,
 		if (left <= 0 || (wake_on_latch && MyLatch->is_set))
 			return 0;
 
-		pgstat_report_wait_start(awl_wait_event(AWL_WAIT_HTTP));
+		pgstat_report_wait_start(awl_wait_event(AWL_WAIT_DISPATCHER_SENDING));
 		mc = curl_multi_wait(s->multi, NULL, 0, (int) Min(left, AWL_HTTP_POLL_MS), NULL);
 		pgstat_report_wait_end();
 		if (mc != CURLM_OK)
