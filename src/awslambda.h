@@ -129,6 +129,7 @@ typedef struct AwlInvokeRequest
 	int			max_attempts;	/* 1: no retries */
 	bool		allowed_checked;	/* awslambda.allowed_functions already
 									 * applied (when queued, by the caller) */
+	bool		retry;			/* a later attempt of the same invocation (statistics) */
 } AwlInvokeRequest;
 
 /* A failed invocation, raised at once or kept per row by fan-out. */

@@ -511,6 +511,7 @@ awl_deliver_claim(int limit, bool *more)
 		r->request_timeout_ms = awl_request_timeout_ms;
 		r->max_attempts = 1;	/* retried through the queue, with backoff */
 		r->allowed_checked = true;	/* by the caller, under its settings */
+		r->retry = c->attempts > 1; /* for the statistics */
 		MemoryContextSwitchTo(old);
 		pipeline_append(f);
 	}

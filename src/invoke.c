@@ -28,6 +28,7 @@
 #include "http.h"
 #include "parse.h"
 #include "sigv4.h"
+#include "stats.h"
 
 #define INVOKE_PATH_PREFIX	"/2015-03-31/functions/"
 /* Lambda's synchronous response limit is 6 MB; leave room for error documents. */
@@ -756,6 +757,8 @@ typedef struct InvokeBatch
 	long	   *offsets;		/* per request: the clock correction it was signed with */
 	bool		may_retry;		/* attempts remain for retryable errors */
 	bool		reset_credentials;
+	bool		async;			/* the dispatcher's stream (statistics) */
+	AwlStatsAttempt *stats;		/* per request: its attempt being timed */
 } InvokeBatch;
 
 /* Builds and signs request i just before it is sent. */
@@ -818,6 +821,7 @@ start_invoke(int i, AwlHttpRequest *hreq, void *arg)
 	hreq->connect_timeout_ms = req->connect_timeout_ms;
 	hreq->timeout_ms = req->request_timeout_ms;
 	hreq->max_response = MAX_RESPONSE_BYTES;
+	awl_stats_start(&b->stats[i]);
 }
 
 /* Zeroes and forgets the header lines (token, signature) of request i. */
@@ -900,11 +904,22 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 		}
 	}
 
+	awl_stats_count(&b->stats[i], req, b->targets[i].region, b->async, resp, result);
 	if (result->error && b->fail_fast &&
 		!(result->error->credentials_rejected && b->may_retry_expired) &&
 		!(result->error->clock_skewed && b->may_retry_skewed) &&
 		!(result->error->retryable && b->may_retry))
 		awl_invoke_raise(result->error);
+}
+
+/* Counts the attempts of b still in flight as abandoned (statistics; never raises). */
+static void
+count_abandoned(InvokeBatch *b, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		awl_stats_count(&b->stats[i], &b->reqs[i], b->targets[i].region, b->async, NULL, NULL);
 }
 
 /*
@@ -929,6 +944,7 @@ run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 	b.targets = palloc0(n * sizeof(InvokeTarget));
 	b.lines = palloc0(n * sizeof(char **));
 	b.nlines = palloc0(n * sizeof(int));
+	b.stats = palloc0(n * sizeof(AwlStatsAttempt));
 
 	/* Everything that may need instance metadata happens before the batch runs. */
 	for (i = 0; i < n; i++)
@@ -941,6 +957,7 @@ run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 	}
 	PG_CATCH();
 	{
+		count_abandoned(&b, n);
 		for (i = 0; i < n; i++)
 			wipe_request(&b, i);
 		if (b.reset_credentials)
@@ -987,6 +1004,7 @@ resend(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, int max_pa
 		if (results[i].error && match(results[i].error))
 		{
 			again[nagain] = reqs[i];
+			again[nagain].retry = true;
 			index[nagain++] = i;
 		}
 	if (nagain > 0)
@@ -1139,6 +1157,8 @@ awl_invoke_stream_create(int max_parallel)
 	s->b.nlines = palloc0(n * sizeof(int));
 	s->b.offsets = palloc0(n * sizeof(long));
 	s->b.fail_fast = false;
+	s->b.async = true;
+	s->b.stats = palloc0(n * sizeof(AwlStatsAttempt));
 	MemoryContextSwitchTo(old);
 	return s;
 }
@@ -1166,6 +1186,7 @@ stream_start(AwlInvokeStream *s, int i)
 	PG_CATCH();
 	{
 		wipe_request(&s->b, i);
+		s->b.stats[i].running = false;	/* not sent */
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -1246,6 +1267,7 @@ awl_invoke_stream_poll(AwlInvokeStream *s, long wait_ms, bool wake_on_latch,
 			 (err->credentials_rejected && refreshable && s->signed_with[i] < s->generation)))
 		{
 			s->resent[i] = true;
+			s->reqs[i].retry = true;
 			stream_start(s, i);
 			continue;
 		}
@@ -1269,6 +1291,7 @@ awl_invoke_stream_abort(AwlInvokeStream *s)
 	int			i;
 
 	awl_http_stream_abort(s->http);
+	count_abandoned(&s->b, s->nslots);
 	for (i = 0; i < s->nslots; i++)
 	{
 		wipe_request(&s->b, i);

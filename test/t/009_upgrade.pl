@@ -39,8 +39,8 @@ sleep(1);
 is($node->safe_psql('up', 'SELECT count(*) FROM cb_log'), '0', 'its callback waits for the update');
 
 $node->safe_psql('up', 'ALTER EXTENSION awslambda UPDATE');
-is($node->safe_psql('up', q{SELECT extversion FROM pg_extension WHERE extname = 'awslambda'}), '0.3.0',
-	'updated to 0.3.0');
+is($node->safe_psql('up', q{SELECT extversion FROM pg_extension WHERE extname = 'awslambda'}), '0.4.0',
+	'updated to 0.4.0');
 is($node->safe_psql('up', "SELECT callback_fn = 'public.cb(awslambda_invocations)'::regprocedure FROM awslambda_invocations WHERE id = '$pending'"),
 	't', 'the update resolved the pending callback');
 ok($node->poll_query_until('up', "SELECT count(*) = 1 FROM cb_log WHERE id = '$pending'"),
@@ -68,9 +68,18 @@ my $shape = q{
 	  FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
 	 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'awslambda')
 	UNION ALL
-	SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'awslambda_invocations'::regclass};
+	SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'awslambda_invocations'::regclass
+	UNION ALL
+	SELECT string_agg(p.oid::regprocedure || ' ' || coalesce(p.proacl::text, 'default'), E'\n' ORDER BY 1)
+	  FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+	 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'awslambda')
+	UNION ALL
+	SELECT string_agg(c.oid::regclass || ' ' || coalesce(c.relacl::text, 'default') || ' '
+	                  || coalesce(pg_get_viewdef(c.oid), ''), E'\n' ORDER BY 1)
+	  FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
+	 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'awslambda')};
 is($node->safe_psql('up', $shape), $node->safe_psql('fresh', $shape),
-	'objects, columns, functions and policy equal a fresh install');
+	'objects, columns, functions, policy, privileges and views equal a fresh install');
 
 $node->stop;
 done_testing();
