@@ -11,6 +11,7 @@ OBJS = \
 	src/credentials.o \
 	src/deliver.o \
 	src/dispatcher.o \
+	src/flow.o \
 	src/http.o \
 	src/invoke.o \
 	src/jsonutil.o \

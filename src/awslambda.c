@@ -30,6 +30,7 @@ char	   *awl_profile = NULL;
 int			awl_credential_process_timeout_ms = 60000;
 char	   *awl_sts_endpoint = NULL;
 char	   *awl_allowed_functions = NULL;
+char	   *awl_async_function_limits = NULL;
 char	   *awl_ca_file = NULL;
 int			awl_connect_timeout_ms = 5000;
 int			awl_request_timeout_ms = 905000;
@@ -65,6 +66,17 @@ check_region(char **newval, void **extra, GucSource source)
  * Endpoints must be plain http(s) URLs with a host, a valid port if any, and
  * no credentials, query, fragment, white space or control characters in them.
  */
+static bool
+check_function_limits(char **newval, void **extra, GucSource source)
+{
+	const char *why = NULL;
+
+	if (awl_flow_check(*newval, &why))
+		return true;
+	GUC_check_errdetail("%s", why);
+	return false;
+}
+
 static bool
 check_url(char **newval, void **extra, GucSource source)
 {
@@ -270,6 +282,15 @@ _PG_init(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("awslambda.async_function_limits",
+							   "Limits how many invocations of matching functions the dispatcher has in flight.",
+							   "Comma-separated PATTERN=N entries, patterns as in awslambda.allowed_functions; the first that matches applies. Empty: only awslambda.max_concurrency limits.",
+							   &awl_async_function_limits,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_function_limits, NULL, NULL);
 
 	MarkGUCPrefixReserved("awslambda");
 

@@ -244,6 +244,24 @@ extern void awl_check_log_type(const char *value);
 extern void awl_check_qualifier(const char *function_name, const char *qualifier);
 extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
 
+/* in flow.c: awslambda.async_function_limits */
+extern char *awl_async_function_limits;
+
+/* Is value a valid awslambda.async_function_limits?  *why says what is wrong. */
+extern bool awl_flow_check(const char *value, const char **why);
+
+/*
+ * The limit group of a queued function name: the first pattern of the
+ * setting that matches it (0, 1, ...), or -1 for none.
+ */
+extern int	awl_flow_group(const char *function_name);
+
+/* How many invocations of a group may be in flight at once (INT_MAX for -1). */
+extern int	awl_flow_limit(int group);
+
+/* How many groups the setting has. */
+extern int	awl_flow_groups(void);
+
 /* in queue.c */
 extern Oid	awl_queue_find(bool missing_ok);
 extern char *awl_queue_name(Oid relid);

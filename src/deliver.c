@@ -62,6 +62,8 @@
 /* Answers are written together when they arrive within this long of the first. */
 #define GATHER_MS			10
 #define GATHER_MAX			256
+/* A claim looks past rows of functions at their limit this often at most. */
+#define CLAIM_PASSES		4
 
 /* The queue table, qualified and quoted; found once at start. */
 static char *queue = NULL;
@@ -363,6 +365,8 @@ typedef struct InFlight
 	bool		started;		/* handed to the stream */
 	bool		answered;		/* result complete, not yet recorded */
 	bool		callback;		/* has a callback to run once finished */
+	char	   *queued_name;	/* function_name as queued (server encoding) */
+	int			group;			/* its awslambda.async_function_limits group, or -1 */
 } InFlight;
 
 /* The pipeline: what was claimed and is not recorded yet, oldest first. */
@@ -415,25 +419,96 @@ awl_deliver_in_pipeline(void)
 }
 
 /*
+ * With awslambda.async_function_limits: how many invocations of each limit
+ * group the pipeline holds (palloc'd, or NULL without limits), and in
+ * names/nnames the function names, as queued, of the groups at their limit,
+ * which a claim leaves alone (room for limit more is left in names).
+ */
+static int *
+flow_counts(int limit, Datum **names, int *nnames)
+{
+	int			ngroups = awl_flow_groups();
+	int		   *counts = ngroups > 0 ? palloc0(ngroups * sizeof(int)) : NULL;
+	int			i;
+
+	*names = palloc((npipeline + CLAIM_PASSES * limit + 1) * sizeof(Datum));
+	*nnames = 0;
+	for (i = 0; counts && i < npipeline; i++)
+		if (pipeline[i]->group >= 0)
+			counts[pipeline[i]->group]++;
+	for (i = 0; counts && i < npipeline; i++)
+	{
+		int			g = pipeline[i]->group;
+
+		if (g >= 0 && counts[g] >= awl_flow_limit(g))
+			(*names)[(*nnames)++] = CStringGetTextDatum(pipeline[i]->queued_name);
+	}
+	return counts;
+}
+
+/* Puts claimed row i of the current result into the pipeline. */
+static void
+take_claimed(int i)
+{
+	MemoryContext cxt = AllocSetContextCreate(pipeline_cxt, "awslambda invocation",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	InFlight   *f = palloc0(sizeof(InFlight));
+	Claimed    *c = &f->c;
+	AwlInvokeRequest *r = &f->req;
+	char	   *name = column_text(i, 2, cxt);
+	char	   *payload = column_text(i, 6, cxt);
+
+	f->cxt = cxt;
+	f->queued_name = name;
+	f->group = awl_flow_group(name);
+	c->id = column_text(i, 1, cxt);
+	c->function_name = name;
+	c->attempts = atoi(column_text(i, 7, cxt));
+	c->request_response = strcmp(column_text(i, 5, cxt), "RequestResponse") == 0;
+	f->callback = strcmp(column_text(i, 8, cxt), "t") == 0;
+
+	r->function_name = pg_server_to_any(name, strlen(name), PG_UTF8);
+	r->qualifier = column_text(i, 3, cxt);
+	r->region = column_text(i, 4, cxt);
+	r->invocation_type = c->request_response ? "RequestResponse" : "Event";
+	r->payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
+	r->payload_len = strlen(r->payload);
+	f->bytes = (int64) strlen(payload);
+	r->client_context = c->request_response ? client_context_for(c->id) : NULL;
+	r->connect_timeout_ms = awl_connect_timeout_ms;
+	r->request_timeout_ms = awl_request_timeout_ms;
+	r->max_attempts = 1;		/* retried through the queue, with backoff */
+	r->allowed_checked = true;	/* by the caller, under its settings */
+	MemoryContextSwitchTo(old);
+	pipeline_append(f);
+}
+
+/*
  * Claims up to limit due invocations into the pipeline, keeping no more
- * than CLAIM_MAX_BYTES of payload in it (at least one invocation):
- * committed as 'sending', attempts counted, before anything is sent.  The
- * time is a parameter (not clock_timestamp()) so that the due index
- * delivers rows in order, without sorting a long backlog.  *more: the claim
- * was cut short by limit or bytes, so more may be due.
+ * than CLAIM_MAX_BYTES of payload in it (at least one invocation), nor more
+ * of a function than awslambda.async_function_limits allows: committed as
+ * 'sending', attempts counted, before anything is sent.  The time is a
+ * parameter (not clock_timestamp()) so that the due index delivers rows in
+ * order, without sorting a long backlog.  Rows of a function at its limit
+ * are left queued and, from the next pass on (at most CLAIM_PASSES), named
+ * in the query so that they do not hide the rows behind them.  *more: the
+ * claim was cut short, so more may be due.
  */
 int
 awl_deliver_claim(int limit, bool *more)
 {
-	Oid			due_types[2] = {INT4OID, TIMESTAMPTZOID};
-	Datum		due_values[2];
+	Oid			due_types[3] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID};
+	Datum		due_values[3];
 	Oid			claim_types[1] = {UUIDARRAYOID};
 	Datum		claim_values[1];
 	Datum	   *ids;
+	Datum	   *names;
+	int			nnames;
 	int64		bytes = 0;
-	int			ndue;
-	int			n;
-	int			i;
+	int		   *in_group;
+	int			claimed = 0;
+	int			pass;
 
 	static SPIPlanPtr due_plan = NULL;
 	static SPIPlanPtr claim_plan = NULL;
@@ -444,78 +519,80 @@ awl_deliver_claim(int limit, bool *more)
 	*more = false;
 	if (limit <= 0)
 		return 0;
-	due_values[0] = Int32GetDatum(limit);
-	due_values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	begin_work("awslambda: claim due invocations");
-	run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload) FROM %s "
-									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-									 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-									 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", queue),
-				 SPI_OK_SELECT, 2, due_types, due_values);
-	ndue = (int) SPI_processed;
-	ids = palloc(Max(ndue, 1) * sizeof(Datum));
-	for (n = 0; n < ndue; n++)
+	ids = palloc(limit * sizeof(Datum));
+	in_group = flow_counts(limit, &names, &nnames);
+	for (pass = 0; pass < CLAIM_PASSES && claimed < limit; pass++)
 	{
-		bool		isnull;
-		int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 2, &isnull));
+		bool		at_limit = false;
+		bool		full_of_bytes = false;
+		int			asked = limit - claimed;
+		int			ndue;
+		int			n = 0;
+		int			i;
 
-		if ((n > 0 || npipeline > 0) && pipeline_bytes + bytes + size > CLAIM_MAX_BYTES)
-			break;
-		bytes += size;
-		ids[n] = SPI_getbinval(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 1, &isnull);
-	}
-	*more = ndue >= limit || n < ndue;
-	if (n > 0)
-	{
-		claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
-														  TYPALIGN_CHAR));
-		run_prepared(&claim_plan, psprintf("UPDATE %s q SET status = 'sending', "
-										   "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
-										   "last_attempt_at = pg_catalog.clock_timestamp() "
-										   "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
-										   "RETURNING q.id, q.function_name, q.qualifier, q.region, "
-										   "q.invocation_type, q.payload, q.attempts, "
-										   "q.callback IS NOT NULL", queue),
-					 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
+		due_values[0] = Int32GetDatum(asked);
+		due_values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+		due_values[2] = PointerGetDatum(construct_array(names, nnames, TEXTOID, -1, false,
+														TYPALIGN_INT));
+		run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name FROM %s "
+										 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+										 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+										 "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
+										 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", queue),
+					 SPI_OK_SELECT, 3, due_types, due_values);
+		ndue = (int) SPI_processed;
+		if (ndue >= asked)
+			*more = true;
+		for (i = 0; i < ndue; i++)
+		{
+			bool		isnull;
+			int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+			int			group = in_group ? awl_flow_group(SPI_getvalue(SPI_tuptable->vals[i],
+																		SPI_tuptable->tupdesc, 3)) : -1;
+
+			if ((claimed + n > 0 || npipeline > 0) && pipeline_bytes + bytes + size > CLAIM_MAX_BYTES)
+			{
+				full_of_bytes = *more = true;
+				break;
+			}
+			/* Its function has as many in flight as awslambda.async_function_limits allows. */
+			if (group >= 0 && in_group[group] >= awl_flow_limit(group))
+			{
+				names[nnames++] = CStringGetTextDatum(SPI_getvalue(SPI_tuptable->vals[i],
+																   SPI_tuptable->tupdesc, 3));
+				at_limit = *more = true;
+				continue;
+			}
+			if (group >= 0)
+				in_group[group]++;
+			bytes += size;
+			ids[n++] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		}
+		if (n > 0)
+		{
+			claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
+															  TYPALIGN_CHAR));
+			run_prepared(&claim_plan, psprintf("UPDATE %s q SET status = 'sending', "
+											   "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
+											   "last_attempt_at = pg_catalog.clock_timestamp() "
+											   "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+											   "RETURNING q.id, q.function_name, q.qualifier, q.region, "
+											   "q.invocation_type, q.payload, q.attempts, "
+											   "q.callback IS NOT NULL", queue),
+						 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
+			for (i = 0; i < (int) SPI_processed; i++)
+				take_claimed(i);
+			claimed += (int) SPI_processed;
+		}
 		elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
 			 n, ndue, (long long) bytes);
-	}
-	n = n > 0 ? (int) SPI_processed : 0;
-	for (i = 0; i < n; i++)
-	{
-		MemoryContext cxt = AllocSetContextCreate(pipeline_cxt, "awslambda invocation",
-												  ALLOCSET_SMALL_SIZES);
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-		InFlight   *f = palloc0(sizeof(InFlight));
-		Claimed    *c = &f->c;
-		AwlInvokeRequest *r = &f->req;
-		char	   *name = column_text(i, 2, cxt);
-		char	   *payload = column_text(i, 6, cxt);
-
-		f->cxt = cxt;
-		c->id = column_text(i, 1, cxt);
-		c->function_name = name;
-		c->attempts = atoi(column_text(i, 7, cxt));
-		c->request_response = strcmp(column_text(i, 5, cxt), "RequestResponse") == 0;
-		f->callback = strcmp(column_text(i, 8, cxt), "t") == 0;
-
-		r->function_name = pg_server_to_any(name, strlen(name), PG_UTF8);
-		r->qualifier = column_text(i, 3, cxt);
-		r->region = column_text(i, 4, cxt);
-		r->invocation_type = c->request_response ? "RequestResponse" : "Event";
-		r->payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
-		r->payload_len = strlen(r->payload);
-		f->bytes = (int64) strlen(payload);
-		r->client_context = c->request_response ? client_context_for(c->id) : NULL;
-		r->connect_timeout_ms = awl_connect_timeout_ms;
-		r->request_timeout_ms = awl_request_timeout_ms;
-		r->max_attempts = 1;	/* retried through the queue, with backoff */
-		r->allowed_checked = true;	/* by the caller, under its settings */
-		MemoryContextSwitchTo(old);
-		pipeline_append(f);
+		/* Again only past rows at their limit, and if there may be others behind them. */
+		if (full_of_bytes || !at_limit || ndue < asked)
+			break;
 	}
 	end_work();
-	return n;
+	return claimed;
 }
 
 /*

@@ -84,4 +84,31 @@ is(awl_accepted($node, 'lambdaTest')->{count}, 5, 'the waiting ones once each');
 ok($node->log_contains(qr/restarting to apply the reloaded configuration/), 'the reload was applied');
 
 $node->stop;
+
+# Per-function flow control: with lambdaSleep limited to one in flight, its
+# invocations go one after the other while the others flow past them.
+my $lim = awl_node('limits', 'awslambda.max_concurrency' => '4',
+	'awslambda.async_function_limits' => 'lambdaS*=1, other=3');
+awl_reset_mock($lim);
+$lim->safe_psql('postgres', q{
+	SELECT count(awslambda_invoke_async('lambdaSleep', json_build_object('seconds', 2, 'limited', g)::jsonb, 'RequestResponse'))
+	  FROM generate_series(1, 3) g;
+	SELECT count(awslambda_fn_async('lambdaTest', json_build_object('free', g)::text)) FROM generate_series(1, 10) g;
+});
+ok(awl_wait_finished($lim), 'everything was sent');
+is($lim->safe_psql('postgres', q{
+	SELECT count(*) FROM awslambda_invocations a JOIN awslambda_invocations b ON a.id < b.id
+	WHERE a.function_name = 'lambdaSleep' AND b.function_name = 'lambdaSleep'
+	  AND a.last_attempt_at < b.finished_at AND b.last_attempt_at < a.finished_at}),
+	'0', 'no two lambdaSleep invocations were in flight at once');
+is($lim->safe_psql('postgres', q{
+	SELECT (SELECT max(finished_at) FROM awslambda_invocations WHERE function_name = 'lambdaTest')
+	     < (SELECT min(finished_at) FROM awslambda_invocations WHERE function_name = 'lambdaSleep')}),
+	't', 'the other function was not held back behind them');
+is($lim->safe_psql('postgres', q{SELECT string_agg(DISTINCT status || ':' || attempts, ',') FROM awslambda_invocations}),
+	'sent:1,succeeded:1', 'each in one attempt');
+my ($rc, $out, $err) = $lim->psql('postgres', q{ALTER SYSTEM SET awslambda.async_function_limits = 'orders-*=0'});
+like($err, qr/invalid value for parameter "awslambda.async_function_limits".*\n.*N from 1 to 10000/,
+	'a bad limit is refused with a reason');
+$lim->stop;
 done_testing();
