@@ -31,6 +31,7 @@ int			awl_credential_process_timeout_ms = 60000;
 char	   *awl_sts_endpoint = NULL;
 char	   *awl_allowed_functions = NULL;
 char	   *awl_async_function_limits = NULL;
+char	   *awl_async_batch_sizes = NULL;
 char	   *awl_ca_file = NULL;
 int			awl_connect_timeout_ms = 5000;
 int			awl_request_timeout_ms = 905000;
@@ -71,7 +72,18 @@ check_function_limits(char **newval, void **extra, GucSource source)
 {
 	const char *why = NULL;
 
-	if (awl_flow_check(*newval, &why))
+	if (awl_flow_check(*newval, false, &why))
+		return true;
+	GUC_check_errdetail("%s", why);
+	return false;
+}
+
+static bool
+check_batch_sizes(char **newval, void **extra, GucSource source)
+{
+	const char *why = NULL;
+
+	if (awl_flow_check(*newval, true, &why))
 		return true;
 	GUC_check_errdetail("%s", why);
 	return false;
@@ -291,6 +303,15 @@ _PG_init(void)
 							   PGC_SIGHUP,
 							   GUC_LIST_INPUT,
 							   check_function_limits, NULL, NULL);
+
+	DefineCustomStringVariable("awslambda.async_batch_sizes",
+							   "Has the dispatcher send queued invocations of matching functions as micro-batches.",
+							   "Comma-separated PATTERN=N entries, patterns as in awslambda.allowed_functions; the first that matches applies: up to N invocations of one function (same qualifier, region and invocation type) go as one Invoke whose payload is {\"records\": [...], \"invocation_ids\": [...]}. Empty: one Invoke each.",
+							   &awl_async_batch_sizes,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_batch_sizes, NULL, NULL);
 
 	MarkGUCPrefixReserved("awslambda");
 

@@ -244,11 +244,15 @@ extern void awl_check_log_type(const char *value);
 extern void awl_check_qualifier(const char *function_name, const char *qualifier);
 extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
 
-/* in flow.c: awslambda.async_function_limits */
+/* in flow.c: awslambda.async_function_limits and awslambda.async_batch_sizes */
 extern char *awl_async_function_limits;
+extern char *awl_async_batch_sizes;
 
-/* Is value a valid awslambda.async_function_limits?  *why says what is wrong. */
-extern bool awl_flow_check(const char *value, const char **why);
+/*
+ * Is value a valid awslambda.async_function_limits (or, with batch_sizes,
+ * awslambda.async_batch_sizes)?  *why says what is wrong.
+ */
+extern bool awl_flow_check(const char *value, bool batch_sizes, const char **why);
 
 /*
  * The limit group of a queued function name: the first pattern of the
@@ -261,6 +265,9 @@ extern int	awl_flow_limit(int group);
 
 /* How many groups the setting has. */
 extern int	awl_flow_groups(void);
+
+/* How many invocations of the function one micro-batch may carry (1: none). */
+extern int	awl_flow_batch_size(const char *function_name);
 
 /* in queue.c */
 extern Oid	awl_queue_find(bool missing_ok);
@@ -308,5 +315,13 @@ extern void awl_json_validate(const char *json, size_t len, const char *argname)
 extern bool awl_json_is_valid(const char *json, size_t len);
 extern bool awl_json_get_strings(const char *json, size_t len,
 								 const char *const *keys, char **values, int nkeys);
+
+/*
+ * If json is an object whose member key is an array of exactly expected
+ * elements, puts each element's JSON text (palloc'd) in elements and
+ * returns true; false otherwise.
+ */
+extern bool awl_json_array_member(const char *json, size_t len, const char *key,
+								  int expected, char **elements);
 
 #endif							/* AWSLAMBDA_H */

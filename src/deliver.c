@@ -367,6 +367,9 @@ typedef struct InFlight
 	bool		callback;		/* has a callback to run once finished */
 	char	   *queued_name;	/* function_name as queued (server encoding) */
 	int			group;			/* its awslambda.async_function_limits group, or -1 */
+	int			batch_size;		/* its awslambda.async_batch_sizes entry; 1: alone */
+	struct InFlight **members;	/* a micro-batch's first: the others it carries */
+	int			nmembers;
 } InFlight;
 
 /* The pipeline: what was claimed and is not recorded yet, oldest first. */
@@ -462,6 +465,7 @@ take_claimed(int i)
 	f->cxt = cxt;
 	f->queued_name = name;
 	f->group = awl_flow_group(name);
+	f->batch_size = awl_flow_batch_size(name);
 	c->id = column_text(i, 1, cxt);
 	c->function_name = name;
 	c->attempts = atoi(column_text(i, 7, cxt));
@@ -889,6 +893,120 @@ start_one(InFlight *f)
 	PG_END_TRY();
 }
 
+/* Lambda's payload limits, in bytes (UTF-8), by invocation type. */
+#define EVENT_PAYLOAD_MAX			1048576
+#define REQUEST_RESPONSE_PAYLOAD_MAX 6291456
+
+/* Could f and g go in one Invoke: same function, qualifier, region and type? */
+static bool
+same_target(const InFlight *f, const InFlight *g)
+{
+	return strcmp(f->queued_name, g->queued_name) == 0 &&
+		f->c.request_response == g->c.request_response &&
+		strcmp(f->req.region, g->req.region) == 0 &&
+		((f->req.qualifier == NULL && g->req.qualifier == NULL) ||
+		 (f->req.qualifier && g->req.qualifier && strcmp(f->req.qualifier, g->req.qualifier) == 0));
+}
+
+/*
+ * Makes pipeline[first] a micro-batch: it carries up to batch_size - 1 more
+ * waiting invocations of the same target (oldest first) while the payload
+ * {"records": [...], "invocation_ids": [...]} stays within Lambda's limit
+ * for the invocation type.  Always that form, even for one record, so that
+ * the function sees one shape.  The ids travel in the payload (a client
+ * context could not hold many).
+ */
+static void
+form_batch(int first)
+{
+	InFlight   *f = pipeline[first];
+	size_t		max = f->c.request_response ? REQUEST_RESPONSE_PAYLOAD_MAX : EVENT_PAYLOAD_MAX;
+	/* {"records":[...],"invocation_ids":[...]} and one record's share of it */
+	size_t		size = 34 + f->req.payload_len + 38;
+	MemoryContext old = MemoryContextSwitchTo(f->cxt);
+	StringInfoData records;
+	StringInfoData ids;
+	int			i;
+	int			k;
+
+	f->members = palloc(Max(f->batch_size - 1, 1) * sizeof(InFlight *));
+	f->nmembers = 0;
+	for (i = first + 1; i < npipeline && f->nmembers < f->batch_size - 1; i++)
+	{
+		InFlight   *g = pipeline[i];
+
+		if (g->started || g->answered || !same_target(f, g))
+			continue;
+		if (size + g->req.payload_len + 1 + 39 > max)
+			break;
+		size += g->req.payload_len + 1 + 39;
+		f->members[f->nmembers++] = g;
+		g->started = true;		/* in flight with f */
+	}
+	initStringInfo(&records);
+	initStringInfo(&ids);
+	appendStringInfoString(&records, "{\"records\":[");
+	appendBinaryStringInfo(&records, f->req.payload, (int) f->req.payload_len);
+	appendStringInfo(&ids, "\"%s\"", f->c.id);
+	for (k = 0; k < f->nmembers; k++)
+	{
+		appendStringInfoChar(&records, ',');
+		appendBinaryStringInfo(&records, f->members[k]->req.payload,
+							   (int) f->members[k]->req.payload_len);
+		appendStringInfo(&ids, ",\"%s\"", f->members[k]->c.id);
+	}
+	appendStringInfo(&records, "],\"invocation_ids\":[%s]}", ids.data);
+	f->req.payload = records.data;
+	f->req.payload_len = records.len;
+	f->req.client_context = NULL;
+	pfree(ids.data);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The outcome of a micro-batch is each of its invocations' outcome.  A
+ * RequestResponse function that answers {"results": [...]} with one element
+ * per record gives each invocation its own element as its response.
+ */
+static void
+share_outcome(InFlight *f)
+{
+	char	  **each = NULL;
+	int			k;
+
+	if (f->members == NULL)
+		return;
+	if (f->c.request_response && f->result.error == NULL && f->result.function_error == NULL &&
+		f->result.payload)
+	{
+		MemoryContext old = MemoryContextSwitchTo(f->cxt);
+
+		each = palloc((f->nmembers + 1) * sizeof(char *));
+		if (!awl_json_array_member(f->result.payload, f->result.payload_len, "results",
+								   f->nmembers + 1, each))
+			each = NULL;
+		MemoryContextSwitchTo(old);
+	}
+	for (k = 0; k < f->nmembers; k++)
+	{
+		InFlight   *g = f->members[k];
+
+		g->result = f->result;
+		if (each)
+		{
+			g->result.payload = each[k + 1];
+			g->result.payload_len = strlen(each[k + 1]);
+		}
+		g->started = false;
+		g->answered = true;
+	}
+	if (each)
+	{
+		f->result.payload = each[0];
+		f->result.payload_len = strlen(each[0]);
+	}
+}
+
 /* Hands waiting invocations, oldest first, to the stream while it has idle slots. */
 static void
 start_waiting(void)
@@ -896,8 +1014,17 @@ start_waiting(void)
 	int			i;
 
 	for (i = 0; i < npipeline && awl_invoke_stream_idle_slots(stream) > 0; i++)
-		if (!pipeline[i]->started && !pipeline[i]->answered)
-			start_one(pipeline[i]);
+	{
+		InFlight   *f = pipeline[i];
+
+		if (f->started || f->answered)
+			continue;
+		if (f->batch_size > 1)
+			form_batch(i);
+		start_one(f);
+		if (f->answered)
+			share_outcome(f);	/* could not be sent: neither can the others */
+	}
 }
 
 static void
@@ -907,7 +1034,8 @@ invocation_answered(void *tag, AwlInvokeResult *result, void *arg)
 
 	f->started = false;
 	f->answered = true;
-	(*(int *) arg)++;
+	share_outcome(f);
+	(*(int *) arg) += 1 + f->nmembers;
 }
 
 /*

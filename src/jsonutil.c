@@ -96,3 +96,40 @@ awl_json_get_strings(const char *json, size_t len,
 	json_tokener_free(tok);
 	return false;
 }
+
+bool
+awl_json_array_member(const char *json, size_t len, const char *key, int expected,
+					  char **elements)
+{
+	struct json_tokener *tok;
+	struct json_object *root;
+	struct json_object *array;
+	bool		ok = false;
+	int			i;
+
+	if (len > INT_MAX || expected < 0)
+		return false;
+	tok = json_tokener_new();
+	if (tok == NULL)
+		return false;
+	root = json_tokener_parse_ex(tok, json, (int) len);
+	if (root != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+		json_object_is_type(root, json_type_object) &&
+		json_object_object_get_ex(root, key, &array) && array != NULL &&
+		json_object_is_type(array, json_type_array) &&
+		json_object_array_length(array) == (size_t) expected)
+	{
+		for (i = 0; i < expected; i++)
+		{
+			struct json_object *e = json_object_array_get_idx(array, i);
+
+			elements[i] = pstrdup(e ? json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN)
+								  : "null");
+		}
+		ok = true;
+	}
+	if (root)
+		json_object_put(root);
+	json_tokener_free(tok);
+	return ok;
+}
