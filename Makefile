@@ -11,10 +11,12 @@ OBJS = \
 	src/credentials.o \
 	src/deliver.o \
 	src/dispatcher.o \
+	src/endpoint.o \
 	src/http.o \
 	src/invoke.o \
 	src/jsonutil.o \
 	src/parse.o \
+	src/partition.o \
 	src/process.o \
 	src/queue.o \
 	src/sigv4.o \
@@ -35,7 +37,7 @@ AWL_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" awslambda.con
 PG_CPPFLAGS = -Isrc -DAWL_VERSION='"$(AWL_VERSION)"' $(shell $(PKG_CONFIG) --cflags $(DEPS))
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs $(DEPS))
 
-EXTRA_CLEAN = test/unit/sigv4_test
+EXTRA_CLEAN = test/unit/sigv4_test test/unit/parse_test test/unit/endpoint_test
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -53,4 +55,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/http.h src/parse.h src/pg_compat.h src/sigv4.h awslambda.control
+$(OBJS): src/awslambda.h src/http.h src/parse.h src/partition.h src/pg_compat.h src/sigv4.h awslambda.control

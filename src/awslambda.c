@@ -69,7 +69,6 @@ static bool
 check_url(char **newval, void **extra, GucSource source)
 {
 	const char *v = *newval;
-	awl_url		u;
 
 	if (v == NULL || v[0] == '\0')
 		return true;
@@ -78,7 +77,7 @@ check_url(char **newval, void **extra, GucSource source)
 		GUC_check_errdetail("The URL must start with \"http://\" or \"https://\".");
 		return false;
 	}
-	if (!awl_url_parse(v, &u) || u.userinfo || u.query || u.fragment)
+	if (!awl_endpoint_url_ok(v))
 	{
 		GUC_check_errdetail("The URL must name a host (an IPv6 address in brackets) and a port from 1 to 65535 if any, and contain no user information, query, fragment, white space or control characters.");
 		return false;

@@ -100,6 +100,13 @@ extern bool awl_run_helper(const char *what, const char *command, int timeout_ms
 extern char *awl_config_file_path(bool credentials_file);
 extern char *awl_config_value(const char *profile, const char *key, bool *profile_exists);
 extern const char *awl_profile_name(bool *explicit_choice);
+/*
+ * The value of key in the service's block of the config file's
+ * "[services SECTION]" section, palloc'd, or NULL; *section_exists says
+ * whether that section is there at all.
+ */
+extern char *awl_config_services_value(const char *section, const char *service,
+									   const char *key, bool *section_exists);
 
 /* in sts.c */
 extern bool awl_sts_assume_role(const char *region, const char *role_arn,
@@ -110,6 +117,21 @@ extern bool awl_sts_assume_role_with_web_identity(const char *region, const char
 												  const char *session_name,
 												  const char *token,
 												  AwlCredentials *out, char **why);
+
+/* in endpoint.c */
+/*
+ * Where a request for region goes: override (awslambda.endpoint_url or
+ * aws_lambda.endpoint_override; NULL or empty for none) as given; else the
+ * endpoint URL configured for the AWS SDKs (AWS_ENDPOINT_URL_LAMBDA,
+ * AWS_ENDPOINT_URL, the profile's services section, its endpoint_url);
+ * else Lambda's endpoint in the region's partition, FIPS and dual-stack as
+ * configured.  Sets *base_url (scheme://authority) and *host (the
+ * authority), palloc'd.  Raises 22023 for a configuration the SDKs refuse
+ * too (an invalid URL or boolean, FIPS or dual-stack with a configured
+ * URL, a missing services section).
+ */
+extern void awl_endpoint_resolve(const char *override, const char *region,
+								 char **base_url, char **host);
 
 /* in invoke.c */
 typedef struct AwlInvokeRequest

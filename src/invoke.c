@@ -76,34 +76,6 @@ uri_encode(const char *s)
 	return take_malloced(awl_uri_encode(s, strlen(s), 0));
 }
 
-/* DNS suffix of a partition (from an ARN) or of a region's partition. */
-static const char *
-dns_suffix(const char *partition, const char *region)
-{
-	static const struct
-	{
-		const char *partition;
-		const char *region_prefix;
-		const char *suffix;
-	}			map[] = {
-		{"aws-cn", "cn-", "amazonaws.com.cn"},
-		{"aws-iso-b", "us-isob-", "sc2s.sgov.gov"},
-		{"aws-iso-e", "eu-isoe-", "cloud.adc-e.uk"},
-		{"aws-iso-f", "us-isof-", "csp.hci.ic.gov"},
-		{"aws-iso", "us-iso-", "c2s.ic.gov"},
-		{"aws-eusc", "eusc-", "amazonaws.eu"},
-	};
-	size_t		i;
-
-	for (i = 0; i < lengthof(map); i++)
-	{
-		if (partition ? strcmp(partition, map[i].partition) == 0
-			: strncmp(region, map[i].region_prefix, strlen(map[i].region_prefix)) == 0)
-			return map[i].suffix;
-	}
-	return "amazonaws.com";
-}
-
 void
 awl_parse_function_name(const char *name, awl_function_name *parts)
 {
@@ -163,7 +135,6 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 {
 	const char *name = req->function_name;
 	const char *endpoint = req->endpoint_url ? req->endpoint_url : awl_endpoint_url;
-	char	   *partition = NULL;
 	awl_function_name parts;
 
 	/* Lambda's grammar, as Lambda reads it, before anything else. */
@@ -180,8 +151,6 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 	if (parts.region)
 	{
 		t->region = pnstrdup(parts.region, parts.region_len);
-		if (parts.full_arn)
-			partition = pnstrdup(parts.partition, parts.partition_len);
 		if (!awl_region_is_valid(t->region))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -207,19 +176,7 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 	else
 		t->region = pstrdup(awl_default_region());
 
-	if (endpoint && endpoint[0])
-	{
-		const char *authority = strstr(endpoint, "://") + 3;	/* checked by the GUC */
-		size_t		len = strcspn(authority, "/");
-
-		t->host = pnstrdup(authority, len);
-		t->base_url = pnstrdup(endpoint, authority + len - endpoint);
-	}
-	else
-	{
-		t->host = psprintf("lambda.%s.%s", t->region, dns_suffix(partition, t->region));
-		t->base_url = psprintf("https://%s", t->host);
-	}
+	awl_endpoint_resolve(endpoint, t->region, &t->base_url, &t->host);
 
 	t->path = psprintf(INVOKE_PATH_PREFIX "%s/invocations", uri_encode(name));
 	t->query = req->qualifier ? psprintf("Qualifier=%s", uri_encode(req->qualifier)) : NULL;
