@@ -345,6 +345,7 @@ awslambda_fn(PG_FUNCTION_ARGS)
 	req.function_name = text_to_utf8(PG_GETARG_TEXT_PP(0), &name_len);
 	req.invocation_type = "RequestResponse";
 	req.payload = text_to_utf8(args, &req.payload_len);
+	awl_check_payload_size(req.invocation_type, req.payload_len);
 	req.connect_timeout_ms = awl_connect_timeout_ms;
 	req.request_timeout_ms = awl_request_timeout_ms;
 	req.max_attempts = awl_max_attempts;

@@ -66,6 +66,8 @@ static Oid	queue_relid = InvalidOid;
 static Oid	queue_rowtype = InvalidOid;
 /* Whether it has callback_fn (0.3.0); callbacks wait for the update otherwise. */
 static bool queue_has_callback_fn = false;
+/* Whether it has 0.4.0's columns (tenant id, durable execution); per claim. */
+static bool queue_has_v04 = false;
 
 /* One claimed invocation and what became of it. */
 typedef struct Claimed
@@ -368,8 +370,11 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 
 	static SPIPlanPtr due_plan = NULL;
 	static SPIPlanPtr claim_plan = NULL;
+	static SPIPlanPtr claim_plan_v04 = NULL;
 
 	begin_work("awslambda: claim due invocations");
+	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
+	queue_has_v04 = get_attnum(queue_relid, "durable_execution_name") != InvalidAttrNumber;
 	run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload) FROM %s "
 									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
 									 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
@@ -391,13 +396,15 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 	{
 		claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
 														  TYPALIGN_CHAR));
-		run_prepared(&claim_plan, psprintf("UPDATE %s q SET status = 'sending', "
-										   "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
-										   "last_attempt_at = pg_catalog.clock_timestamp() "
-										   "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
-										   "RETURNING q.id, q.function_name, q.qualifier, q.region, "
-										   "q.invocation_type, q.payload, q.attempts, "
-										   "q.callback IS NOT NULL", queue),
+		run_prepared(queue_has_v04 ? &claim_plan_v04 : &claim_plan,
+					 psprintf("UPDATE %s q SET status = 'sending', "
+							  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
+							  "last_attempt_at = pg_catalog.clock_timestamp() "
+							  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+							  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
+							  "q.invocation_type, q.payload, q.attempts, "
+							  "q.callback IS NOT NULL%s", queue,
+							  queue_has_v04 ? ", q.tenant_id, q.durable_execution_name" : ""),
 					 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
 		elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
 			 n, ndue, (long long) bytes);
@@ -432,6 +439,12 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 		r->request_timeout_ms = awl_request_timeout_ms;
 		r->max_attempts = 1;	/* retried through the queue, with backoff */
 		r->allowed_checked = true;	/* by the caller, under its settings */
+		if (queue_has_v04)
+		{
+			/* Checked when queued; ASCII, the same in every server encoding. */
+			r->tenant_id = column_text(i, 9, cxt);
+			r->durable_execution_name = column_text(i, 10, cxt);
+		}
 		MemoryContextSwitchTo(old);
 	}
 	end_work();
@@ -477,14 +490,17 @@ enum
 	REC_LAST_ERROR,
 	REC_DETAIL,
 	REC_NEXT_AT,
+	NUM_REC_V03,				/* the columns up to 0.3.0 */
+	REC_DURABLE_EXECUTION_ARN = NUM_REC_V03,
+	REC_THROTTLE_REASON,
 	NUM_REC
 };
 
 static const Oid rec_elem_types[NUM_REC] = {UUIDOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
-TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
 static const Oid rec_array_types[NUM_REC] = {UUIDARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-TIMESTAMPTZARRAYOID};
+TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 
 static void
 set_text(Datum *values, bool *nulls, int col, const char *s)
@@ -522,6 +538,7 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 		}
 		set_text(values, nulls, REC_SQLSTATE, unpack_sql_state(err->sqlstate));
 		set_text(values, nulls, REC_LAST_ERROR, err->message);
+		set_text(values, nulls, REC_THROTTLE_REASON, err->throttle_reason);
 		if (err->detail || (!again && worth_retrying(err)))
 			set_text(values, nulls, REC_DETAIL,
 					 psprintf("%s%s", err->detail ? err->detail : "",
@@ -534,6 +551,7 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 		values[REC_HTTP_STATUS] = Int32GetDatum(r->status_code);
 		nulls[REC_HTTP_STATUS] = false;
 		set_text(values, nulls, REC_FUNCTION_ERROR, r->function_error);
+		set_text(values, nulls, REC_DURABLE_EXECUTION_ARN, r->durable_execution_arn);
 		if (r->function_error)
 		{
 			set_text(values, nulls, REC_SQLSTATE, "38000");
@@ -564,7 +582,9 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 	int			lbs[1] = {1};
 	int			i;
 	int			k;
+	int			nrec = queue_has_v04 ? NUM_REC : NUM_REC_V03;
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_v04 = NULL;
 
 	begin_work("awslambda: record outcomes");
 	for (k = 0; k < NUM_REC; k++)
@@ -598,20 +618,26 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 													   typalign));
 		types[k] = rec_array_types[k];
 	}
-	run_prepared(&plan, psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
-				 "request_id = u.request_id, function_error = u.function_error, "
-				 "response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
-				 "last_error = u.last_error, error_detail = u.detail, "
-				 "next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), "
-				 "finished_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'queued' THEN NULL "
-				 "ELSE pg_catalog.clock_timestamp() END "
-				 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-				 "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-				 "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
-				 "pg_catalog.unnest($10)) "
-				 "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
-				 "last_error, detail, next_at) WHERE q.id OPERATOR(pg_catalog.=) u.id", queue),
-				 SPI_OK_UPDATE, NUM_REC, types, arrays);
+	run_prepared(queue_has_v04 ? &plan_v04 : &plan,
+				 psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
+						  "request_id = u.request_id, function_error = u.function_error, "
+						  "response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
+						  "last_error = u.last_error, error_detail = u.detail, "
+						  "next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), "
+						  "finished_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'queued' THEN NULL "
+						  "ELSE pg_catalog.clock_timestamp() END%s "
+						  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+						  "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+						  "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+						  "pg_catalog.unnest($10)%s) "
+						  "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
+						  "last_error, detail, next_at%s) WHERE q.id OPERATOR(pg_catalog.=) u.id", queue,
+						  queue_has_v04 ? ", durable_execution_arn = "
+						  "COALESCE(u.durable_execution_arn, q.durable_execution_arn), "
+						  "throttle_reason = u.throttle_reason" : "",
+						  queue_has_v04 ? ", pg_catalog.unnest($11), pg_catalog.unnest($12)" : "",
+						  queue_has_v04 ? ", durable_execution_arn, throttle_reason" : ""),
+				 SPI_OK_UPDATE, nrec, types, arrays);
 	end_work();
 }
 

@@ -39,8 +39,8 @@ sleep(1);
 is($node->safe_psql('up', 'SELECT count(*) FROM cb_log'), '0', 'its callback waits for the update');
 
 $node->safe_psql('up', 'ALTER EXTENSION awslambda UPDATE');
-is($node->safe_psql('up', q{SELECT extversion FROM pg_extension WHERE extname = 'awslambda'}), '0.3.0',
-	'updated to 0.3.0');
+is($node->safe_psql('up', q{SELECT extversion FROM pg_extension WHERE extname = 'awslambda'}), '0.4.0',
+	'updated to 0.4.0');
 is($node->safe_psql('up', "SELECT callback_fn = 'public.cb(awslambda_invocations)'::regprocedure FROM awslambda_invocations WHERE id = '$pending'"),
 	't', 'the update resolved the pending callback');
 ok($node->poll_query_until('up', "SELECT count(*) = 1 FROM cb_log WHERE id = '$pending'"),
