@@ -202,7 +202,7 @@ awl_check_qualifier(const char *function_name, const char *qualifier)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid Lambda qualifier \"%s\"", qualifier),
-				 errdetail("A qualifier is a version number, an alias or $LATEST, with 1 to %d characters.",
+				 errdetail("A qualifier is a version number, an alias, $LATEST or $LATEST.PUBLISHED, with 1 to %d characters.",
 						   AWL_MAX_QUALIFIER)));
 	awl_parse_function_name(function_name, &parts);
 	if (parts.qualifier && (parts.qualifier_len != strlen(qualifier) ||
