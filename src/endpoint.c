@@ -187,7 +187,7 @@ awl_endpoint_resolve(const char *override, const char *region, char **base_url, 
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("a %s Lambda endpoint cannot be combined with a configured endpoint URL",
 							c->fips ? "FIPS" : "dual-stack"),
-					 errdetail("%s asks for the %s endpoint, and %s sets the endpoint URL \"%s\".",
+					 errdetail("The %s asks for the %s endpoint, and the %s sets the endpoint URL \"%s\".",
 							   c->fips ? c->fips_source : c->dualstack_source,
 							   c->fips ? "FIPS" : "dual-stack", c->url_source, c->url),
 					 errhint("Unset one of them, as the AWS SDKs require; \"awslambda.endpoint_url\" is used as given.")));
