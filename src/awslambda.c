@@ -126,8 +126,8 @@ _PG_init(void)
 							   check_region, NULL, NULL);
 
 	DefineCustomStringVariable("awslambda.endpoint_url",
-							   "Sets the Lambda endpoint URL, replacing https://lambda.<region>.amazonaws.com.",
-							   "For VPC endpoints, emulators and tests. Empty means the regional AWS endpoint.",
+							   "Sets the Lambda endpoint URL, used as given.",
+							   "For VPC endpoints, emulators and tests. Empty means AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL, the profile's endpoint settings, then the regional endpoint (FIPS and dual-stack as configured).",
 							   &awl_endpoint_url,
 							   "",
 							   PGC_SUSET,
