@@ -93,7 +93,6 @@ static bool
 check_url(char **newval, void **extra, GucSource source)
 {
 	const char *v = *newval;
-	awl_url		u;
 
 	if (v == NULL || v[0] == '\0')
 		return true;
@@ -102,7 +101,7 @@ check_url(char **newval, void **extra, GucSource source)
 		GUC_check_errdetail("The URL must start with \"http://\" or \"https://\".");
 		return false;
 	}
-	if (!awl_url_parse(v, &u) || u.userinfo || u.query || u.fragment)
+	if (!awl_endpoint_url_ok(v))
 	{
 		GUC_check_errdetail("The URL must name a host (an IPv6 address in brackets) and a port from 1 to 65535 if any, and contain no user information, query, fragment, white space or control characters.");
 		return false;
@@ -151,8 +150,8 @@ _PG_init(void)
 							   check_region, NULL, NULL);
 
 	DefineCustomStringVariable("awslambda.endpoint_url",
-							   "Sets the Lambda endpoint URL, replacing https://lambda.<region>.amazonaws.com.",
-							   "For VPC endpoints, emulators and tests. Empty means the regional AWS endpoint.",
+							   "Sets the Lambda endpoint URL, used as given.",
+							   "For VPC endpoints, emulators and tests. Empty means AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL, the profile's endpoint settings, then the regional endpoint (FIPS and dual-stack as configured).",
 							   &awl_endpoint_url,
 							   "",
 							   PGC_SUSET,
@@ -388,6 +387,7 @@ awslambda_fn(PG_FUNCTION_ARGS)
 	req.function_name = text_to_utf8(PG_GETARG_TEXT_PP(0), &name_len);
 	req.invocation_type = "RequestResponse";
 	req.payload = text_to_utf8(args, &req.payload_len);
+	awl_check_payload_size(req.invocation_type, req.payload_len);
 	req.connect_timeout_ms = awl_connect_timeout_ms;
 	req.request_timeout_ms = awl_request_timeout_ms;
 	req.max_attempts = awl_max_attempts;

@@ -100,6 +100,13 @@ extern bool awl_run_helper(const char *what, const char *command, int timeout_ms
 extern char *awl_config_file_path(bool credentials_file);
 extern char *awl_config_value(const char *profile, const char *key, bool *profile_exists);
 extern const char *awl_profile_name(bool *explicit_choice);
+/*
+ * The value of key in the service's block of the config file's
+ * "[services SECTION]" section, palloc'd, or NULL; *section_exists says
+ * whether that section is there at all.
+ */
+extern char *awl_config_services_value(const char *section, const char *service,
+									   const char *key, bool *section_exists);
 
 /* in sts.c */
 extern bool awl_sts_assume_role(const char *region, const char *role_arn,
@@ -110,6 +117,21 @@ extern bool awl_sts_assume_role_with_web_identity(const char *region, const char
 												  const char *session_name,
 												  const char *token,
 												  AwlCredentials *out, char **why);
+
+/* in endpoint.c */
+/*
+ * Where a request for region goes: override (awslambda.endpoint_url or
+ * aws_lambda.endpoint_override; NULL or empty for none) as given; else the
+ * endpoint URL configured for the AWS SDKs (AWS_ENDPOINT_URL_LAMBDA,
+ * AWS_ENDPOINT_URL, the profile's services section, its endpoint_url);
+ * else Lambda's endpoint in the region's partition, FIPS and dual-stack as
+ * configured.  Sets *base_url (scheme://authority) and *host (the
+ * authority), palloc'd.  Raises 22023 for a configuration the SDKs refuse
+ * too (an invalid URL or boolean, FIPS or dual-stack with a configured
+ * URL, a missing services section).
+ */
+extern void awl_endpoint_resolve(const char *override, const char *region,
+								 char **base_url, char **host);
 
 /* in invoke.c */
 typedef struct AwlInvokeRequest
@@ -129,6 +151,9 @@ typedef struct AwlInvokeRequest
 	int			max_attempts;	/* 1: no retries */
 	bool		allowed_checked;	/* awslambda.allowed_functions already
 									 * applied (when queued, by the caller) */
+	const char *tenant_id;		/* X-Amz-Tenant-Id, checked; NULL: none */
+	const char *durable_execution_name; /* X-Amz-Durable-Execution-Name,
+										 * checked; NULL: none */
 } AwlInvokeRequest;
 
 /* A failed invocation, raised at once or kept per row by fan-out. */
@@ -145,6 +170,8 @@ typedef struct AwlInvokeError
 	bool		retryable;		/* throttled, server error, or nothing sent */
 	long		retry_after_ms; /* from Retry-After, 0 if none */
 	int			http_status;	/* the API's reply status, 0 if none */
+	char	   *throttle_reason;	/* a 429's Reason (which limit), NULL if
+									 * none */
 } AwlInvokeError;
 
 typedef struct AwlInvokeResult
@@ -156,6 +183,8 @@ typedef struct AwlInvokeResult
 	char	   *executed_version;
 	char	   *log_result;
 	char	   *request_id;
+	char	   *durable_execution_arn;	/* X-Amz-Durable-Execution-Arn, NULL if
+										 * none */
 	AwlInvokeError *error;		/* set instead of the above when it failed */
 } AwlInvokeResult;
 
@@ -236,6 +265,20 @@ pg_noreturn extern void awl_raise_function_error(const char *function_name,
 /* in api.c: argument checks shared with the compatibility functions */
 extern void awl_check_invocation_type(const char *value);
 extern void awl_check_payload_size(const char *invocation_type, size_t len);
+
+/*
+ * The error awl_check_payload_size raises (22023, the limit in DETAIL), or
+ * NULL when the payload is within the limit; raises nothing.
+ */
+extern AwlInvokeError *awl_payload_size_error(const char *invocation_type, size_t len);
+
+/*
+ * Raise 22023 unless the value is a valid X-Amz-Tenant-Id (1 to 256 of
+ * [a-zA-Z0-9._:/=+-@ ], not beginning or ending with a space, which HTTP
+ * would drop) or X-Amz-Durable-Execution-Name (1 to 64 of [a-zA-Z0-9_-]).
+ */
+extern void awl_check_tenant_id(const char *value);
+extern void awl_check_durable_execution_name(const char *value);
 extern void awl_check_log_type(const char *value);
 /*
  * Raises 22023 unless qualifier is a valid Invoke Qualifier, function_name

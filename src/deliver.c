@@ -71,6 +71,8 @@ static Oid	queue_relid = InvalidOid;
 static Oid	queue_rowtype = InvalidOid;
 /* Whether it has callback_fn (0.3.0); callbacks wait for the update otherwise. */
 static bool queue_has_callback_fn = false;
+/* Whether it has 0.4.0's columns (tenant id, durable execution); per claim. */
+static bool queue_has_v04 = false;
 
 /* One claimed invocation and what became of it. */
 typedef struct Claimed
@@ -484,6 +486,12 @@ take_claimed(int i)
 	r->request_timeout_ms = awl_request_timeout_ms;
 	r->max_attempts = 1;		/* retried through the queue, with backoff */
 	r->allowed_checked = true;	/* by the caller, under its settings */
+	if (queue_has_v04)
+	{
+		/* Checked when queued; ASCII, the same in every server encoding. */
+		r->tenant_id = column_text(i, 9, cxt);
+		r->durable_execution_name = column_text(i, 10, cxt);
+	}
 	MemoryContextSwitchTo(old);
 	pipeline_append(f);
 }
@@ -516,6 +524,7 @@ awl_deliver_claim(int limit, bool *more)
 
 	static SPIPlanPtr due_plan = NULL;
 	static SPIPlanPtr claim_plan = NULL;
+	static SPIPlanPtr claim_plan_v04 = NULL;
 
 	if (pipeline_cxt == NULL)
 		pipeline_cxt = AllocSetContextCreate(TopMemoryContext, "awslambda pipeline",
@@ -524,6 +533,8 @@ awl_deliver_claim(int limit, bool *more)
 	if (limit <= 0)
 		return 0;
 	begin_work("awslambda: claim due invocations");
+	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
+	queue_has_v04 = get_attnum(queue_relid, "durable_execution_name") != InvalidAttrNumber;
 	ids = palloc(limit * sizeof(Datum));
 	in_group = flow_counts(limit, &names, &nnames);
 	for (pass = 0; pass < CLAIM_PASSES && claimed < limit; pass++)
@@ -577,13 +588,15 @@ awl_deliver_claim(int limit, bool *more)
 		{
 			claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
 															  TYPALIGN_CHAR));
-			run_prepared(&claim_plan, psprintf("UPDATE %s q SET status = 'sending', "
-											   "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
-											   "last_attempt_at = pg_catalog.clock_timestamp() "
-											   "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
-											   "RETURNING q.id, q.function_name, q.qualifier, q.region, "
-											   "q.invocation_type, q.payload, q.attempts, "
-											   "q.callback IS NOT NULL", queue),
+			run_prepared(queue_has_v04 ? &claim_plan_v04 : &claim_plan,
+						 psprintf("UPDATE %s q SET status = 'sending', "
+								  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
+								  "last_attempt_at = pg_catalog.clock_timestamp() "
+								  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+								  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
+								  "q.invocation_type, q.payload, q.attempts, "
+								  "q.callback IS NOT NULL%s", queue,
+								  queue_has_v04 ? ", q.tenant_id, q.durable_execution_name" : ""),
 						 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
 			for (i = 0; i < (int) SPI_processed; i++)
 				take_claimed(i);
@@ -638,14 +651,17 @@ enum
 	REC_LAST_ERROR,
 	REC_DETAIL,
 	REC_NEXT_AT,
+	NUM_REC_V03,				/* the columns up to 0.3.0 */
+	REC_DURABLE_EXECUTION_ARN = NUM_REC_V03,
+	REC_THROTTLE_REASON,
 	NUM_REC
 };
 
 static const Oid rec_elem_types[NUM_REC] = {UUIDOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
-TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
 static const Oid rec_array_types[NUM_REC] = {UUIDARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-TIMESTAMPTZARRAYOID};
+TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 
 static void
 set_text(Datum *values, bool *nulls, int col, const char *s)
@@ -683,6 +699,7 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 		}
 		set_text(values, nulls, REC_SQLSTATE, unpack_sql_state(err->sqlstate));
 		set_text(values, nulls, REC_LAST_ERROR, err->message);
+		set_text(values, nulls, REC_THROTTLE_REASON, err->throttle_reason);
 		if (err->detail || (!again && worth_retrying(err)))
 			set_text(values, nulls, REC_DETAIL,
 					 psprintf("%s%s", err->detail ? err->detail : "",
@@ -695,6 +712,7 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 		values[REC_HTTP_STATUS] = Int32GetDatum(r->status_code);
 		nulls[REC_HTTP_STATUS] = false;
 		set_text(values, nulls, REC_FUNCTION_ERROR, r->function_error);
+		set_text(values, nulls, REC_DURABLE_EXECUTION_ARN, r->durable_execution_arn);
 		if (r->function_error)
 		{
 			set_text(values, nulls, REC_SQLSTATE, "38000");
@@ -725,7 +743,9 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 	int			lbs[1] = {1};
 	int			i;
 	int			k;
+	int			nrec = queue_has_v04 ? NUM_REC : NUM_REC_V03;
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_v04 = NULL;
 
 	begin_work("awslambda: record outcomes");
 	for (k = 0; k < NUM_REC; k++)
@@ -759,20 +779,26 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 													   typalign));
 		types[k] = rec_array_types[k];
 	}
-	run_prepared(&plan, psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
-				 "request_id = u.request_id, function_error = u.function_error, "
-				 "response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
-				 "last_error = u.last_error, error_detail = u.detail, "
-				 "next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), "
-				 "finished_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'queued' THEN NULL "
-				 "ELSE pg_catalog.clock_timestamp() END "
-				 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-				 "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-				 "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
-				 "pg_catalog.unnest($10)) "
-				 "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
-				 "last_error, detail, next_at) WHERE q.id OPERATOR(pg_catalog.=) u.id", queue),
-				 SPI_OK_UPDATE, NUM_REC, types, arrays);
+	run_prepared(queue_has_v04 ? &plan_v04 : &plan,
+				 psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
+						  "request_id = u.request_id, function_error = u.function_error, "
+						  "response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
+						  "last_error = u.last_error, error_detail = u.detail, "
+						  "next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), "
+						  "finished_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'queued' THEN NULL "
+						  "ELSE pg_catalog.clock_timestamp() END%s "
+						  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+						  "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+						  "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+						  "pg_catalog.unnest($10)%s) "
+						  "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
+						  "last_error, detail, next_at%s) WHERE q.id OPERATOR(pg_catalog.=) u.id", queue,
+						  queue_has_v04 ? ", durable_execution_arn = "
+						  "COALESCE(u.durable_execution_arn, q.durable_execution_arn), "
+						  "throttle_reason = u.throttle_reason" : "",
+						  queue_has_v04 ? ", pg_catalog.unnest($11), pg_catalog.unnest($12)" : "",
+						  queue_has_v04 ? ", durable_execution_arn, throttle_reason" : ""),
+				 SPI_OK_UPDATE, nrec, types, arrays);
 	end_work();
 }
 
@@ -899,9 +925,17 @@ start_one(InFlight *f)
 
 /* Could f and g go in one Invoke: same function, qualifier, region and type? */
 static bool
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool
 same_target(const InFlight *f, const InFlight *g)
 {
 	return strcmp(f->queued_name, g->queued_name) == 0 &&
+		same_text(f->req.tenant_id, g->req.tenant_id) &&
+		g->req.durable_execution_name == NULL &&
 		f->c.request_response == g->c.request_response &&
 		strcmp(f->req.region, g->req.region) == 0 &&
 		((f->req.qualifier == NULL && g->req.qualifier == NULL) ||
@@ -1019,7 +1053,8 @@ start_waiting(void)
 
 		if (f->started || f->answered)
 			continue;
-		if (f->batch_size > 1)
+		/* A durable execution is started by name: one invocation, one name. */
+		if (f->batch_size > 1 && f->req.durable_execution_name == NULL)
 			form_batch(i);
 		start_one(f);
 		if (f->answered)
