@@ -232,12 +232,29 @@ extern void awl_invoke_stream_add(AwlInvokeStream *s, const AwlInvokeRequest *re
 
 /*
  * Runs the stream for at most wait_ms (see awl_http_stream_drive) and calls
- * done(tag, result, arg) for every invocation whose result is complete.
- * Returns how many were reported.  After it raises, call
+ * done(tag, result, arg) for every invocation whose result is complete
+ * (except those kept for awl_invoke_stream_resend).  Returns how many were
+ * reported.  After it raises, call awl_invoke_stream_harvest, then
  * awl_invoke_stream_abort: the invocations not reported have no result.
  */
 extern int	awl_invoke_stream_poll(AwlInvokeStream *s, long wait_ms, bool wake_on_latch,
 								   AwlInvokeStreamDone done, void *arg);
+
+/*
+ * Sends once more one of the requests awl_invoke_stream_poll kept for that
+ * (refused for clock skew or rejected credentials); false if there is none.
+ * Raises if it cannot (no new credentials): then call
+ * awl_invoke_stream_resend_failed, and that refusal is its result.
+ */
+extern bool awl_invoke_stream_resend(AwlInvokeStream *s);
+extern void awl_invoke_stream_resend_failed(AwlInvokeStream *s);
+
+/*
+ * After an error: hands over every result already complete (those kept for
+ * a resend with their refusal), so that awl_invoke_stream_abort ends only
+ * what has no answer.
+ */
+extern int	awl_invoke_stream_harvest(AwlInvokeStream *s, AwlInvokeStreamDone done, void *arg);
 
 /* Ends every invocation in flight without a result. */
 extern void awl_invoke_stream_abort(AwlInvokeStream *s);
@@ -344,7 +361,7 @@ extern void awl_dispatcher_callback_end(void);
 extern bool awl_deliver_open(void);
 extern bool awl_deliver_held(void);
 extern void awl_deliver_recover(void);
-extern int	awl_deliver_claim(int limit, bool *more);
+extern int	awl_deliver_claim(int limit, bool *more, bool *limited);
 extern int	awl_deliver_pump(long wait_ms, bool wake_on_latch, bool *with_callbacks,
 							 bool *requeued);
 extern int	awl_deliver_in_pipeline(void);
@@ -359,12 +376,5 @@ extern bool awl_json_is_valid(const char *json, size_t len);
 extern bool awl_json_get_strings(const char *json, size_t len,
 								 const char *const *keys, char **values, int nkeys);
 
-/*
- * If json is an object whose member key is an array of exactly expected
- * elements, puts each element's JSON text (palloc'd) in elements and
- * returns true; false otherwise.
- */
-extern bool awl_json_array_member(const char *json, size_t len, const char *key,
-								  int expected, char **elements);
 
 #endif							/* AWSLAMBDA_H */

@@ -38,6 +38,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -289,20 +290,6 @@ awl_deliver_open(void)
 	return OidIsValid(relid);
 }
 
-/* Invocations a stopped dispatcher had in flight go back to the queue. */
-void
-awl_deliver_recover(void)
-{
-	begin_work("awslambda: re-queue interrupted invocations");
-	run(psprintf("UPDATE %s SET status = 'queued', next_attempt_at = pg_catalog.now() "
-				 "WHERE status OPERATOR(pg_catalog.=) 'sending'", queue),
-		SPI_OK_UPDATE, 0, NULL, NULL, NULL);
-	if (SPI_processed > 0)
-		ereport(LOG,
-				(errmsg("awslambda dispatcher: %llu interrupted invocations queued again",
-						(unsigned long long) SPI_processed)));
-	end_work();
-}
 
 /* Milliseconds until the next queued invocation is due, at most cap_ms. */
 long
@@ -423,6 +410,33 @@ awl_deliver_in_pipeline(void)
 	return npipeline;
 }
 
+/* Invocations a stopped dispatcher had in flight go back to the queue. */
+void
+awl_deliver_recover(void)
+{
+	Oid			types[1] = {UUIDARRAYOID};
+	Datum		values[1];
+	Datum	   *ids;
+	int			i;
+
+	begin_work("awslambda: re-queue interrupted invocations");
+	/* Not this dispatcher's own (in flight while a subscription came and went). */
+	ids = palloc(Max(npipeline, 1) * sizeof(Datum));
+	for (i = 0; i < npipeline; i++)
+		ids[i] = DirectFunctionCall1(uuid_in, CStringGetDatum(pipeline[i]->c.id));
+	values[0] = PointerGetDatum(construct_array(ids, npipeline, UUIDOID, UUID_LEN, false,
+												TYPALIGN_CHAR));
+	run(psprintf("UPDATE %s SET status = 'queued', next_attempt_at = pg_catalog.now() "
+				 "WHERE status OPERATOR(pg_catalog.=) 'sending' "
+				 "AND NOT id OPERATOR(pg_catalog.=) ANY ($1)", queue),
+		SPI_OK_UPDATE, 1, types, values, NULL);
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("awslambda dispatcher: %llu interrupted invocations queued again",
+						(unsigned long long) SPI_processed)));
+	end_work();
+}
+
 /*
  * With awslambda.async_function_limits: how many invocations of each limit
  * group the pipeline holds (palloc'd, or NULL without limits), and in
@@ -505,10 +519,11 @@ take_claimed(int i)
  * order, without sorting a long backlog.  Rows of a function at its limit
  * are left queued and, from the next pass on (at most CLAIM_PASSES), named
  * in the query so that they do not hide the rows behind them.  *more: the
- * claim was cut short, so more may be due.
+ * claim was cut short, so more may be due; *limited: it left rows of
+ * functions at their limit.
  */
 int
-awl_deliver_claim(int limit, bool *more)
+awl_deliver_claim(int limit, bool *more, bool *limited)
 {
 	Oid			due_types[3] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID};
 	Datum		due_values[3];
@@ -530,6 +545,7 @@ awl_deliver_claim(int limit, bool *more)
 		pipeline_cxt = AllocSetContextCreate(TopMemoryContext, "awslambda pipeline",
 											 ALLOCSET_DEFAULT_SIZES);
 	*more = false;
+	*limited = false;
 	if (limit <= 0)
 		return 0;
 	begin_work("awslambda: claim due invocations");
@@ -608,6 +624,7 @@ awl_deliver_claim(int limit, bool *more)
 		if (full_of_bytes || !at_limit || ndue < asked)
 			break;
 	}
+	*limited = nnames > 0;
 	end_work();
 	return claimed;
 }
@@ -950,7 +967,7 @@ same_target(const InFlight *f, const InFlight *g)
  * the function sees one shape.  The ids travel in the payload (a client
  * context could not hold many).
  */
-static void
+static bool
 form_batch(int first)
 {
 	InFlight   *f = pipeline[first];
@@ -962,6 +979,22 @@ form_batch(int first)
 	StringInfoData ids;
 	int			i;
 	int			k;
+
+	if (size > max)
+	{
+		/* Not sent at all: unwrapped, it would reach the function in another shape. */
+		AwlInvokeError *err = palloc0(sizeof(AwlInvokeError));
+
+		err->sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+		err->message = psprintf("the payload of invocation %s is too large for a micro-batch", f->c.id);
+		err->detail = psprintf("With awslambda.async_batch_sizes, a payload of %zu bytes becomes %zu bytes; Lambda accepts at most %zu bytes for invocation type %s.",
+							   f->req.payload_len, size, max, f->req.invocation_type);
+		memset(&f->result, 0, sizeof(AwlInvokeResult));
+		f->result.error = err;
+		f->answered = true;
+		MemoryContextSwitchTo(old);
+		return false;
+	}
 
 	f->members = palloc(Max(f->batch_size - 1, 1) * sizeof(InFlight *));
 	f->nmembers = 0;
@@ -995,6 +1028,49 @@ form_batch(int first)
 	f->req.client_context = NULL;
 	pfree(ids.data);
 	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * If json (which jsonb accepts) is an object whose "results" member is an
+ * array of n elements, puts each element's text in each[] and returns true.
+ */
+static bool
+results_of(const char *json, int n, char **each)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	JsonbValue	key;
+	JsonbValue *array;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			k = 0;
+
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return false;
+	key.type = jbvString;
+	key.val.string.val = "results";
+	key.val.string.len = 7;
+	array = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &key);
+	if (array == NULL || array->type != jbvBinary ||
+		!JsonContainerIsArray(array->val.binary.data) ||
+		JsonContainerSize(array->val.binary.data) != (uint32) n)
+		return false;
+	it = JsonbIteratorInit(array->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (v.type == jbvBinary)
+			each[k++] = JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
+		else
+		{
+			Jsonb	   *scalar = JsonbValueToJsonb(&v);
+
+			each[k++] = JsonbToCString(NULL, &scalar->root, VARSIZE(scalar));
+		}
+	}
+	return k == n;
 }
 
 /*
@@ -1016,8 +1092,9 @@ share_outcome(InFlight *f)
 		MemoryContext old = MemoryContextSwitchTo(f->cxt);
 
 		each = palloc((f->nmembers + 1) * sizeof(char *));
-		if (!awl_json_array_member(f->result.payload, f->result.payload_len, "results",
-								   f->nmembers + 1, each))
+		/* Through jsonb, which keeps numbers exact (what jsonb refuses is left whole). */
+		if (awl_jsonb_payload_error(f->c.function_name, &f->result) != NULL ||
+			!results_of(f->result.payload, f->nmembers + 1, each))
 			each = NULL;
 		MemoryContextSwitchTo(old);
 	}
@@ -1041,11 +1118,49 @@ share_outcome(InFlight *f)
 	}
 }
 
+/*
+ * Sends once more a request the stream kept for that; true if there was
+ * one.  If that fails (no new credentials), the refusal it had is its
+ * outcome, and the others go on.
+ */
+static bool
+resend_one(void)
+{
+	MemoryContext old = CurrentMemoryContext;
+	volatile bool any = true;
+
+	PG_TRY();
+	{
+		any = awl_invoke_stream_resend(stream);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(pipeline_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		StartTransactionCommand();
+		awl_invoke_stream_resend_failed(stream);
+		ereport(WARNING,
+				(errmsg("awslambda dispatcher: could not send an invocation again: %s",
+						edata->message)));
+		FreeErrorData(edata);
+		MemoryContextSwitchTo(old);
+	}
+	PG_END_TRY();
+	return any;
+}
+
 /* Hands waiting invocations, oldest first, to the stream while it has idle slots. */
 static void
 start_waiting(void)
 {
 	int			i;
+
+	while (resend_one())
+		;
 
 	for (i = 0; i < npipeline && awl_invoke_stream_idle_slots(stream) > 0; i++)
 	{
@@ -1054,8 +1169,8 @@ start_waiting(void)
 		if (f->started || f->answered)
 			continue;
 		/* A durable execution is started by name: one invocation, one name. */
-		if (f->batch_size > 1 && f->req.durable_execution_name == NULL)
-			form_batch(i);
+		if (f->batch_size > 1 && f->req.durable_execution_name == NULL && !form_batch(i))
+			continue;
 		start_one(f);
 		if (f->answered)
 			share_outcome(f);	/* could not be sent: neither can the others */
@@ -1100,6 +1215,8 @@ poll_stream(long wait_ms, bool wake_on_latch, int *answered)
 		MemoryContextSwitchTo(pipeline_cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
+		/* What was answered keeps its answer; only what has none is tried again. */
+		(void) awl_invoke_stream_harvest(stream, invocation_answered, answered);
 		awl_invoke_stream_abort(stream);
 		AbortCurrentTransaction();
 		StartTransactionCommand();

@@ -1202,6 +1202,9 @@ struct AwlInvokeStream
 	bool	   *busy;
 	bool	   *answered;		/* complete, not yet handed over */
 	bool	   *resent;			/* already sent a second time */
+	bool	   *resend;			/* to be sent again by awl_invoke_stream_resend */
+	int			nresend;
+	int			resending;		/* the slot awl_invoke_stream_resend is starting, or -1 */
 	uint64		generation;		/* bumped when rejected credentials are forgotten */
 	int			nslots;
 };
@@ -1223,6 +1226,8 @@ awl_invoke_stream_create(int max_parallel)
 	s->busy = palloc0(n * sizeof(bool));
 	s->answered = palloc0(n * sizeof(bool));
 	s->resent = palloc0(n * sizeof(bool));
+	s->resend = palloc0(n * sizeof(bool));
+	s->resending = -1;
 	s->b.reqs = s->reqs;
 	s->b.results = palloc0(n * sizeof(AwlInvokeResult));
 	s->b.targets = palloc0(n * sizeof(InvokeTarget));
@@ -1237,7 +1242,7 @@ awl_invoke_stream_create(int max_parallel)
 int
 awl_invoke_stream_idle_slots(const AwlInvokeStream *s)
 {
-	return awl_http_stream_idle_slots(s->http);
+	return awl_http_stream_idle_slots(s->http) - s->nresend;
 }
 
 /* Signs slot i's request with the credentials at hand and starts it. */
@@ -1273,7 +1278,7 @@ awl_invoke_stream_add(AwlInvokeStream *s, const AwlInvokeRequest *req,
 	int			i;
 
 	for (i = 0; i < s->nslots; i++)
-		if (!s->busy[i] && !s->answered[i])
+		if (!s->busy[i] && !s->answered[i] && !s->resend[i])
 			break;
 	if (i == s->nslots)
 		elog(ERROR, "awslambda: no idle slot in the invocation stream");
@@ -1303,22 +1308,19 @@ stream_answered(void *tag, AwlHttpResponse *resp, void *arg)
 	s->answered[i] = true;
 }
 
-int
-awl_invoke_stream_poll(AwlInvokeStream *s, long wait_ms, bool wake_on_latch,
-					   AwlInvokeStreamDone done, void *arg)
+/*
+ * Hands over every complete result.  With may_resend, a request refused for
+ * clock skew, or for rejected credentials that were forgotten since it was
+ * signed, is kept for awl_invoke_stream_resend instead (once), as
+ * awl_invoke_many sends such requests once more.
+ */
+static int
+stream_report(AwlInvokeStream *s, bool may_resend, AwlInvokeStreamDone done, void *arg)
 {
 	int			reported = 0;
-	bool		refreshable;
+	bool		refreshable = may_resend && awl_credentials_refreshable();
 	int			i;
 
-	(void) awl_http_stream_drive(s->http, wait_ms, wake_on_latch, stream_answered, s);
-	if (s->b.reset_credentials)
-	{
-		s->b.reset_credentials = false;
-		if (awl_credentials_rejected())
-			s->generation++;
-	}
-	refreshable = awl_credentials_refreshable();
 	for (i = 0; i < s->nslots; i++)
 	{
 		AwlInvokeError *err = s->b.results[i].error;
@@ -1326,18 +1328,12 @@ awl_invoke_stream_poll(AwlInvokeStream *s, long wait_ms, bool wake_on_latch,
 		if (!s->answered[i])
 			continue;
 		s->answered[i] = false;
-
-		/*
-		 * As awl_invoke_many does: once more with the corrected clock, or
-		 * with new credentials when the rejected ones were forgotten since
-		 * this request was signed.
-		 */
-		if (err && !s->resent[i] &&
+		if (may_resend && err && !s->resent[i] &&
 			(err->clock_skewed ||
 			 (err->credentials_rejected && refreshable && s->signed_with[i] < s->generation)))
 		{
-			s->resent[i] = true;
-			stream_start(s, i);
+			s->resent[i] = s->resend[i] = true;
+			s->nresend++;
 			continue;
 		}
 		*s->out[i] = s->b.results[i];
@@ -1346,6 +1342,64 @@ awl_invoke_stream_poll(AwlInvokeStream *s, long wait_ms, bool wake_on_latch,
 		done(s->tags[i], s->out[i], arg);
 	}
 	return reported;
+}
+
+int
+awl_invoke_stream_poll(AwlInvokeStream *s, long wait_ms, bool wake_on_latch,
+					   AwlInvokeStreamDone done, void *arg)
+{
+	(void) awl_http_stream_drive(s->http, wait_ms, wake_on_latch, stream_answered, s);
+	if (s->b.reset_credentials)
+	{
+		s->b.reset_credentials = false;
+		if (awl_credentials_rejected())
+			s->generation++;
+	}
+	return stream_report(s, true, done, arg);
+}
+
+bool
+awl_invoke_stream_resend(AwlInvokeStream *s)
+{
+	int			i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (s->resend[i])
+			break;
+	if (i == s->nslots)
+		return false;
+	s->resend[i] = false;
+	s->nresend--;
+	s->resending = i;
+	stream_start(s, i);
+	s->resending = -1;
+	return true;
+}
+
+void
+awl_invoke_stream_resend_failed(AwlInvokeStream *s)
+{
+	if (s->resending < 0)
+		return;
+	/* Its result is still the refusal it had: that is its outcome. */
+	s->answered[s->resending] = true;
+	s->resending = -1;
+}
+
+int
+awl_invoke_stream_harvest(AwlInvokeStream *s, AwlInvokeStreamDone done, void *arg)
+{
+	int			i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (s->resend[i])
+		{
+			s->resend[i] = false;
+			s->answered[i] = true;
+		}
+	s->nresend = 0;
+	s->resending = -1;
+	return stream_report(s, false, done, arg);
 }
 
 int
@@ -1363,8 +1417,10 @@ awl_invoke_stream_abort(AwlInvokeStream *s)
 	for (i = 0; i < s->nslots; i++)
 	{
 		wipe_request(&s->b, i);
-		s->busy[i] = s->answered[i] = false;
+		s->busy[i] = s->answered[i] = s->resend[i] = false;
 	}
+	s->nresend = 0;
+	s->resending = -1;
 	s->b.reset_credentials = false;
 }
 
