@@ -38,6 +38,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -62,6 +63,8 @@
 /* Answers are written together when they arrive within this long of the first. */
 #define GATHER_MS			10
 #define GATHER_MAX			256
+/* A claim looks past rows of functions at their limit this often at most. */
+#define CLAIM_PASSES		4
 
 /* The queue table, qualified and quoted; found once at start. */
 static char *queue = NULL;
@@ -69,6 +72,8 @@ static Oid	queue_relid = InvalidOid;
 static Oid	queue_rowtype = InvalidOid;
 /* Whether it has callback_fn (0.3.0); callbacks wait for the update otherwise. */
 static bool queue_has_callback_fn = false;
+/* Whether it has 0.4.0's columns (tenant id, durable execution); per claim. */
+static bool queue_has_v04 = false;
 
 /* One claimed invocation and what became of it. */
 typedef struct Claimed
@@ -285,20 +290,6 @@ awl_deliver_open(void)
 	return OidIsValid(relid);
 }
 
-/* Invocations a stopped dispatcher had in flight go back to the queue. */
-void
-awl_deliver_recover(void)
-{
-	begin_work("awslambda: re-queue interrupted invocations");
-	run(psprintf("UPDATE %s SET status = 'queued', next_attempt_at = pg_catalog.now() "
-				 "WHERE status OPERATOR(pg_catalog.=) 'sending'", queue),
-		SPI_OK_UPDATE, 0, NULL, NULL, NULL);
-	if (SPI_processed > 0)
-		ereport(LOG,
-				(errmsg("awslambda dispatcher: %llu interrupted invocations queued again",
-						(unsigned long long) SPI_processed)));
-	end_work();
-}
 
 /* Milliseconds until the next queued invocation is due, at most cap_ms. */
 long
@@ -363,6 +354,11 @@ typedef struct InFlight
 	bool		started;		/* handed to the stream */
 	bool		answered;		/* result complete, not yet recorded */
 	bool		callback;		/* has a callback to run once finished */
+	char	   *queued_name;	/* function_name as queued (server encoding) */
+	int			group;			/* its awslambda.async_function_limits group, or -1 */
+	int			batch_size;		/* its awslambda.async_batch_sizes entry; 1: alone */
+	struct InFlight **members;	/* a micro-batch's first: the others it carries */
+	int			nmembers;
 } InFlight;
 
 /* The pipeline: what was claimed and is not recorded yet, oldest first. */
@@ -414,109 +410,224 @@ awl_deliver_in_pipeline(void)
 	return npipeline;
 }
 
+/* Invocations a stopped dispatcher had in flight go back to the queue. */
+void
+awl_deliver_recover(void)
+{
+	Oid			types[1] = {UUIDARRAYOID};
+	Datum		values[1];
+	Datum	   *ids;
+	int			i;
+
+	begin_work("awslambda: re-queue interrupted invocations");
+	/* Not this dispatcher's own (in flight while a subscription came and went). */
+	ids = palloc(Max(npipeline, 1) * sizeof(Datum));
+	for (i = 0; i < npipeline; i++)
+		ids[i] = DirectFunctionCall1(uuid_in, CStringGetDatum(pipeline[i]->c.id));
+	values[0] = PointerGetDatum(construct_array(ids, npipeline, UUIDOID, UUID_LEN, false,
+												TYPALIGN_CHAR));
+	run(psprintf("UPDATE %s SET status = 'queued', next_attempt_at = pg_catalog.now() "
+				 "WHERE status OPERATOR(pg_catalog.=) 'sending' "
+				 "AND NOT id OPERATOR(pg_catalog.=) ANY ($1)", queue),
+		SPI_OK_UPDATE, 1, types, values, NULL);
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("awslambda dispatcher: %llu interrupted invocations queued again",
+						(unsigned long long) SPI_processed)));
+	end_work();
+}
+
+/*
+ * With awslambda.async_function_limits: how many invocations of each limit
+ * group the pipeline holds (palloc'd, or NULL without limits), and in
+ * names/nnames the function names, as queued, of the groups at their limit,
+ * which a claim leaves alone (room for limit more is left in names).
+ */
+static int *
+flow_counts(int limit, Datum **names, int *nnames)
+{
+	int			ngroups = awl_flow_groups();
+	int		   *counts = ngroups > 0 ? palloc0(ngroups * sizeof(int)) : NULL;
+	int			i;
+
+	*names = palloc((npipeline + CLAIM_PASSES * limit + 1) * sizeof(Datum));
+	*nnames = 0;
+	for (i = 0; counts && i < npipeline; i++)
+		if (pipeline[i]->group >= 0)
+			counts[pipeline[i]->group]++;
+	for (i = 0; counts && i < npipeline; i++)
+	{
+		int			g = pipeline[i]->group;
+
+		if (g >= 0 && counts[g] >= awl_flow_limit(g))
+			(*names)[(*nnames)++] = CStringGetTextDatum(pipeline[i]->queued_name);
+	}
+	return counts;
+}
+
+/* Puts claimed row i of the current result into the pipeline. */
+static void
+take_claimed(int i)
+{
+	MemoryContext cxt = AllocSetContextCreate(pipeline_cxt, "awslambda invocation",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	InFlight   *f = palloc0(sizeof(InFlight));
+	Claimed    *c = &f->c;
+	AwlInvokeRequest *r = &f->req;
+	char	   *name = column_text(i, 2, cxt);
+	char	   *payload = column_text(i, 6, cxt);
+
+	f->cxt = cxt;
+	f->queued_name = name;
+	f->group = awl_flow_group(name);
+	f->batch_size = awl_flow_batch_size(name);
+	c->id = column_text(i, 1, cxt);
+	c->function_name = name;
+	c->attempts = atoi(column_text(i, 7, cxt));
+	c->request_response = strcmp(column_text(i, 5, cxt), "RequestResponse") == 0;
+	f->callback = strcmp(column_text(i, 8, cxt), "t") == 0;
+
+	r->function_name = pg_server_to_any(name, strlen(name), PG_UTF8);
+	r->qualifier = column_text(i, 3, cxt);
+	r->region = column_text(i, 4, cxt);
+	r->invocation_type = c->request_response ? "RequestResponse" : "Event";
+	r->payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
+	r->payload_len = strlen(r->payload);
+	f->bytes = (int64) strlen(payload);
+	r->client_context = c->request_response ? client_context_for(c->id) : NULL;
+	r->connect_timeout_ms = awl_connect_timeout_ms;
+	r->request_timeout_ms = awl_request_timeout_ms;
+	r->max_attempts = 1;		/* retried through the queue, with backoff */
+	r->allowed_checked = true;	/* by the caller, under its settings */
+	r->retry = c->attempts > 1; /* for the statistics */
+	if (queue_has_v04)
+	{
+		/* Checked when queued; ASCII, the same in every server encoding. */
+		r->tenant_id = column_text(i, 9, cxt);
+		r->durable_execution_name = column_text(i, 10, cxt);
+	}
+	MemoryContextSwitchTo(old);
+	pipeline_append(f);
+}
+
 /*
  * Claims up to limit due invocations into the pipeline, keeping no more
- * than CLAIM_MAX_BYTES of payload in it (at least one invocation):
- * committed as 'sending', attempts counted, before anything is sent.  The
- * time is a parameter (not clock_timestamp()) so that the due index
- * delivers rows in order, without sorting a long backlog.  *more: the claim
- * was cut short by limit or bytes, so more may be due.
+ * than CLAIM_MAX_BYTES of payload in it (at least one invocation), nor more
+ * of a function than awslambda.async_function_limits allows: committed as
+ * 'sending', attempts counted, before anything is sent.  The time is a
+ * parameter (not clock_timestamp()) so that the due index delivers rows in
+ * order, without sorting a long backlog.  Rows of a function at its limit
+ * are left queued and, from the next pass on (at most CLAIM_PASSES), named
+ * in the query so that they do not hide the rows behind them.  *more: the
+ * claim was cut short, so more may be due; *limited: it left rows of
+ * functions at their limit.
  */
 int
-awl_deliver_claim(int limit, bool *more)
+awl_deliver_claim(int limit, bool *more, bool *limited)
 {
-	Oid			due_types[2] = {INT4OID, TIMESTAMPTZOID};
-	Datum		due_values[2];
+	Oid			due_types[3] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID};
+	Datum		due_values[3];
 	Oid			claim_types[1] = {UUIDARRAYOID};
 	Datum		claim_values[1];
 	Datum	   *ids;
+	Datum	   *names;
+	int			nnames;
 	int64		bytes = 0;
-	int			ndue;
-	int			n;
-	int			i;
+	int		   *in_group;
+	int			claimed = 0;
+	int			pass;
 
 	static SPIPlanPtr due_plan = NULL;
 	static SPIPlanPtr claim_plan = NULL;
+	static SPIPlanPtr claim_plan_v04 = NULL;
 
 	if (pipeline_cxt == NULL)
 		pipeline_cxt = AllocSetContextCreate(TopMemoryContext, "awslambda pipeline",
 											 ALLOCSET_DEFAULT_SIZES);
 	*more = false;
+	*limited = false;
 	if (limit <= 0)
 		return 0;
-	due_values[0] = Int32GetDatum(limit);
-	due_values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	begin_work("awslambda: claim due invocations");
-	run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload) FROM %s "
-									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-									 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-									 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", queue),
-				 SPI_OK_SELECT, 2, due_types, due_values);
-	ndue = (int) SPI_processed;
-	ids = palloc(Max(ndue, 1) * sizeof(Datum));
-	for (n = 0; n < ndue; n++)
+	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
+	queue_has_v04 = get_attnum(queue_relid, "durable_execution_name") != InvalidAttrNumber;
+	ids = palloc(limit * sizeof(Datum));
+	in_group = flow_counts(limit, &names, &nnames);
+	for (pass = 0; pass < CLAIM_PASSES && claimed < limit; pass++)
 	{
-		bool		isnull;
-		int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 2, &isnull));
+		bool		at_limit = false;
+		bool		full_of_bytes = false;
+		int			asked = limit - claimed;
+		int			ndue;
+		int			n = 0;
+		int			i;
 
-		if ((n > 0 || npipeline > 0) && pipeline_bytes + bytes + size > CLAIM_MAX_BYTES)
-			break;
-		bytes += size;
-		ids[n] = SPI_getbinval(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 1, &isnull);
-	}
-	*more = ndue >= limit || n < ndue;
-	if (n > 0)
-	{
-		claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
-														  TYPALIGN_CHAR));
-		run_prepared(&claim_plan, psprintf("UPDATE %s q SET status = 'sending', "
-										   "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
-										   "last_attempt_at = pg_catalog.clock_timestamp() "
-										   "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
-										   "RETURNING q.id, q.function_name, q.qualifier, q.region, "
-										   "q.invocation_type, q.payload, q.attempts, "
-										   "q.callback IS NOT NULL", queue),
-					 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
+		due_values[0] = Int32GetDatum(asked);
+		due_values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+		due_values[2] = PointerGetDatum(construct_array(names, nnames, TEXTOID, -1, false,
+														TYPALIGN_INT));
+		run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name FROM %s "
+										 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+										 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+										 "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
+										 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", queue),
+					 SPI_OK_SELECT, 3, due_types, due_values);
+		ndue = (int) SPI_processed;
+		if (ndue >= asked)
+			*more = true;
+		for (i = 0; i < ndue; i++)
+		{
+			bool		isnull;
+			int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+			int			group = in_group ? awl_flow_group(SPI_getvalue(SPI_tuptable->vals[i],
+																		SPI_tuptable->tupdesc, 3)) : -1;
+
+			if ((claimed + n > 0 || npipeline > 0) && pipeline_bytes + bytes + size > CLAIM_MAX_BYTES)
+			{
+				full_of_bytes = *more = true;
+				break;
+			}
+			/* Its function has as many in flight as awslambda.async_function_limits allows. */
+			if (group >= 0 && in_group[group] >= awl_flow_limit(group))
+			{
+				names[nnames++] = CStringGetTextDatum(SPI_getvalue(SPI_tuptable->vals[i],
+																   SPI_tuptable->tupdesc, 3));
+				at_limit = *more = true;
+				continue;
+			}
+			if (group >= 0)
+				in_group[group]++;
+			bytes += size;
+			ids[n++] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		}
+		if (n > 0)
+		{
+			claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
+															  TYPALIGN_CHAR));
+			run_prepared(queue_has_v04 ? &claim_plan_v04 : &claim_plan,
+						 psprintf("UPDATE %s q SET status = 'sending', "
+								  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
+								  "last_attempt_at = pg_catalog.clock_timestamp() "
+								  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+								  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
+								  "q.invocation_type, q.payload, q.attempts, "
+								  "q.callback IS NOT NULL%s", queue,
+								  queue_has_v04 ? ", q.tenant_id, q.durable_execution_name" : ""),
+						 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
+			for (i = 0; i < (int) SPI_processed; i++)
+				take_claimed(i);
+			claimed += (int) SPI_processed;
+		}
 		elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
 			 n, ndue, (long long) bytes);
+		/* Again only past rows at their limit, and if there may be others behind them. */
+		if (full_of_bytes || !at_limit || ndue < asked)
+			break;
 	}
-	n = n > 0 ? (int) SPI_processed : 0;
-	for (i = 0; i < n; i++)
-	{
-		MemoryContext cxt = AllocSetContextCreate(pipeline_cxt, "awslambda invocation",
-												  ALLOCSET_SMALL_SIZES);
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-		InFlight   *f = palloc0(sizeof(InFlight));
-		Claimed    *c = &f->c;
-		AwlInvokeRequest *r = &f->req;
-		char	   *name = column_text(i, 2, cxt);
-		char	   *payload = column_text(i, 6, cxt);
-
-		f->cxt = cxt;
-		c->id = column_text(i, 1, cxt);
-		c->function_name = name;
-		c->attempts = atoi(column_text(i, 7, cxt));
-		c->request_response = strcmp(column_text(i, 5, cxt), "RequestResponse") == 0;
-		f->callback = strcmp(column_text(i, 8, cxt), "t") == 0;
-
-		r->function_name = pg_server_to_any(name, strlen(name), PG_UTF8);
-		r->qualifier = column_text(i, 3, cxt);
-		r->region = column_text(i, 4, cxt);
-		r->invocation_type = c->request_response ? "RequestResponse" : "Event";
-		r->payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
-		r->payload_len = strlen(r->payload);
-		f->bytes = (int64) strlen(payload);
-		r->client_context = c->request_response ? client_context_for(c->id) : NULL;
-		r->connect_timeout_ms = awl_connect_timeout_ms;
-		r->request_timeout_ms = awl_request_timeout_ms;
-		r->max_attempts = 1;	/* retried through the queue, with backoff */
-		r->allowed_checked = true;	/* by the caller, under its settings */
-		r->retry = c->attempts > 1; /* for the statistics */
-		MemoryContextSwitchTo(old);
-		pipeline_append(f);
-	}
+	*limited = nnames > 0;
 	end_work();
-	return n;
+	return claimed;
 }
 
 /*
@@ -558,14 +669,17 @@ enum
 	REC_LAST_ERROR,
 	REC_DETAIL,
 	REC_NEXT_AT,
+	NUM_REC_V03,				/* the columns up to 0.3.0 */
+	REC_DURABLE_EXECUTION_ARN = NUM_REC_V03,
+	REC_THROTTLE_REASON,
 	NUM_REC
 };
 
 static const Oid rec_elem_types[NUM_REC] = {UUIDOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
-TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
 static const Oid rec_array_types[NUM_REC] = {UUIDARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-TIMESTAMPTZARRAYOID};
+TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 
 static void
 set_text(Datum *values, bool *nulls, int col, const char *s)
@@ -603,6 +717,7 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 		}
 		set_text(values, nulls, REC_SQLSTATE, unpack_sql_state(err->sqlstate));
 		set_text(values, nulls, REC_LAST_ERROR, err->message);
+		set_text(values, nulls, REC_THROTTLE_REASON, err->throttle_reason);
 		if (err->detail || (!again && worth_retrying(err)))
 			set_text(values, nulls, REC_DETAIL,
 					 psprintf("%s%s", err->detail ? err->detail : "",
@@ -615,6 +730,7 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 		values[REC_HTTP_STATUS] = Int32GetDatum(r->status_code);
 		nulls[REC_HTTP_STATUS] = false;
 		set_text(values, nulls, REC_FUNCTION_ERROR, r->function_error);
+		set_text(values, nulls, REC_DURABLE_EXECUTION_ARN, r->durable_execution_arn);
 		if (r->function_error)
 		{
 			set_text(values, nulls, REC_SQLSTATE, "38000");
@@ -645,7 +761,9 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 	int			lbs[1] = {1};
 	int			i;
 	int			k;
+	int			nrec = queue_has_v04 ? NUM_REC : NUM_REC_V03;
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_v04 = NULL;
 
 	begin_work("awslambda: record outcomes");
 	for (k = 0; k < NUM_REC; k++)
@@ -679,20 +797,26 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 													   typalign));
 		types[k] = rec_array_types[k];
 	}
-	run_prepared(&plan, psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
-				 "request_id = u.request_id, function_error = u.function_error, "
-				 "response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
-				 "last_error = u.last_error, error_detail = u.detail, "
-				 "next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), "
-				 "finished_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'queued' THEN NULL "
-				 "ELSE pg_catalog.clock_timestamp() END "
-				 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-				 "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-				 "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
-				 "pg_catalog.unnest($10)) "
-				 "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
-				 "last_error, detail, next_at) WHERE q.id OPERATOR(pg_catalog.=) u.id", queue),
-				 SPI_OK_UPDATE, NUM_REC, types, arrays);
+	run_prepared(queue_has_v04 ? &plan_v04 : &plan,
+				 psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
+						  "request_id = u.request_id, function_error = u.function_error, "
+						  "response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
+						  "last_error = u.last_error, error_detail = u.detail, "
+						  "next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), "
+						  "finished_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'queued' THEN NULL "
+						  "ELSE pg_catalog.clock_timestamp() END%s "
+						  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+						  "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+						  "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+						  "pg_catalog.unnest($10)%s) "
+						  "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
+						  "last_error, detail, next_at%s) WHERE q.id OPERATOR(pg_catalog.=) u.id", queue,
+						  queue_has_v04 ? ", durable_execution_arn = "
+						  "COALESCE(u.durable_execution_arn, q.durable_execution_arn), "
+						  "throttle_reason = u.throttle_reason" : "",
+						  queue_has_v04 ? ", pg_catalog.unnest($11), pg_catalog.unnest($12)" : "",
+						  queue_has_v04 ? ", durable_execution_arn, throttle_reason" : ""),
+				 SPI_OK_UPDATE, nrec, types, arrays);
 	end_work();
 }
 
@@ -813,15 +937,246 @@ start_one(InFlight *f)
 	PG_END_TRY();
 }
 
+/* Lambda's payload limits, in bytes (UTF-8), by invocation type. */
+#define EVENT_PAYLOAD_MAX			1048576
+#define REQUEST_RESPONSE_PAYLOAD_MAX 6291456
+
+/* Could f and g go in one Invoke: same function, qualifier, region and type? */
+static bool
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool
+same_target(const InFlight *f, const InFlight *g)
+{
+	return strcmp(f->queued_name, g->queued_name) == 0 &&
+		same_text(f->req.tenant_id, g->req.tenant_id) &&
+		g->req.durable_execution_name == NULL &&
+		f->c.request_response == g->c.request_response &&
+		strcmp(f->req.region, g->req.region) == 0 &&
+		((f->req.qualifier == NULL && g->req.qualifier == NULL) ||
+		 (f->req.qualifier && g->req.qualifier && strcmp(f->req.qualifier, g->req.qualifier) == 0));
+}
+
+/*
+ * Makes pipeline[first] a micro-batch: it carries up to batch_size - 1 more
+ * waiting invocations of the same target (oldest first) while the payload
+ * {"records": [...], "invocation_ids": [...]} stays within Lambda's limit
+ * for the invocation type.  Always that form, even for one record, so that
+ * the function sees one shape.  The ids travel in the payload (a client
+ * context could not hold many).
+ */
+static bool
+form_batch(int first)
+{
+	InFlight   *f = pipeline[first];
+	size_t		max = f->c.request_response ? REQUEST_RESPONSE_PAYLOAD_MAX : EVENT_PAYLOAD_MAX;
+	/* {"records":[...],"invocation_ids":[...]} and one record's share of it */
+	size_t		size = 34 + f->req.payload_len + 38;
+	MemoryContext old = MemoryContextSwitchTo(f->cxt);
+	StringInfoData records;
+	StringInfoData ids;
+	int			i;
+	int			k;
+
+	if (size > max)
+	{
+		/* Not sent at all: unwrapped, it would reach the function in another shape. */
+		AwlInvokeError *err = palloc0(sizeof(AwlInvokeError));
+
+		err->sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+		err->message = psprintf("the payload of invocation %s is too large for a micro-batch", f->c.id);
+		err->detail = psprintf("With awslambda.async_batch_sizes, a payload of %zu bytes becomes %zu bytes; Lambda accepts at most %zu bytes for invocation type %s.",
+							   f->req.payload_len, size, max, f->req.invocation_type);
+		memset(&f->result, 0, sizeof(AwlInvokeResult));
+		f->result.error = err;
+		f->answered = true;
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+
+	f->members = palloc(Max(f->batch_size - 1, 1) * sizeof(InFlight *));
+	f->nmembers = 0;
+	for (i = first + 1; i < npipeline && f->nmembers < f->batch_size - 1; i++)
+	{
+		InFlight   *g = pipeline[i];
+
+		if (g->started || g->answered || !same_target(f, g))
+			continue;
+		if (size + g->req.payload_len + 1 + 39 > max)
+			break;
+		size += g->req.payload_len + 1 + 39;
+		f->req.retry = f->req.retry || g->req.retry;	/* statistics */
+		f->members[f->nmembers++] = g;
+		g->started = true;		/* in flight with f */
+	}
+	initStringInfo(&records);
+	initStringInfo(&ids);
+	appendStringInfoString(&records, "{\"records\":[");
+	appendBinaryStringInfo(&records, f->req.payload, (int) f->req.payload_len);
+	appendStringInfo(&ids, "\"%s\"", f->c.id);
+	for (k = 0; k < f->nmembers; k++)
+	{
+		appendStringInfoChar(&records, ',');
+		appendBinaryStringInfo(&records, f->members[k]->req.payload,
+							   (int) f->members[k]->req.payload_len);
+		appendStringInfo(&ids, ",\"%s\"", f->members[k]->c.id);
+	}
+	appendStringInfo(&records, "],\"invocation_ids\":[%s]}", ids.data);
+	f->req.payload = records.data;
+	f->req.payload_len = records.len;
+	f->req.client_context = NULL;
+	pfree(ids.data);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * If json (which jsonb accepts) is an object whose "results" member is an
+ * array of n elements, puts each element's text in each[] and returns true.
+ */
+static bool
+results_of(const char *json, int n, char **each)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	JsonbValue	key;
+	JsonbValue *array;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			k = 0;
+
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return false;
+	key.type = jbvString;
+	key.val.string.val = "results";
+	key.val.string.len = 7;
+	array = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &key);
+	if (array == NULL || array->type != jbvBinary ||
+		!JsonContainerIsArray(array->val.binary.data) ||
+		JsonContainerSize(array->val.binary.data) != (uint32) n)
+		return false;
+	it = JsonbIteratorInit(array->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (v.type == jbvBinary)
+			each[k++] = JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
+		else
+		{
+			Jsonb	   *scalar = JsonbValueToJsonb(&v);
+
+			each[k++] = JsonbToCString(NULL, &scalar->root, VARSIZE(scalar));
+		}
+	}
+	return k == n;
+}
+
+/*
+ * The outcome of a micro-batch is each of its invocations' outcome.  A
+ * RequestResponse function that answers {"results": [...]} with one element
+ * per record gives each invocation its own element as its response.
+ */
+static void
+share_outcome(InFlight *f)
+{
+	char	  **each = NULL;
+	int			k;
+
+	if (f->members == NULL)
+		return;
+	if (f->c.request_response && f->result.error == NULL && f->result.function_error == NULL &&
+		f->result.payload)
+	{
+		MemoryContext old = MemoryContextSwitchTo(f->cxt);
+
+		each = palloc((f->nmembers + 1) * sizeof(char *));
+		/* Through jsonb, which keeps numbers exact (what jsonb refuses is left whole). */
+		if (awl_jsonb_payload_error(f->c.function_name, &f->result) != NULL ||
+			!results_of(f->result.payload, f->nmembers + 1, each))
+			each = NULL;
+		MemoryContextSwitchTo(old);
+	}
+	for (k = 0; k < f->nmembers; k++)
+	{
+		InFlight   *g = f->members[k];
+
+		g->result = f->result;
+		if (each)
+		{
+			g->result.payload = each[k + 1];
+			g->result.payload_len = strlen(each[k + 1]);
+		}
+		g->started = false;
+		g->answered = true;
+	}
+	if (each)
+	{
+		f->result.payload = each[0];
+		f->result.payload_len = strlen(each[0]);
+	}
+}
+
+/*
+ * Sends once more a request the stream kept for that; true if there was
+ * one.  If that fails (no new credentials), the refusal it had is its
+ * outcome, and the others go on.
+ */
+static bool
+resend_one(void)
+{
+	MemoryContext old = CurrentMemoryContext;
+	volatile bool any = true;
+
+	PG_TRY();
+	{
+		any = awl_invoke_stream_resend(stream);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(pipeline_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		StartTransactionCommand();
+		awl_invoke_stream_resend_failed(stream);
+		ereport(WARNING,
+				(errmsg("awslambda dispatcher: could not send an invocation again: %s",
+						edata->message)));
+		FreeErrorData(edata);
+		MemoryContextSwitchTo(old);
+	}
+	PG_END_TRY();
+	return any;
+}
+
 /* Hands waiting invocations, oldest first, to the stream while it has idle slots. */
 static void
 start_waiting(void)
 {
 	int			i;
 
+	while (resend_one())
+		;
+
 	for (i = 0; i < npipeline && awl_invoke_stream_idle_slots(stream) > 0; i++)
-		if (!pipeline[i]->started && !pipeline[i]->answered)
-			start_one(pipeline[i]);
+	{
+		InFlight   *f = pipeline[i];
+
+		if (f->started || f->answered)
+			continue;
+		/* A durable execution is started by name: one invocation, one name. */
+		if (f->batch_size > 1 && f->req.durable_execution_name == NULL && !form_batch(i))
+			continue;
+		start_one(f);
+		if (f->answered)
+			share_outcome(f);	/* could not be sent: neither can the others */
+	}
 }
 
 static void
@@ -831,7 +1186,8 @@ invocation_answered(void *tag, AwlInvokeResult *result, void *arg)
 
 	f->started = false;
 	f->answered = true;
-	(*(int *) arg)++;
+	share_outcome(f);
+	(*(int *) arg) += 1 + f->nmembers;
 }
 
 /*
@@ -861,6 +1217,8 @@ poll_stream(long wait_ms, bool wake_on_latch, int *answered)
 		MemoryContextSwitchTo(pipeline_cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
+		/* What was answered keeps its answer; only what has none is tried again. */
+		(void) awl_invoke_stream_harvest(stream, invocation_answered, answered);
 		awl_invoke_stream_abort(stream);
 		AbortCurrentTransaction();
 		StartTransactionCommand();

@@ -733,6 +733,8 @@ awl_dispatcher_main(Datum arg)
 	TimestampTz next_look = 0;	/* claim then even if not woken */
 	bool		woken = true;	/* a commit (or the start) asks for a claim */
 	bool		more = false;	/* the last claim was full: more may be due */
+	bool		limited = false;	/* it left rows of functions at their limit */
+	bool		held = false;	/* the queue is a subscriber's copy */
 	bool		more_callbacks = false;
 	pid_t		duplicate = 0;
 	bool		recovered = false;
@@ -838,9 +840,12 @@ awl_dispatcher_main(Datum arg)
 		if (woken && may_claim)
 		{
 			/* A subscriber's copy of a publisher's queue is the publisher's to send. */
-			if (awl_deliver_held())
+			held = awl_deliver_held();
+			if (held)
 			{
+				/* What is in flight finishes; nothing more is claimed until a look says otherwise. */
 				recovered = false;
+				ResetLatch(MyLatch);
 				woken = false;
 				next_look = TimestampTzPlusMilliseconds(now, IDLE_LOOK_MS);
 			}
@@ -858,7 +863,7 @@ awl_dispatcher_main(Datum arg)
 				}
 				/* Commits from here on set the latch again. */
 				ResetLatch(MyLatch);
-				claimed = awl_deliver_claim(capacity - in_pipeline, &more);
+				claimed = awl_deliver_claim(capacity - in_pipeline, &more, &limited);
 				last_claim = GetCurrentTimestamp();
 				/* Cut short by payload bytes in flight: again once some are answered. */
 				woken = more && claimed > 0;
@@ -867,6 +872,13 @@ awl_dispatcher_main(Datum arg)
 															awl_deliver_next_due_ms(IDLE_LOOK_MS));
 				else if (claimed == 0)
 					next_look = TimestampTzPlusMilliseconds(last_claim, PUMP_MAX_MS);
+
+				/*
+				 * Rows of functions at their limit count as due: look again
+				 * when one of theirs is answered, or in a while, not at once.
+				 */
+				if (limited)
+					next_look = Max(next_look, TimestampTzPlusMilliseconds(last_claim, PUMP_MAX_MS));
 			}
 			in_pipeline = awl_deliver_in_pipeline();
 			may_claim = in_pipeline == 0 || capacity - in_pipeline >= capacity / 2;
@@ -887,10 +899,26 @@ awl_dispatcher_main(Datum arg)
 			else if (!woken)
 				wait_ms = Min(wait_ms, Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 																			  next_look)));
-			if (awl_deliver_pump(wait_ms, may_claim, &with_callbacks, &requeued) > 0 && more)
+			if (awl_deliver_pump(wait_ms, may_claim, &with_callbacks, &requeued) > 0 &&
+				(more || limited))
 				woken = true;
 			if (requeued)
 				next_look = GetCurrentTimestamp();	/* a retry may be due before next_look */
+		}
+
+		/* A subscriber's copies: the publisher runs their callbacks and removes them. */
+		if (held)
+		{
+			if (awl_deliver_in_pipeline() > 0)
+			{
+				woken = MyLatch->is_set;	/* look again (and reset it) */
+				continue;
+			}
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_look)),
+							 awl_wait_event(AWL_WAIT_DISPATCHER));
+			woken = true;
+			continue;
 		}
 
 		now = GetCurrentTimestamp();
