@@ -8,7 +8,9 @@
  * The rules follow the generic (non-S3) signer: the path is normalized and
  * percent-encoded once more, query parameters are decoded, re-encoded and
  * sorted, header names are lower-cased and values trimmed with inner
- * whitespace runs collapsed.  Key material is wiped before returning.
+ * whitespace runs collapsed.  Key material is wiped before returning, but
+ * for the signing key of the last signature (and the secret it came from),
+ * kept for the next one until awl_sigv4_forget().
  *
  *-------------------------------------------------------------------------
  */
