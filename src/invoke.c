@@ -97,6 +97,66 @@ awl_parse_function_name(const char *name, awl_function_name *parts)
 }
 
 /*
+ * awslambda.allowed_functions split into its patterns, kept until the
+ * setting's text changes (SET, SET ROLE, a new login's role setting).
+ */
+static struct
+{
+	char	   *text;			/* the setting they were parsed from */
+	char	   *buf;			/* a copy cut into the patterns */
+	char	  **patterns;		/* trimmed, none empty */
+	int			n;
+}			allowed;
+
+/* The patterns of awslambda.allowed_functions, parsed when the setting changed. */
+static char **
+allowed_list(int *n)
+{
+	const char *setting = awl_allowed_functions;
+	char	   *copy;
+	char	   *buf;
+	char	  **patterns;
+	char	   *tok;
+	char	   *save = NULL;
+	int			cap = 1;
+	int			count = 0;
+	const char *c;
+
+	if (allowed.text == NULL || strcmp(allowed.text, setting) != 0)
+	{
+		for (c = setting; *c; c++)
+			cap += (*c == ',');
+		buf = MemoryContextStrdup(TopMemoryContext, setting);
+		patterns = MemoryContextAlloc(TopMemoryContext, cap * sizeof(char *));
+		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		{
+			char	   *end;
+
+			while (*tok == ' ' || *tok == '\t')
+				tok++;
+			end = tok + strlen(tok);
+			while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+				*--end = '\0';
+			if (*tok)
+				patterns[count++] = tok;
+		}
+		copy = MemoryContextStrdup(TopMemoryContext, setting);
+		if (allowed.text)
+		{
+			pfree(allowed.text);
+			pfree(allowed.buf);
+			pfree(allowed.patterns);
+		}
+		allowed.text = copy;
+		allowed.buf = buf;
+		allowed.patterns = patterns;
+		allowed.n = count;
+	}
+	*n = allowed.n;
+	return allowed.patterns;
+}
+
+/*
  * Enforces awslambda.allowed_functions: a comma-separated list of patterns;
  * one with a ':' is matched against the name as given (ARNs), others against
  * the bare function name as Lambda reads it.  Empty allows everything.
@@ -104,25 +164,25 @@ awl_parse_function_name(const char *name, awl_function_name *parts)
 static void
 check_allowed(const char *name, const awl_function_name *parts)
 {
-	char	   *list;
-	char	   *bare;
-	char	   *tok;
-	char	   *save = NULL;
+	char	  **patterns;
+	char	   *bare = NULL;
+	int			n;
+	int			i;
 
 	if (awl_allowed_functions == NULL || awl_allowed_functions[0] == '\0')
 		return;
-	list = pstrdup(awl_allowed_functions);
-	bare = pnstrdup(parts->name, parts->name_len);
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	patterns = allowed_list(&n);
+	for (i = 0; i < n; i++)
 	{
-		char	   *end;
-
-		while (*tok == ' ' || *tok == '\t')
-			tok++;
-		end = tok + strlen(tok);
-		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		if (*tok && awl_glob_match(tok, strchr(tok, ':') ? name : bare))
+		if (strchr(patterns[i], ':'))
+		{
+			if (awl_glob_match(patterns[i], name))
+				return;
+			continue;
+		}
+		if (bare == NULL)
+			bare = pnstrdup(parts->name, parts->name_len);
+		if (awl_glob_match(patterns[i], bare))
 			return;
 	}
 	ereport(ERROR,
@@ -198,13 +258,28 @@ awl_invoke_check(const AwlInvokeRequest *req)
 	return t.region;
 }
 
+/* a, b and c (c may be NULL) in one palloc'd string: cheaper than psprintf per call. */
+static char *
+concat3(const char *a, const char *b, const char *c)
+{
+	size_t		la = strlen(a);
+	size_t		lb = strlen(b);
+	size_t		lc = c ? strlen(c) : 0;
+	char	   *s = palloc(la + lb + lc + 1);
+
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb);
+	memcpy(s + la + lb, c ? c : "", lc + 1);
+	return s;
+}
+
 /* Appends one header both to the signing list and to the wire lines. */
 static void
 add_header(awl_sigv4_header *sig, char **wire, int *n, const char *name, const char *value)
 {
 	sig[*n].name = name;
 	sig[*n].value = value;
-	wire[*n] = psprintf("%s: %s", name, value);
+	wire[*n] = concat3(name, ": ", value);
 	(*n)++;
 }
 
@@ -894,7 +969,7 @@ start_invoke(int i, AwlHttpRequest *hreq, void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not sign the Lambda request")));
-	wire[n++] = psprintf("Authorization: %s", authz);
+	wire[n++] = concat3("Authorization: ", authz, NULL);
 	explicit_bzero(authz, strlen(authz));
 	free(authz);
 	b->lines[i] = wire;
@@ -902,7 +977,7 @@ start_invoke(int i, AwlHttpRequest *hreq, void *arg)
 
 	hreq->method = "POST";
 	hreq->url = t->query ? psprintf("%s%s?%s", t->base_url, t->path, t->query)
-		: psprintf("%s%s", t->base_url, t->path);
+		: concat3(t->base_url, t->path, NULL);
 	hreq->headers = (const char *const *) wire;
 	hreq->nheaders = n;
 	hreq->body = req->payload;
