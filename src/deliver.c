@@ -15,10 +15,16 @@
  * exponential backoff and jitter (at least Retry-After), up to
  * awslambda.async_max_attempts; other API errors fail at once.
  *
+ * From 0.4.0 on, unfinished invocations are rows of a table of their own
+ * (awslambda_invocations_pending, a child of awslambda_invocations); a
+ * finished one is moved into awslambda_invocations with its outcome.  And
+ * no scan walks again what an earlier one took: see "Cursors" below.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "access/heapam.h"
@@ -46,6 +52,7 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
+#include "utils/xid8.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
@@ -60,10 +67,60 @@
 /* A claim holds at most this many payload bytes (and at least one invocation). */
 #define CLAIM_MAX_BYTES		(64 * 1024 * 1024)
 
-/* The queue table, qualified and quoted; found once at start. */
+/*
+ * The queue table (finished invocations from 0.4.0 on, all of them before),
+ * qualified and quoted; found once at start.
+ */
 static char *queue = NULL;
 static Oid	queue_relid = InvalidOid;
 static Oid	queue_rowtype = InvalidOid;
+
+/*
+ * Where unfinished invocations are: the pending table (0.4.0), or the queue
+ * table itself before (then pending_relid is InvalidOid).
+ */
+static char *work = NULL;
+static Oid	pending_relid = InvalidOid;
+
+/*
+ * Cursors.  Each scan of an index whose entries the dispatcher makes dead
+ * (claiming, finishing, running callbacks, removing) starts where the
+ * previous one ended, so its cost does not grow with the dead entries that
+ * earlier work left behind until autovacuum comes.
+ *
+ * Fresh invocations are claimed in the order (queued_xact, id).  All those
+ * with a key up to fresh_from that were visible to an earlier claim have
+ * been claimed; rows of transactions still running then are found later
+ * because those transactions are watched (watch[]): when one of them has
+ * ended, the cursor goes back to its first key once.
+ *
+ * Retries (queued, attempts > 0) are written by the dispatcher alone:
+ * every one is due at or after retry_from.  Every finished invocation whose
+ * callback is still to run finished at or after callbacks_from.  Every
+ * finished row older than cleanup_from that could be removed was removed.
+ * All start from the beginning when the dispatcher starts, recovers or the
+ * queue changes.
+ */
+static FullTransactionId fresh_xact;	/* fresh claims start after (fresh_xact, fresh_id) */
+static pg_uuid_t fresh_id;
+static FullTransactionId *watch = NULL;
+static int	nwatch = 0;
+static int	maxwatch = 0;
+static TimestampTz retry_from = DT_NOBEGIN;
+static TimestampTz callbacks_from = DT_NOBEGIN;
+static TimestampTz cleanup_from = DT_NOBEGIN;
+
+/* Every cursor to the beginning. */
+static void
+reset_cursors(void)
+{
+	fresh_xact = FullTransactionIdFromU64(0);
+	memset(&fresh_id, 0, sizeof(fresh_id));
+	nwatch = 0;
+	retry_from = DT_NOBEGIN;
+	callbacks_from = DT_NOBEGIN;
+	cleanup_from = DT_NOBEGIN;
+}
 /* Whether it has callback_fn (0.3.0); callbacks wait for the update otherwise. */
 static bool queue_has_callback_fn = false;
 
@@ -76,6 +133,7 @@ typedef struct Claimed
 	bool		request_response;
 	const char *status;			/* new status */
 	long		delay_ms;		/* before the next attempt, when re-queued */
+	bool		has_callback;
 } Claimed;
 
 static void follow_queue_name(void);
@@ -103,8 +161,8 @@ end_work(void)
 }
 
 /*
- * Every statement the dispatcher runs is on the queue table alone: while it
- * is analysed (or re-analysed by the plan cache) it may name no other
+ * Every statement the dispatcher runs is on the queue's tables alone: while
+ * it is analysed (or re-analysed by the plan cache) it may name no other
  * relation (see awl_queue_guard_begin).
  */
 static void
@@ -112,7 +170,7 @@ run(const char *sql, int expected, int nargs, Oid *types, Datum *values, const c
 {
 	volatile int rc = 0;
 
-	awl_queue_guard_begin(queue_relid);
+	awl_queue_guard_begin_pair(queue_relid, pending_relid);
 	PG_TRY();
 	{
 		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
@@ -130,19 +188,31 @@ run(const char *sql, int expected, int nargs, Oid *types, Datum *values, const c
 static SPIPlanPtr *saved_plans[16];
 static int	nsaved_plans = 0;
 
+/* Finds the pending table of queue_relid anew (0.4.0), and work with it. */
+static void
+find_pending(void)
+{
+	pending_relid = awl_queue_find_pending(queue_relid);
+	reset_cursors();
+}
+
 /*
- * The queue's qualified name, as the SQL text has it, follows renames of the
- * table or its schema: checked at the start of each of the dispatcher's
- * transactions; the saved plans are made anew with the new name.
+ * The queue's qualified names, as the SQL text has them, follow renames of
+ * the tables or their schema: checked at the start of each of the
+ * dispatcher's transactions; the saved plans are made anew with the new
+ * names.  So does an update of the extension that moves unfinished
+ * invocations to their own table: rows in flight are recorded there.
  */
 static void
 follow_queue_name(void)
 {
 	char	   *now;
+	char	   *now_work;
 	int			i;
 
 	/* The extension dropped (and maybe created again) since: find its queue anew. */
-	if (get_rel_name(queue_relid) == NULL)
+	if (get_rel_name(queue_relid) == NULL ||
+		(OidIsValid(pending_relid) && get_rel_name(pending_relid) == NULL))
 	{
 		Oid			relid = awl_queue_find(true);
 
@@ -155,14 +225,28 @@ follow_queue_name(void)
 		queue_relid = relid;
 		queue_rowtype = get_rel_type_id(relid);
 		queue_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
+		find_pending();
+	}
+	else if (!OidIsValid(pending_relid))
+	{
+		/* Until ALTER EXTENSION awslambda UPDATE to 0.4.0. */
+		find_pending();
+		if (OidIsValid(pending_relid))
+			ereport(LOG,
+					(errmsg("awslambda dispatcher: unfinished invocations are now kept in table %s",
+							awl_queue_name(pending_relid))));
 	}
 	now = awl_queue_name(queue_relid);
-	if (strcmp(now, queue) == 0)
+	now_work = OidIsValid(pending_relid) ? awl_queue_name(pending_relid) : now;
+	if (strcmp(now, queue) == 0 && strcmp(now_work, work) == 0)
 		return;
-	ereport(LOG,
-			(errmsg("awslambda dispatcher: the queue table is now %s (was %s)", now, queue)));
+	if (strcmp(now, queue) != 0)
+		ereport(LOG,
+				(errmsg("awslambda dispatcher: the queue table is now %s (was %s)", now, queue)));
 	pfree(queue);
+	pfree(work);
 	queue = MemoryContextStrdup(TopMemoryContext, now);
+	work = MemoryContextStrdup(TopMemoryContext, now_work);
 	for (i = 0; i < nsaved_plans; i++)
 	{
 		SPI_freeplan(*saved_plans[i]);
@@ -181,7 +265,7 @@ run_prepared(SPIPlanPtr *plan, const char *sql, int expected, int nargs, Oid *ty
 {
 	volatile int rc = 0;
 
-	awl_queue_guard_begin(queue_relid);
+	awl_queue_guard_begin_pair(queue_relid, pending_relid);
 	PG_TRY();
 	{
 		if (*plan == NULL)
@@ -246,7 +330,8 @@ awl_deliver_held(void)
 	bool		now_held;
 
 	StartTransactionCommand();
-	now_held = queue_subscribed(queue_relid);
+	now_held = queue_subscribed(queue_relid) ||
+		(OidIsValid(pending_relid) && queue_subscribed(pending_relid));
 	CommitTransactionCommand();
 	if (now_held != held)
 		ereport(LOG,
@@ -274,6 +359,9 @@ awl_deliver_open(void)
 		queue_relid = relid;
 		queue_rowtype = get_rel_type_id(relid);
 		queue_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
+		find_pending();
+		work = MemoryContextStrdup(TopMemoryContext,
+								   awl_queue_name(OidIsValid(pending_relid) ? pending_relid : relid));
 		if (!queue_has_callback_fn)
 			ereport(LOG,
 					(errmsg("awslambda dispatcher: extension \"awslambda\" in this database predates 0.3.0; callbacks wait until ALTER EXTENSION awslambda UPDATE")));
@@ -282,19 +370,118 @@ awl_deliver_open(void)
 	return OidIsValid(relid);
 }
 
-/* Invocations a stopped dispatcher had in flight go back to the queue. */
+/*
+ * Invocations a stopped dispatcher had in flight go back to the queue; the
+ * next scans start from the beginning.
+ */
 void
 awl_deliver_recover(void)
 {
 	begin_work("awslambda: re-queue interrupted invocations");
+	reset_cursors();
 	run(psprintf("UPDATE %s SET status = 'queued', next_attempt_at = pg_catalog.now() "
-				 "WHERE status OPERATOR(pg_catalog.=) 'sending'", queue),
+				 "WHERE status OPERATOR(pg_catalog.=) 'sending'", work),
 		SPI_OK_UPDATE, 0, NULL, NULL, NULL);
 	if (SPI_processed > 0)
 		ereport(LOG,
 				(errmsg("awslambda dispatcher: %llu interrupted invocations queued again",
 						(unsigned long long) SPI_processed)));
 	end_work();
+}
+
+/* A 32-bit xid from a snapshot (running, or its xmax) as a full one. */
+static FullTransactionId
+full_xid(TransactionId xid, FullTransactionId next)
+{
+	return FullTransactionIdFromU64(U64FromFullTransactionId(next) -
+									(uint32) (XidFromFullTransactionId(next) - xid));
+}
+
+/* Orders fresh invocations' keys (queued_xact, id). */
+static int
+fresh_key_cmp(FullTransactionId ax, const pg_uuid_t *aid, FullTransactionId bx,
+			  const pg_uuid_t *bid)
+{
+	if (FullTransactionIdPrecedes(ax, bx))
+		return -1;
+	if (FullTransactionIdPrecedes(bx, ax))
+		return 1;
+	return memcmp(aid->data, bid->data, UUID_LEN);
+}
+
+static void
+watch_add(FullTransactionId x)
+{
+	int			i;
+
+	for (i = 0; i < nwatch; i++)
+		if (FullTransactionIdEquals(watch[i], x))
+			return;
+	if (nwatch == maxwatch)
+	{
+		maxwatch = Max(64, maxwatch * 2);
+		watch = watch ? repalloc(watch, maxwatch * sizeof(FullTransactionId))
+			: MemoryContextAlloc(TopMemoryContext, maxwatch * sizeof(FullTransactionId));
+	}
+	watch[nwatch++] = x;
+}
+
+/*
+ * Before looking for fresh invocations: a watched transaction that snap (a
+ * snapshot taken before the statement's own) no longer sees running has
+ * committed or aborted; the cursor goes back to its first key, once.
+ */
+static void
+fresh_rewind(Snapshot snap)
+{
+	pg_uuid_t	nil = {{0}};
+	int			kept = 0;
+	int			i;
+
+	for (i = 0; i < nwatch; i++)
+	{
+		if (XidInMVCCSnapshot(XidFromFullTransactionId(watch[i]), snap))
+			watch[kept++] = watch[i];
+		else if (fresh_key_cmp(watch[i], &nil, fresh_xact, &fresh_id) < 0)
+		{
+			fresh_xact = watch[i];
+			fresh_id = nil;
+		}
+	}
+	nwatch = kept;
+}
+
+/*
+ * After a claim of fresh invocations under a statement whose snapshot is no
+ * older than snap: if it took all it found (full is false), it took every
+ * fresh row past the cursor that it could see, and the rows it could not see
+ * belong to transactions running at snap (watched from now on) or later ones
+ * (at or past snap's xmax); otherwise the next claim goes on after the last
+ * row taken (lx, lid).
+ */
+static void
+fresh_advance(Snapshot snap, bool full, FullTransactionId lx, const pg_uuid_t *lid)
+{
+	FullTransactionId next = ReadNextFullTransactionId();
+	FullTransactionId nx = full_xid(snap->xmax, next);
+	pg_uuid_t	nil = {{0}};
+	pg_uuid_t	nid = nil;
+	uint32		i;
+
+	if (full && fresh_key_cmp(lx, lid, nx, &nil) < 0)
+	{
+		nx = lx;
+		nid = *lid;
+	}
+	for (i = 0; i < snap->xcnt; i++)
+	{
+		FullTransactionId x = full_xid(snap->xip[i], next);
+
+		if (fresh_key_cmp(x, &nil, nx, &nid) < 0)
+			watch_add(x);
+	}
+	fresh_xact = nx;
+	fresh_id = nid;
 }
 
 /* Milliseconds until the next queued invocation is due, at most cap_ms. */
@@ -305,12 +492,34 @@ awl_deliver_next_due_ms(long cap_ms)
 	bool		isnull;
 	Datum		d;
 
+	static SPIPlanPtr legacy_plan = NULL;
 	static SPIPlanPtr plan = NULL;
 
 	begin_work("awslambda: look for due invocations");
-	run_prepared(&plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
-								 "WHERE status OPERATOR(pg_catalog.=) 'queued'", queue),
-				 SPI_OK_SELECT, 0, NULL, NULL);
+	if (!OidIsValid(pending_relid))
+		run_prepared(&legacy_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
+											"WHERE status OPERATOR(pg_catalog.=) 'queued'", work),
+					 SPI_OK_SELECT, 0, NULL, NULL);
+	else
+	{
+		Oid			types[3] = {TIMESTAMPTZOID, XID8OID, UUIDOID};
+		Datum		values[3];
+
+		fresh_rewind(GetActiveSnapshot());
+		values[0] = TimestampTzGetDatum(retry_from);
+		values[1] = FullTransactionIdGetDatum(fresh_xact);
+		values[2] = UUIDPGetDatum(&fresh_id);
+		run_prepared(&plan, psprintf("SELECT LEAST((SELECT pg_catalog.min(next_attempt_at) FROM %s "
+									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+									 "AND attempts OPERATOR(pg_catalog.>) 0 "
+									 "AND next_attempt_at OPERATOR(pg_catalog.>=) $1), "
+									 "(SELECT next_attempt_at FROM %s "
+									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+									 "AND attempts OPERATOR(pg_catalog.=) 0 "
+									 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+									 "ORDER BY queued_xact, id LIMIT 1))", work, work),
+					 SPI_OK_SELECT, 3, types, values);
+	}
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 	{
@@ -346,46 +555,125 @@ client_context_for(const char *id)
 }
 
 /*
+ * Takes due rows of the last SELECT (id, payload size, ...) into ids[*n...]
+ * while they fit into CLAIM_MAX_BYTES (the first one always); returns how
+ * many it took of this result.
+ */
+static int
+take_due(Datum *ids, int *n, int64 *bytes)
+{
+	int			i;
+
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+
+		if (*n > 0 && *bytes + size > CLAIM_MAX_BYTES)
+			break;
+		*bytes += size;
+		ids[(*n)++] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	return i;
+}
+
+/*
  * Claims up to limit due invocations, and no more payload bytes than
  * CLAIM_MAX_BYTES (at least one invocation): committed as 'sending',
- * attempts counted, before anything is sent.  The time is a parameter (not
- * clock_timestamp()) so that the due index delivers rows in order, without
- * sorting a long backlog.
+ * attempts counted, before anything is sent.  Retries that are due come
+ * first, in the order of their due time, then fresh invocations in the order
+ * they were queued; each from where the last claim ended (see "Cursors").
+ * The time is a parameter (not clock_timestamp()) so that the index
+ * delivers rows in order, without sorting a long backlog.
  */
 static int
 claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 	  bool *with_callbacks)
 {
-	Oid			due_types[2] = {INT4OID, TIMESTAMPTZOID};
-	Datum		due_values[2] = {Int32GetDatum(limit), TimestampTzGetDatum(GetCurrentTimestamp())};
+	TimestampTz now = GetCurrentTimestamp();
 	Oid			claim_types[1] = {UUIDARRAYOID};
 	Datum		claim_values[1];
 	Datum	   *ids;
 	int64		bytes = 0;
-	int			ndue;
-	int			n;
+	int			n = 0;
 	int			i;
 
-	static SPIPlanPtr due_plan = NULL;
+	static SPIPlanPtr legacy_plan = NULL;
+	static SPIPlanPtr retry_plan = NULL;
+	static SPIPlanPtr fresh_plan = NULL;
 	static SPIPlanPtr claim_plan = NULL;
 
 	begin_work("awslambda: claim due invocations");
-	run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload) FROM %s "
-									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-									 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-									 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", queue),
-				 SPI_OK_SELECT, 2, due_types, due_values);
-	ndue = (int) SPI_processed;
-	ids = palloc(Max(ndue, 1) * sizeof(Datum));
-	for (n = 0; n < ndue; n++)
+	ids = palloc(Max(limit, 1) * sizeof(Datum));
+	if (!OidIsValid(pending_relid))
 	{
-		bool		isnull;
-		int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 2, &isnull));
+		/* Before 0.4.0: every invocation in one table, the due ones by time. */
+		Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
+		Datum		values[2] = {Int32GetDatum(limit), TimestampTzGetDatum(now)};
 
-		if (n > 0 && bytes + size > CLAIM_MAX_BYTES)
-			break;
-		bytes += size;
-		ids[n] = SPI_getbinval(SPI_tuptable->vals[n], SPI_tuptable->tupdesc, 1, &isnull);
+		run_prepared(&legacy_plan, psprintf("SELECT id, pg_catalog.octet_length(payload) FROM %s "
+											"WHERE status OPERATOR(pg_catalog.=) 'queued' "
+											"AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+											"ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work),
+					 SPI_OK_SELECT, 2, types, values);
+		(void) take_due(ids, &n, &bytes);
+	}
+	else
+	{
+		Snapshot	snap = GetActiveSnapshot();
+		Oid			retry_types[3] = {INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Datum		retry_values[3] = {Int32GetDatum(limit), TimestampTzGetDatum(now),
+		TimestampTzGetDatum(retry_from)};
+		int			found;
+		int			took;
+		bool		isnull;
+
+		run_prepared(&retry_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), next_attempt_at FROM %s "
+										   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+										   "AND attempts OPERATOR(pg_catalog.>) 0 "
+										   "AND next_attempt_at OPERATOR(pg_catalog.>=) $3 "
+										   "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+										   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work),
+					 SPI_OK_SELECT, 3, retry_types, retry_values);
+		found = (int) SPI_processed;
+		took = take_due(ids, &n, &bytes);
+		if (took < found || found == limit)
+			retry_from = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[took - 1],
+														   SPI_tuptable->tupdesc, 3, &isnull));
+		else
+			retry_from = now;
+
+		if (took == found && n < limit)
+		{
+			Oid			fresh_types[3] = {INT4OID, XID8OID, UUIDOID};
+			Datum		fresh_values[3];
+			pg_uuid_t	last_id;
+			FullTransactionId last_xact;
+
+			fresh_rewind(snap);
+			last_id = fresh_id;
+			last_xact = fresh_xact;
+			fresh_values[0] = Int32GetDatum(limit - n);
+			fresh_values[1] = FullTransactionIdGetDatum(fresh_xact);
+			fresh_values[2] = UUIDPGetDatum(&fresh_id);
+			run_prepared(&fresh_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), queued_xact FROM %s "
+											   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+											   "AND attempts OPERATOR(pg_catalog.=) 0 "
+											   "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+											   "ORDER BY queued_xact, id LIMIT $1 FOR UPDATE SKIP LOCKED", work),
+						 SPI_OK_SELECT, 3, fresh_types, fresh_values);
+			found = (int) SPI_processed;
+			took = take_due(ids, &n, &bytes);
+			if (took > 0)
+			{
+				HeapTuple	last = SPI_tuptable->vals[took - 1];
+
+				last_id = *DatumGetUUIDP(SPI_getbinval(last, SPI_tuptable->tupdesc, 1, &isnull));
+				last_xact = DatumGetFullTransactionId(SPI_getbinval(last, SPI_tuptable->tupdesc, 3, &isnull));
+			}
+			fresh_advance(snap, took < found || found == DatumGetInt32(fresh_values[0]),
+						  last_xact, &last_id);
+		}
 	}
 	if (n > 0)
 	{
@@ -397,10 +685,10 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 										   "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
 										   "RETURNING q.id, q.function_name, q.qualifier, q.region, "
 										   "q.invocation_type, q.payload, q.attempts, "
-										   "q.callback IS NOT NULL", queue),
+										   "q.callback IS NOT NULL", work),
 					 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
-		elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
-			 n, ndue, (long long) bytes);
+		elog(DEBUG1, "awslambda dispatcher: claimed %d due invocations, %lld payload bytes",
+			 n, (long long) bytes);
 	}
 	n = n > 0 ? (int) SPI_processed : 0;
 	*with_callbacks = false;
@@ -418,7 +706,8 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 		c->function_name = name;
 		c->attempts = atoi(column_text(i, 7, cxt));
 		c->request_response = strcmp(column_text(i, 5, cxt), "RequestResponse") == 0;
-		if (strcmp(column_text(i, 8, cxt), "t") == 0)
+		c->has_callback = strcmp(column_text(i, 8, cxt), "t") == 0;
+		if (c->has_callback)
 			*with_callbacks = true;
 
 		r->function_name = pg_server_to_any(name, strlen(name), PG_UTF8);
@@ -552,21 +841,28 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 	}
 }
 
-/* Writes the outcome of every claimed invocation with one statement. */
+/*
+ * Writes the outcome of every claimed invocation with one statement; from
+ * 0.4.0 on, moves the finished ones into the queue table with a second.
+ */
 static void
 record(Claimed *claimed, AwlInvokeResult *results, int n)
 {
 	Datum	   *cols[NUM_REC];
 	bool	   *colnulls[NUM_REC];
-	Datum		arrays[NUM_REC];
-	Oid			types[NUM_REC];
+	Datum		arrays[NUM_REC + 1];
+	Oid			types[NUM_REC + 1];
 	int			dims[1] = {n};
 	int			lbs[1] = {1};
 	int			i;
 	int			k;
+	TimestampTz finished_at;
+	bool		finished = false;
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr move_plan = NULL;
 
 	begin_work("awslambda: record outcomes");
+	finished_at = GetCurrentTimestamp();
 	for (k = 0; k < NUM_REC; k++)
 	{
 		cols[k] = palloc0(n * sizeof(Datum));
@@ -585,6 +881,15 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 			cols[k][i] = values[k];
 			colnulls[k][i] = nulls[k];
 		}
+		/* The cursors of retries and callbacks stay behind what is written here. */
+		if (!nulls[REC_NEXT_AT])
+			retry_from = Min(retry_from, DatumGetTimestampTz(values[REC_NEXT_AT]));
+		else
+		{
+			finished = true;
+			if (claimed[i].has_callback)
+				callbacks_from = Min(callbacks_from, finished_at);
+		}
 	}
 	for (k = 0; k < NUM_REC; k++)
 	{
@@ -598,20 +903,35 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 													   typalign));
 		types[k] = rec_array_types[k];
 	}
+	arrays[NUM_REC] = TimestampTzGetDatum(finished_at);
+	types[NUM_REC] = TIMESTAMPTZOID;
 	run_prepared(&plan, psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
 				 "request_id = u.request_id, function_error = u.function_error, "
 				 "response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
 				 "last_error = u.last_error, error_detail = u.detail, "
 				 "next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), "
 				 "finished_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'queued' THEN NULL "
-				 "ELSE pg_catalog.clock_timestamp() END "
+				 "ELSE $%d END "
 				 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
 				 "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
 				 "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
 				 "pg_catalog.unnest($10)) "
 				 "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
-				 "last_error, detail, next_at) WHERE q.id OPERATOR(pg_catalog.=) u.id", queue),
-				 SPI_OK_UPDATE, NUM_REC, types, arrays);
+				 "last_error, detail, next_at) WHERE q.id OPERATOR(pg_catalog.=) u.id",
+				 work, NUM_REC + 1),
+				 SPI_OK_UPDATE, NUM_REC + 1, types, arrays);
+
+	/*
+	 * Finished: into the queue table, as its row type (so with whatever
+	 * columns it has), out of the pending table.
+	 */
+	if (OidIsValid(pending_relid) && finished)
+		run_prepared(&move_plan, psprintf("WITH moved AS (DELETE FROM ONLY %s p "
+										  "WHERE p.id OPERATOR(pg_catalog.=) ANY ($1) "
+										  "AND p.finished_at IS NOT NULL RETURNING p::%s AS r) "
+										  "INSERT INTO %s SELECT (moved.r).* FROM moved",
+										  work, queue, queue),
+					 SPI_OK_INSERT, 1, types, arrays);
 	end_work();
 }
 
@@ -888,7 +1208,7 @@ run_callback(const PendingCallback *cb)
 	check_callback(cb->fn, cb->callback, cb->role);
 
 	/* The row as it is now, handed over as the argument. */
-	run(psprintf("SELECT q FROM %s q WHERE q.id OPERATOR(pg_catalog.=) $1", queue),
+	run(psprintf("SELECT q FROM ONLY %s q WHERE q.id OPERATOR(pg_catalog.=) $1", queue),
 		SPI_OK_SELECT, 1, types, values, NULL);
 	if (SPI_processed != 1)
 		elog(ERROR, "invocation %s disappeared", cb->id);
@@ -909,7 +1229,7 @@ run_callback(const PendingCallback *cb)
 	awl_confine_leave(&confinement);
 	CommandCounterIncrement();
 
-	run(psprintf("UPDATE %s SET callback_done_at = pg_catalog.clock_timestamp() "
+	run(psprintf("UPDATE ONLY %s SET callback_done_at = pg_catalog.clock_timestamp() "
 				 "WHERE id OPERATOR(pg_catalog.=) $1", queue),
 		SPI_OK_UPDATE, 1, types, values, NULL);
 	end_work();
@@ -924,7 +1244,7 @@ record_callback_error(const char *id, const char *message)
 	begin_work("awslambda: record a callback error");
 	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(id));
 	values[1] = CStringGetTextDatum(message);
-	run(psprintf("UPDATE %s SET callback_done_at = pg_catalog.clock_timestamp(), "
+	run(psprintf("UPDATE ONLY %s SET callback_done_at = pg_catalog.clock_timestamp(), "
 				 "callback_error = $2 WHERE id OPERATOR(pg_catalog.=) $1", queue),
 		SPI_OK_UPDATE, 2, types, values, NULL);
 	end_work();
@@ -939,8 +1259,8 @@ awl_deliver_callbacks(int limit)
 {
 	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "awslambda callbacks",
 											  ALLOCSET_DEFAULT_SIZES);
-	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(limit)};
+	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int32GetDatum(limit), TimestampTzGetDatum(callbacks_from)};
 	PendingCallback *pending;
 	int			n;
 	int			i;
@@ -957,11 +1277,26 @@ awl_deliver_callbacks(int limit)
 			return 0;
 	}
 	begin_work("awslambda: look for callbacks");
-	run_prepared(&plan, psprintf("SELECT id, callback, callback_fn, invoked_by FROM %s "
+	run_prepared(&plan, psprintf("SELECT id, callback, callback_fn, invoked_by, finished_at FROM ONLY %s "
 								 "WHERE callback IS NOT NULL AND callback_done_at IS NULL "
-								 "AND finished_at IS NOT NULL ORDER BY finished_at LIMIT $1", queue),
-				 SPI_OK_SELECT, 1, types, values);
+								 "AND finished_at IS NOT NULL AND finished_at OPERATOR(pg_catalog.>=) $2 "
+								 "ORDER BY finished_at LIMIT $1", queue),
+				 SPI_OK_SELECT, 2, types, values);
 	n = (int) SPI_processed;
+
+	/*
+	 * Each row found is marked done below (or the dispatcher stops, and the
+	 * next starts from the beginning): the next look starts after them.
+	 */
+	if (n < limit)
+		callbacks_from = DT_NOEND;
+	else
+	{
+		bool		isnull;
+
+		callbacks_from = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[n - 1],
+														   SPI_tuptable->tupdesc, 5, &isnull));
+	}
 	pending = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(PendingCallback));
 	for (i = 0; i < n; i++)
 	{
@@ -1016,25 +1351,40 @@ awl_deliver_callbacks(int limit)
 	return n;
 }
 
-/* Removes finished invocations older than awslambda.async_retention, in chunks. */
+/*
+ * Removes finished invocations older than awslambda.async_retention, in
+ * chunks, oldest first, from where the last removal ended (no row with a
+ * callback still to run is older than callbacks_from).
+ */
 void
 awl_deliver_cleanup(void)
 {
-	Oid			types[1] = {TIMESTAMPTZOID};
-	Datum		values[1];
-	uint64		removed;
+	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[2];
+	TimestampTz cutoff = GetCurrentTimestamp() -
+		(TimestampTz) awl_async_retention_s * USECS_PER_SEC;
+	int64		removed;
 
-	values[0] = TimestampTzGetDatum(GetCurrentTimestamp() -
-									(TimestampTz) awl_async_retention_s * USECS_PER_SEC);
+	values[0] = TimestampTzGetDatum(cutoff);
 	do
 	{
+		bool		isnull;
+		Datum		last;
+
 		begin_work("awslambda: remove old invocations");
-		run(psprintf("DELETE FROM %s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-					 "SELECT ctid FROM %s WHERE finished_at OPERATOR(pg_catalog.<) $1 "
-					 "AND (callback IS NULL OR callback_done_at IS NOT NULL) LIMIT %d))",
+		values[1] = TimestampTzGetDatum(cleanup_from);
+		run(psprintf("WITH removed AS (DELETE FROM ONLY %s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+					 "SELECT ctid FROM ONLY %s WHERE finished_at OPERATOR(pg_catalog.<) $1 "
+					 "AND finished_at OPERATOR(pg_catalog.>=) $2 "
+					 "AND (callback IS NULL OR callback_done_at IS NOT NULL) "
+					 "ORDER BY finished_at LIMIT %d)) RETURNING finished_at) "
+					 "SELECT pg_catalog.count(*), pg_catalog.max(finished_at) FROM removed",
 					 queue, queue, CLEANUP_CHUNK),
-			SPI_OK_DELETE, 1, types, values, NULL);
-		removed = SPI_processed;
+			SPI_OK_SELECT, 2, types, values, NULL);
+		removed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		last = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		cleanup_from = Min(removed >= CLEANUP_CHUNK ? DatumGetTimestampTz(last) : cutoff,
+						   callbacks_from);
 		end_work();
 		CHECK_FOR_INTERRUPTS();
 	} while (removed >= CLEANUP_CHUNK);
