@@ -1,23 +1,31 @@
 # Sourced by bench/run (server started with awslambda preloaded, nginx as the
-# static endpoint): whether the queue keeps its speed as its history grows.
-#   A burst of BENCH_BURST (10,000) invocations committed in one transaction on
-#   a fresh queue, its drain rate (COMMIT to the last one finished); then
-#   BENCH_BURSTS (20) more bursts, a sustained trigger run (pgbench on the
-#   article's trigger for BENCH_SUSTAIN_SECONDS, 60), and one more burst,
-#   measured like the first.  Finished rows stay (async_retention 1 day),
-#   autovacuum at its defaults, no VACUUM.  Ratio: last burst / first.
+# static endpoint, $static set): whether the queue keeps its speed as its
+# history grows (issue 16).
+#   fresh   BENCH_QUEUE_ROUNDS (3) bursts of BENCH_BURST (10,000) invocations,
+#           each committed in one transaction on an emptied queue; drain rate
+#           from COMMIT to the last one finished
+#   history then BENCH_BURSTS (20) more bursts without emptying anything, a
+#           sustained trigger run (pgbench on the article's trigger for
+#           BENCH_SUSTAIN_SECONDS, 60, BENCH_TRIGGER_CLIENTS clients), and
+#           BENCH_QUEUE_ROUNDS bursts measured like the fresh ones
+# Finished rows stay (async_retention 1 day); autovacuum at its defaults; no
+# VACUUM.  Ratio: median after the history / median fresh (target >= 0.8).
+# Writes $WORK/queue.md.
 burst_n=${BENCH_BURST:-10000}
 bursts=${BENCH_BURSTS:-20}
+qrounds=${BENCH_QUEUE_ROUNDS:-3}
 sustain=${BENCH_SUSTAIN_SECONDS:-60}
-clients=${BENCH_TRIGGER_CLIENTS:-4}
+qclients=${BENCH_TRIGGER_CLIENTS:-4}
+psql -c "ALTER SYSTEM SET awslambda.endpoint_url = '$static'" -c "SELECT pg_reload_conf()" >/dev/null
 psql -f bench/triggers.sql >/dev/null
 printf '%s\n' "INSERT INTO reading_async (sensor, reading) VALUES ('sensor-' || :client_id, random() * 40);" \
   >"$WORK/insert_async.sql"
 chmod 644 "$WORK/insert_async.sql"
+qmed() { sort -n "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 queue_pending() { psql -c "SELECT count(*) FROM awslambda_invocations WHERE finished_at IS NULL"; }
 # Waits until the invocation with id $1 (or, without one, every invocation) is
 # finished, looking it up by id every 0.1 s: the wait costs the dispatcher
-# nothing of the machine's two cores, whatever the table holds.
+# little of the machine's two cores, whatever the table holds.
 queue_wait_drained() {
   local i
   if [ -n "${1:-}" ]; then
@@ -42,21 +50,46 @@ queue_burst() {
   queue_wait_drained "$last"
   psql -c "SELECT round($burst_n / extract(epoch FROM max(finished_at) - '$t0'::timestamptz)) FROM awslambda_invocations WHERE finished_at > '$t0'"
 }
+# Sizes (table + indexes + TOAST), dead rows and autovacuum runs of the queue's tables.
 queue_sizes() {
-  psql -c "SELECT string_agg(format('%s %s (%s dead)', relname, pg_size_pretty(pg_total_relation_size(relid)), n_dead_tup), ', ' ORDER BY relname) FROM pg_stat_user_tables WHERE relname LIKE 'awslambda%'"
+  psql -c "SELECT string_agg(format('%s %s (%s dead rows, autovacuumed %s times)', relname,
+             pg_size_pretty(pg_total_relation_size(relid)), n_dead_tup, autovacuum_count), '; ' ORDER BY relname)
+             FROM pg_stat_user_tables WHERE relname LIKE 'awslambda_invocations%'"
 }
-psql -c "TRUNCATE awslambda_invocations" >/dev/null
-first=$(queue_burst)
-echo "first burst: $first/s; $(queue_sizes)"
+: >"$WORK/queue.fresh"
+for r in $(seq "$qrounds"); do
+  psql -c "TRUNCATE awslambda_invocations" >/dev/null
+  queue_burst >>"$WORK/queue.fresh"
+done
 : >"$WORK/queue.bursts"
 for i in $(seq "$bursts"); do
   queue_burst >>"$WORK/queue.bursts"
 done
-echo "bursts 1-$bursts: $(tr '\n' ' ' <"$WORK/queue.bursts")/s; $(queue_sizes)"
-trig=$( (cd "$WORK" && as_user "$PGBIN/pgbench" -n -c "$clients" -j 2 -T "$sustain" -f "$WORK/insert_async.sql" postgres) \
+sizes_bursts=$(queue_sizes)
+trig=$( (cd "$WORK" && as_user "$PGBIN/pgbench" -n -c "$qclients" -j 2 -T "$sustain" -f "$WORK/insert_async.sql" postgres) \
   | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
 queue_wait_drained
-echo "sustained trigger run: $sustain s at $trig inserts/s; $(queue_sizes)"
-last=$(queue_burst)
-echo "last burst: $last/s; $(queue_sizes)"
-echo "ratio last/first: $(awk -v a="$last" -v b="$first" 'BEGIN{printf "%.2f", a / b}')"
+sizes_sustain=$(queue_sizes)
+: >"$WORK/queue.after"
+for r in $(seq "$qrounds"); do
+  queue_burst >>"$WORK/queue.after"
+done
+sizes_after=$(queue_sizes)
+rows=$(psql -c "SELECT count(*) FROM awslambda_invocations")
+qfresh=$(qmed "$WORK/queue.fresh")
+qafter=$(qmed "$WORK/queue.after")
+qratio=$(awk -v a="$qafter" -v b="$qfresh" 'BEGIN{printf "%.2f", a / b}')
+{
+  echo "| drain of $burst_n queued Events | median /s | rounds /s |"
+  echo "| --- | ---: | --- |"
+  echo "| fresh queue (emptied before each) | $(printf '%.0f' "$qfresh") | $(tr '\n' ' ' <"$WORK/queue.fresh")|"
+  echo "| after $bursts bursts and ${sustain} s of the trigger | $(printf '%.0f' "$qafter") | $(tr '\n' ' ' <"$WORK/queue.after")|"
+  echo
+  echo "**Ratio after history / fresh: $qratio** (target ≥ 0.8). The $bursts bursts in between drained at"
+  echo "$(tr '\n' ' ' <"$WORK/queue.bursts")/s; the trigger run inserted $(printf '%.0f' "$trig") rows/s"
+  echo "($qclients pgbench clients). At the end the queue held $rows finished rows, none removed"
+  echo "(async_retention 1 day), autovacuum at its defaults, no VACUUM. Sizes after the $bursts bursts:"
+  echo "$sizes_bursts; after the trigger run: $sizes_sustain; at the end: $sizes_after."
+} >"$WORK/queue.md"
+psql -c "TRUNCATE awslambda_invocations" >/dev/null
+psql -c "ALTER SYSTEM RESET awslambda.endpoint_url" -c "SELECT pg_reload_conf()" >/dev/null

@@ -30,6 +30,8 @@
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_subscription.h"
 #include "catalog/pg_type.h"
@@ -596,6 +598,7 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 	Datum	   *ids;
 	int64		bytes = 0;
 	int			n = 0;
+	int			ndue = 0;
 	int			i;
 
 	static SPIPlanPtr legacy_plan = NULL;
@@ -616,6 +619,7 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 											"AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
 											"ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work),
 					 SPI_OK_SELECT, 2, types, values);
+		ndue = (int) SPI_processed;
 		(void) take_due(ids, &n, &bytes);
 	}
 	else
@@ -636,6 +640,7 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 										   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work),
 					 SPI_OK_SELECT, 3, retry_types, retry_values);
 		found = (int) SPI_processed;
+		ndue = found;
 		took = take_due(ids, &n, &bytes);
 		if (took < found || found == limit)
 			retry_from = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[took - 1],
@@ -663,6 +668,7 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 											   "ORDER BY queued_xact, id LIMIT $1 FOR UPDATE SKIP LOCKED", work),
 						 SPI_OK_SELECT, 3, fresh_types, fresh_values);
 			found = (int) SPI_processed;
+			ndue += found;
 			took = take_due(ids, &n, &bytes);
 			if (took > 0)
 			{
@@ -687,8 +693,8 @@ claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
 										   "q.invocation_type, q.payload, q.attempts, "
 										   "q.callback IS NOT NULL", work),
 					 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
-		elog(DEBUG1, "awslambda dispatcher: claimed %d due invocations, %lld payload bytes",
-			 n, (long long) bytes);
+		elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
+			 n, ndue, (long long) bytes);
 	}
 	n = n > 0 ? (int) SPI_processed : 0;
 	*with_callbacks = false;
@@ -841,9 +847,97 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 	}
 }
 
+/* The queue table's columns (0.3.0 and 0.4.0), as the one-statement record names them. */
+static const char *const known_columns[] = {
+	"id", "function_name", "qualifier", "region", "invocation_type", "payload", "callback",
+	"invoked_by", "status", "attempts", "enqueued_at", "next_attempt_at", "last_attempt_at",
+	"finished_at", "http_status", "request_id", "function_error", "response", "error_sqlstate",
+	"last_error", "error_detail", "callback_done_at", "callback_error", "callback_fn"
+};
+
+/* The number of attributes of relation relid (dropped ones too), 0 if it is gone. */
+static int
+rel_natts(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	int			natts;
+
+	if (!HeapTupleIsValid(tup))
+		return 0;
+	natts = ((Form_pg_class) GETSTRUCT(tup))->relnatts;
+	ReleaseSysCache(tup);
+	return natts;
+}
+
+/* Whether relation relid has exactly the known columns, and extra besides. */
+static bool
+has_columns(Oid relid, const char *extra)
+{
+	int			natts = rel_natts(relid);
+	int			found = 0;
+	int			attnum;
+
+	for (attnum = 1; attnum <= natts; attnum++)
+	{
+		HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+		Form_pg_attribute att;
+		bool		known = false;
+		int			i;
+
+		if (!HeapTupleIsValid(tup))
+			return false;
+		att = (Form_pg_attribute) GETSTRUCT(tup);
+		if (att->attisdropped)
+			known = true;
+		else if (extra && strcmp(NameStr(att->attname), extra) == 0)
+		{
+			known = true;
+			found++;
+		}
+		else
+			for (i = 0; i < (int) lengthof(known_columns); i++)
+				if (strcmp(NameStr(att->attname), known_columns[i]) == 0)
+				{
+					known = true;
+					found++;
+					break;
+				}
+		ReleaseSysCache(tup);
+		if (!known)
+			return false;
+	}
+	return found == (int) lengthof(known_columns) + (extra ? 1 : 0);
+}
+
 /*
- * Writes the outcome of every claimed invocation with one statement; from
- * 0.4.0 on, moves the finished ones into the queue table with a second.
+ * Whether the queue's two tables have exactly the columns the one-statement
+ * record names (a later version may add some: then the rows are moved as the
+ * queue table's row type, with whatever columns it has).  Looked at again
+ * when either table's number of columns changes.
+ */
+static bool
+queue_columns_known(void)
+{
+	static int	queue_natts = -1;
+	static int	pending_natts = -1;
+	static bool known = false;
+	int			qn = rel_natts(queue_relid);
+	int			pn = rel_natts(pending_relid);
+
+	if (qn != queue_natts || pn != pending_natts)
+	{
+		known = has_columns(queue_relid, NULL) && has_columns(pending_relid, "queued_xact");
+		queue_natts = qn;
+		pending_natts = pn;
+	}
+	return known;
+}
+
+/*
+ * Writes the outcome of every claimed invocation.  From 0.4.0 on, one
+ * statement updates the retries in the pending table and moves the finished
+ * invocations, with their outcomes, into the queue table; before, one UPDATE
+ * of the queue table.
  */
 static void
 record(Claimed *claimed, AwlInvokeResult *results, int n)
@@ -860,6 +954,7 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 	bool		finished = false;
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr move_plan = NULL;
+	static SPIPlanPtr record_plan = NULL;
 
 	begin_work("awslambda: record outcomes");
 	finished_at = GetCurrentTimestamp();
@@ -905,6 +1000,40 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 	}
 	arrays[NUM_REC] = TimestampTzGetDatum(finished_at);
 	types[NUM_REC] = TIMESTAMPTZOID;
+	if (OidIsValid(pending_relid) && queue_columns_known())
+	{
+		run_prepared(&record_plan, psprintf("WITH u AS MATERIALIZED (SELECT * FROM ROWS FROM ("
+											"pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+											"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+											"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+											"pg_catalog.unnest($10)) "
+											"AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
+											"last_error, detail, next_at)), "
+											"requeued AS (UPDATE %s q SET status = u.status, http_status = u.http_status, "
+											"request_id = u.request_id, function_error = u.function_error, "
+											"response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
+											"last_error = u.last_error, error_detail = u.detail, "
+											"next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), finished_at = NULL "
+											"FROM u WHERE q.id OPERATOR(pg_catalog.=) u.id "
+											"AND u.status OPERATOR(pg_catalog.=) 'queued'), "
+											"moved AS (DELETE FROM ONLY %s p USING u "
+											"WHERE p.id OPERATOR(pg_catalog.=) u.id "
+											"AND u.status OPERATOR(pg_catalog.<>) 'queued' "
+											"RETURNING p.id, p.function_name, p.qualifier, p.region, p.invocation_type, "
+											"p.payload, p.callback, p.invoked_by, u.status, p.attempts, p.enqueued_at, "
+											"p.next_attempt_at, p.last_attempt_at, u.http_status, u.request_id, "
+											"u.function_error, u.response::pg_catalog.jsonb, u.sqlstate, u.last_error, "
+											"u.detail, p.callback_done_at, p.callback_error, p.callback_fn) "
+											"INSERT INTO %s (id, function_name, qualifier, region, invocation_type, "
+											"payload, callback, invoked_by, status, attempts, enqueued_at, "
+											"next_attempt_at, last_attempt_at, http_status, request_id, function_error, "
+											"response, error_sqlstate, last_error, error_detail, callback_done_at, "
+											"callback_error, callback_fn, finished_at) "
+											"SELECT moved.*, $%d FROM moved", work, work, queue, NUM_REC + 1),
+					 SPI_OK_INSERT, NUM_REC + 1, types, arrays);
+		end_work();
+		return;
+	}
 	run_prepared(&plan, psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
 				 "request_id = u.request_id, function_error = u.function_error, "
 				 "response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "

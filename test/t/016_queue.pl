@@ -138,5 +138,19 @@ is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM cb_log
 	WHERE at > (SELECT min(at) FROM cb_log) + interval '1 second'}), 't',
 	'(some callbacks ran more than the retention after the first)');
 
+# ---------------------------------------------------------------------------
+# 4. A column added to the queue (as a later version's update would): rows
+#    are moved with it, as the queue table's row type.
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres', 'ALTER TABLE awslambda_invocations ADD COLUMN note text');
+my $noted = $node->safe_psql('postgres', q{
+	BEGIN;
+	SELECT awslambda_fn_async('lambdaTest', '{"noted": 1}') AS id \gset
+	UPDATE awslambda_invocations_pending SET note = 'kept' WHERE id = :'id';
+	SELECT :'id';
+	COMMIT;});
+ok($node->poll_query_until('postgres', "SELECT note = 'kept' FROM ONLY awslambda_invocations WHERE id = '$noted'"),
+	'the finished row took the added column\'s value along');
+
 $node->stop;
 done_testing();
