@@ -11,10 +11,13 @@ OBJS = \
 	src/credentials.o \
 	src/deliver.o \
 	src/dispatcher.o \
+	src/endpoint.o \
+	src/flow.o \
 	src/http.o \
 	src/invoke.o \
 	src/jsonutil.o \
 	src/parse.o \
+	src/partition.o \
 	src/process.o \
 	src/queue.o \
 	src/sigv4.o \
@@ -25,7 +28,7 @@ PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
 
 # Regression tests need the mock Lambda endpoint and a server whose environment
 # points at it; test/run sets both up and then calls "make installcheck".
-REGRESS = seed kinesis_loop name_forms errors payloads cancel keepalive invoke fanout retries hostile faults aws_lambda privileges credentials_imds async
+REGRESS = seed kinesis_loop name_forms errors payloads cancel keepalive invoke fanout retries hostile faults aws_lambda privileges credentials_imds async invoke_api
 REGRESS_OPTS = --load-extension=awslambda
 
 PKG_CONFIG ?= pkg-config
@@ -35,7 +38,7 @@ AWL_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" awslambda.con
 PG_CPPFLAGS = -Isrc -DAWL_VERSION='"$(AWL_VERSION)"' $(shell $(PKG_CONFIG) --cflags $(DEPS))
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs $(DEPS))
 
-EXTRA_CLEAN = test/unit/sigv4_test
+EXTRA_CLEAN = test/unit/sigv4_test test/unit/parse_test test/unit/endpoint_test
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -53,4 +56,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/http.h src/parse.h src/pg_compat.h src/sigv4.h awslambda.control
+$(OBJS): src/awslambda.h src/http.h src/parse.h src/partition.h src/pg_compat.h src/sigv4.h awslambda.control

@@ -95,5 +95,35 @@ done
   echo "- Memory: the dispatcher's RSS before and after sending the $((rounds * 10000)) drain invocations:"
   echo "  $drss0 kB → $drss1 kB ($((drss1 - drss0)) kB)."
 } >"$WORK/drain.md"
+# Micro-batches (awslambda.async_batch_sizes): 10,000 Events committed at once,
+# sent one per Invoke and in batches of 10 and 100, rounds interleaved.
+for n in 1 10 100; do : >"$WORK/batch.$n"; done
+for r in $(seq "$rounds"); do
+  for n in 1 10 100; do
+    setting=""
+    [ "$n" -gt 1 ] && setting="lambdaTest=$n"
+    old=$(psql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'awslambda dispatcher' AND datname = 'postgres'")
+    psql -c "ALTER SYSTEM SET awslambda.async_batch_sizes = '$setting'" -c "SELECT pg_reload_conf()" >/dev/null
+    for _ in $(seq 100); do   # the reload restarts the dispatcher
+      now=$(psql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'awslambda dispatcher' AND datname = 'postgres'")
+      [ -n "$now" ] && [ "$now" != "$old" ] && break
+      psql -c "SELECT awslambda_fn_async('lambdaTest', '{}') IS NULL" >/dev/null; wait_drained; sleep 0.1
+    done
+    psql -c "TRUNCATE awslambda_invocations" >/dev/null
+    t0=$(psql -c "BEGIN" \
+      -c "SELECT count(awslambda_fn_async('lambdaTest', json_build_object('n', g)::text)) FROM generate_series(1, 10000) g" \
+      -c "SELECT clock_timestamp()" -c "COMMIT" | tail -n 1)
+    wait_drained
+    psql -c "SELECT round(10000 / extract(epoch FROM max(finished_at) - '$t0'::timestamptz)) FROM awslambda_invocations" >>"$WORK/batch.$n"
+  done
+done
+psql -c "ALTER SYSTEM RESET awslambda.async_batch_sizes" -c "SELECT pg_reload_conf()" >/dev/null
+{
+  echo "- Micro-batches: 10,000 Events committed at once, invocations delivered per second"
+  echo "  (median of $rounds interleaved rounds), by \`awslambda.async_batch_sizes\`:"
+  for n in 1 10 100; do
+    echo "  batches of $n: **$(printf '%.0f' "$(med "$WORK/batch.$n")")/s** (rounds: $(tr '\n' ' ' <"$WORK/batch.$n")), $(awk -v a="$(med "$WORK/batch.$n")" -v b="$(med "$WORK/batch.1")" 'BEGIN{printf "%.1f", a / b}')× one per Invoke."
+  done
+} >>"$WORK/drain.md"
 stop_nginx
 psql -c "ALTER SYSTEM RESET awslambda.endpoint_url" -c "SELECT pg_reload_conf()" >/dev/null

@@ -2,6 +2,135 @@
 
 \echo Use "ALTER EXTENSION awslambda UPDATE TO '0.4.0'" to load this file. \quit
 
+-- ==== Issue 17: the whole Invoke API (tenant isolation, durable executions) ====
+
+-- A queued invocation is sent with its tenant id and durable execution name,
+-- and keeps the durable execution's ARN and the Reason of a throttled attempt.
+ALTER TABLE @extschema@.awslambda_invocations
+    ADD COLUMN tenant_id text,
+    ADD COLUMN durable_execution_name text,
+    ADD COLUMN durable_execution_arn text,
+    ADD COLUMN throttle_reason text;
+
+-- New arguments (and, for the synchronous ones, a new result column): each
+-- function is made anew beside the old one, gets the EXECUTE grants roles
+-- had on the old one, and the old one goes.
+CREATE FUNCTION @extschema@.awslambda_invoke(
+    function_name text,
+    payload jsonb,
+    invocation_type text DEFAULT 'RequestResponse',
+    qualifier text DEFAULT NULL,
+    log_type text DEFAULT 'None',
+    client_context jsonb DEFAULT NULL,
+    region text DEFAULT NULL,
+    tenant_id text DEFAULT NULL,
+    durable_execution_name text DEFAULT NULL,
+    OUT status_code int,
+    OUT payload jsonb,
+    OUT function_error text,
+    OUT executed_version text,
+    OUT log_result text,
+    OUT request_id text,
+    OUT durable_execution_arn text)
+AS 'MODULE_PATHNAME', 'awslambda_invoke'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.awslambda_invoke(text, jsonb, text, text, text, jsonb, text, text, text) IS
+'invoke an AWS Lambda function; returns status, payload, function error, executed version, decoded log tail, request id and durable execution ARN';
+
+CREATE FUNCTION @extschema@.awslambda_invoke_many(
+    function_name text,
+    payloads jsonb[],
+    invocation_type text DEFAULT 'RequestResponse',
+    qualifier text DEFAULT NULL,
+    log_type text DEFAULT 'None',
+    client_context jsonb DEFAULT NULL,
+    region text DEFAULT NULL,
+    fail_fast boolean DEFAULT false,
+    tenant_id text DEFAULT NULL,
+    durable_execution_name text DEFAULT NULL)
+RETURNS TABLE (
+    ordinality int,
+    status_code int,
+    payload jsonb,
+    function_error text,
+    executed_version text,
+    log_result text,
+    request_id text,
+    durable_execution_arn text,
+    error_sqlstate text,
+    error_message text,
+    error_detail text)
+AS 'MODULE_PATHNAME', 'awslambda_invoke_many'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+COMMENT ON FUNCTION @extschema@.awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean, text, text) IS
+'invoke an AWS Lambda function once per payload, concurrently; one row per payload in order';
+
+CREATE FUNCTION @extschema@.awslambda_invoke_async(
+    function_name text,
+    payload jsonb,
+    invocation_type text DEFAULT 'Event',
+    qualifier text DEFAULT NULL,
+    region text DEFAULT NULL,
+    callback text DEFAULT NULL,
+    tenant_id text DEFAULT NULL,
+    durable_execution_name text DEFAULT NULL,
+    durable_execution_name_from_id boolean DEFAULT false)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'awslambda_invoke_async'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean) IS
+'queue an AWS Lambda invocation (Event or background RequestResponse), sent after commit; optional callback(awslambda_invocations), tenant id and durable execution name';
+
+REVOKE EXECUTE ON FUNCTION
+    @extschema@.awslambda_invoke(text, jsonb, text, text, text, jsonb, text, text, text),
+    @extschema@.awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean, text, text),
+    @extschema@.awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean)
+  FROM PUBLIC;
+
+-- The roles granted EXECUTE on an old function keep it on the new one
+-- (GRANT, so that the grants stay tied to their roles).
+DO $$
+DECLARE
+    pair record;
+    g record;
+BEGIN
+    FOR pair IN
+        SELECT o.oid::pg_catalog.regprocedure AS old_fn, n.oid::pg_catalog.regprocedure AS new_fn
+          FROM (VALUES
+                ('@extschema@.awslambda_invoke(text, jsonb, text, text, text, jsonb, text)',
+                 '@extschema@.awslambda_invoke(text, jsonb, text, text, text, jsonb, text, text, text)'),
+                ('@extschema@.awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean)',
+                 '@extschema@.awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean, text, text)'),
+                ('@extschema@.awslambda_invoke_async(text, jsonb, text, text, text, text)',
+                 '@extschema@.awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean)'))
+               AS f(old_sig, new_sig),
+               LATERAL (SELECT f.old_sig::pg_catalog.regprocedure::pg_catalog.oid AS oid) AS o,
+               LATERAL (SELECT f.new_sig::pg_catalog.regprocedure::pg_catalog.oid AS oid) AS n
+    LOOP
+        FOR g IN
+            SELECT a.grantee::pg_catalog.regrole AS grantee, a.is_grantable
+              FROM pg_catalog.pg_proc AS p, pg_catalog.aclexplode(p.proacl) AS a
+             WHERE p.oid OPERATOR(pg_catalog.=) pair.old_fn::pg_catalog.oid
+               AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+               AND a.grantee OPERATOR(pg_catalog.<>) 0
+               AND a.grantee OPERATOR(pg_catalog.<>) p.proowner
+        LOOP
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', pair.new_fn, g.grantee,
+                                      CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+DROP FUNCTION @extschema@.awslambda_invoke(text, jsonb, text, text, text, jsonb, text);
+DROP FUNCTION @extschema@.awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean);
+DROP FUNCTION @extschema@.awslambda_invoke_async(text, jsonb, text, text, text, text);
+
+-- ==== end of issue 17 ====
+
 -- ===========================================================================
 -- Issue 16: a queue whose speed does not depend on its history.
 --

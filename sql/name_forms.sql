@@ -12,7 +12,7 @@ SELECT awslambda_fn('arn:aws:lambda:us-east-1:123456789012:function:lambdaTest',
 SELECT awslambda_fn('arn:aws:lambda:us-east-1:123456789012:function:lambdaTest:prod', '{"form":"ARN with alias"}');
 SELECT awslambda_fn('us-east-1:123456789012:function:lambdaTest', '{"form":"partial ARN with region"}');
 SELECT awslambda_fn('lambdaTest:$LATEST.PUBLISHED', '{}');
-SELECT * FROM awslambda_invoke('lambdaTest', '{}', qualifier => '$LATEST.PUBLISHED');
+SELECT status_code, payload, executed_version FROM awslambda_invoke('lambdaTest', '{}', qualifier => '$LATEST.PUBLISHED');
 
 -- Lambda's grammar has optional prefixes, and Lambda reads each of these as
 -- the function lambdaTest (not "function", "us-east-1" or "123456789012").

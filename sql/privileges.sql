@@ -11,8 +11,8 @@ RESET ROLE;
 
 -- The README's grants.
 GRANT EXECUTE ON FUNCTION awslambda_fn(text, text) TO regress_app;
-GRANT EXECUTE ON FUNCTION awslambda_invoke(text, jsonb, text, text, text, jsonb, text) TO regress_app;
-GRANT EXECUTE ON FUNCTION awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean) TO regress_app;
+GRANT EXECUTE ON FUNCTION awslambda_invoke(text, jsonb, text, text, text, jsonb, text, text, text) TO regress_app;
+GRANT EXECUTE ON FUNCTION awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean, text, text) TO regress_app;
 SET ROLE regress_app;
 SELECT awslambda_fn('lambdaTest', '{"granted":true}');
 RESET ROLE;
@@ -74,8 +74,8 @@ SELECT awslambda_fn('lambdaTest', '{"after":"reset"}');
 
 ALTER ROLE regress_app RESET awslambda.allowed_functions;
 REVOKE ALL ON FUNCTION awslambda_fn(text, text) FROM regress_app;
-REVOKE ALL ON FUNCTION awslambda_invoke(text, jsonb, text, text, text, jsonb, text) FROM regress_app;
-REVOKE ALL ON FUNCTION awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean) FROM regress_app;
+REVOKE ALL ON FUNCTION awslambda_invoke(text, jsonb, text, text, text, jsonb, text, text, text) FROM regress_app;
+REVOKE ALL ON FUNCTION awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean, text, text) FROM regress_app;
 DROP ROLE regress_app;
 
 -- Introspection shows where credentials come from, never a secret.

@@ -41,8 +41,12 @@ enum
 	COL_EXECUTED_VERSION,
 	COL_LOG_RESULT,
 	COL_REQUEST_ID,
+	COL_DURABLE_EXECUTION_ARN,	/* from 0.4.0 on; see invoke_columns_in() */
 	NUM_INVOKE_COLS
 };
+
+/* Columns of awslambda_invoke_many after the invoke columns (the errors). */
+#define NUM_MANY_EXTRA_COLS 3
 
 /* Server-encoded text to a palloc'd UTF-8 string. */
 static char *
@@ -96,6 +100,29 @@ check_choice(const char *value, const char *argname, const char *const *choices,
 					   choices[0], choices[1])));
 }
 
+/* Lambda's payload limit for an invocation type: 1 MB for Event, 6 MB otherwise. */
+static size_t
+payload_limit(const char *invocation_type)
+{
+	return strcmp(invocation_type, "Event") == 0 ? MAX_EVENT_PAYLOAD : MAX_SYNC_PAYLOAD;
+}
+
+AwlInvokeError *
+awl_payload_size_error(const char *invocation_type, size_t len)
+{
+	size_t		limit = payload_limit(invocation_type);
+	AwlInvokeError *err;
+
+	if (len <= limit)
+		return NULL;
+	err = palloc0(sizeof(AwlInvokeError));
+	err->sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+	err->message = psprintf("payload is too large for a Lambda %s invocation", invocation_type);
+	err->detail = psprintf("The payload has %zu bytes in UTF-8; Lambda accepts at most %zu bytes for %s invocations.",
+						   len, limit, invocation_type);
+	return err;
+}
+
 /*
  * Refuses a payload (len bytes in UTF-8) over Lambda's limit for the
  * invocation type: 1 MB for Event, 6 MB otherwise.
@@ -103,14 +130,50 @@ check_choice(const char *value, const char *argname, const char *const *choices,
 void
 awl_check_payload_size(const char *invocation_type, size_t len)
 {
-	size_t		limit = strcmp(invocation_type, "Event") == 0 ? MAX_EVENT_PAYLOAD : MAX_SYNC_PAYLOAD;
+	if (len > payload_limit(invocation_type))
+		awl_invoke_raise(awl_payload_size_error(invocation_type, len));
+}
 
-	if (len > limit)
+/* Is every byte of s one of these ASCII characters? (Never a multibyte one.) */
+static bool
+only_chars(const char *s, size_t len, const char *allowed)
+{
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  (c != '\0' && strchr(allowed, c) != NULL)))
+			return false;
+	}
+	return true;
+}
+
+void
+awl_check_tenant_id(const char *value)
+{
+	size_t		len = strlen(value);
+
+	if (len < 1 || len > 256 || !only_chars(value, len, "._:/=+-@ ") ||
+		value[0] == ' ' || value[len - 1] == ' ')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("payload is too large for a Lambda %s invocation", invocation_type),
-				 errdetail("The payload has %zu bytes in UTF-8; Lambda accepts at most %zu bytes for %s invocations.",
-						   len, limit, invocation_type)));
+				 errmsg("invalid tenant id \"%s\"", value),
+				 errdetail("A tenant id has 1 to 256 characters: letters, digits, spaces and . _ : / = + - @; it does not begin or end with a space.")));
+}
+
+void
+awl_check_durable_execution_name(const char *value)
+{
+	size_t		len = strlen(value);
+
+	if (len < 1 || len > 64 || !only_chars(value, len, "_-"))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid durable execution name \"%s\"", value),
+				 errdetail("A durable execution name has 1 to 64 characters: letters, digits, '_' and '-'.")));
 }
 
 void
@@ -139,7 +202,7 @@ awl_check_qualifier(const char *function_name, const char *qualifier)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid Lambda qualifier \"%s\"", qualifier),
-				 errdetail("A qualifier is a version number, an alias or $LATEST, with 1 to %d characters.",
+				 errdetail("A qualifier is a version number, an alias, $LATEST or $LATEST.PUBLISHED, with 1 to %d characters.",
 						   AWL_MAX_QUALIFIER)));
 	awl_parse_function_name(function_name, &parts);
 	if (parts.qualifier && (parts.qualifier_len != strlen(qualifier) ||
@@ -183,10 +246,11 @@ awl_encode_client_context(Jsonb *cc, const char *argname)
 /*
  * Fills the parts of a request common to every item from the arguments
  * (function_name, -, invocation_type, qualifier, log_type, client_context,
- * region), checked as Lambda would check them.
+ * region, and tenant_id, durable_execution_name at tenant_argno), checked
+ * as Lambda would check them.
  */
 static void
-request_from_args(FunctionCallInfo fcinfo, AwlInvokeRequest *req)
+request_from_args(FunctionCallInfo fcinfo, AwlInvokeRequest *req, int tenant_argno)
 {
 	char	   *name = required_text(fcinfo, 0, "function_name");
 
@@ -206,6 +270,16 @@ request_from_args(FunctionCallInfo fcinfo, AwlInvokeRequest *req)
 	if (!PG_ARGISNULL(5))
 		req->client_context = awl_encode_client_context(PG_GETARG_JSONB_P(5), "client_context");
 	req->region = optional_text(fcinfo, 6);
+	/* tenant_id and durable_execution_name: from 0.4.0's definitions on */
+	if (PG_NARGS() > tenant_argno + 1)
+	{
+		req->tenant_id = optional_text(fcinfo, tenant_argno);
+		if (req->tenant_id)
+			awl_check_tenant_id(req->tenant_id);
+		req->durable_execution_name = optional_text(fcinfo, tenant_argno + 1);
+		if (req->durable_execution_name)
+			awl_check_durable_execution_name(req->durable_execution_name);
+	}
 	req->connect_timeout_ms = awl_connect_timeout_ms;
 	req->request_timeout_ms = awl_request_timeout_ms;
 	req->max_attempts = awl_max_attempts;
@@ -274,6 +348,7 @@ invoke_columns(const char *function_name, const AwlInvokeResult *res,
 	TEXT_COL(COL_FUNCTION_ERROR, res->function_error);
 	TEXT_COL(COL_EXECUTED_VERSION, res->executed_version);
 	TEXT_COL(COL_REQUEST_ID, res->request_id);
+	TEXT_COL(COL_DURABLE_EXECUTION_ARN, res->durable_execution_arn);
 #undef TEXT_COL
 	nulls[COL_LOG_RESULT] = (res->log_result == NULL);
 	if (res->log_result)
@@ -285,9 +360,13 @@ PG_FUNCTION_INFO_V1(awslambda_invoke);
 
 /*
  * awslambda_invoke(function_name, payload jsonb, invocation_type, qualifier,
- *					log_type, client_context jsonb, region)
+ *					log_type, client_context jsonb, region, tenant_id,
+ *					durable_execution_name)
  * RETURNS (status_code, payload jsonb, function_error, executed_version,
- *			log_result, request_id)
+ *			log_result, request_id, durable_execution_arn)
+ *
+ * Before ALTER EXTENSION awslambda UPDATE to 0.4.0 the SQL definition has
+ * neither the last two arguments nor the last column; both forms work.
  */
 Datum
 awslambda_invoke(PG_FUNCTION_ARGS)
@@ -302,8 +381,9 @@ awslambda_invoke(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	request_from_args(fcinfo, &req);
+	request_from_args(fcinfo, &req, 7);
 	set_payload(&req, PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1));
+	awl_check_payload_size(req.invocation_type, req.payload_len);
 	awl_invoke(&req, &res);
 	if (!invoke_columns(req.function_name, &res, values, nulls, &err))
 		awl_invoke_raise(err);
@@ -315,12 +395,16 @@ PG_FUNCTION_INFO_V1(awslambda_invoke_many);
 
 /*
  * awslambda_invoke_many(function_name, payloads jsonb[], invocation_type,
- *						 qualifier, log_type, client_context, region, fail_fast)
+ *						 qualifier, log_type, client_context, region, fail_fast,
+ *						 tenant_id, durable_execution_name)
  * RETURNS TABLE (ordinality, <the invoke columns>, error_sqlstate,
  *				  error_message, error_detail)
  *
  * All payloads go to the same function, awslambda.max_concurrency at a time;
- * rows come back in the array's order.
+ * rows come back in the array's order.  A payload over Lambda's limit is
+ * not sent: its row carries the error (or, with fail_fast, the statement
+ * fails before anything is sent).  The SQL definition from before 0.4.0
+ * (no tenant_id, durable_execution_name, durable_execution_arn) works too.
  */
 Datum
 awslambda_invoke_many(PG_FUNCTION_ARGS)
@@ -329,14 +413,18 @@ awslambda_invoke_many(PG_FUNCTION_ARGS)
 	AwlInvokeRequest common;
 	AwlInvokeRequest *reqs;
 	AwlInvokeResult *results;
+	AwlInvokeError **refused;
+	int		   *sent_as;
 	ArrayType  *arr;
 	Datum	   *elems;
 	bool	   *elem_nulls;
 	int			n;
+	int			nsend = 0;
+	int			ninvoke;
 	int			i;
 	bool		fail_fast = !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
 
-	request_from_args(fcinfo, &common);
+	request_from_args(fcinfo, &common, 8);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -351,40 +439,64 @@ awslambda_invoke_many(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (n == 0)
 		PG_RETURN_NULL();
+	ninvoke = Min(NUM_INVOKE_COLS, rsinfo->setDesc->natts - 1 - NUM_MANY_EXTRA_COLS);
 
+	/* Payloads over the limit are refused here, before anything is sent. */
 	reqs = palloc(n * sizeof(AwlInvokeRequest));
 	results = palloc0(n * sizeof(AwlInvokeResult));
+	refused = palloc0(n * sizeof(AwlInvokeError *));
+	sent_as = palloc(n * sizeof(int));
 	for (i = 0; i < n; i++)
 	{
-		reqs[i] = common;
-		set_payload(&reqs[i], elem_nulls[i] ? NULL : DatumGetJsonbP(elems[i]));
+		AwlInvokeRequest r = common;
+
+		set_payload(&r, elem_nulls[i] ? NULL : DatumGetJsonbP(elems[i]));
+		refused[i] = awl_payload_size_error(r.invocation_type, r.payload_len);
+		if (refused[i] && fail_fast)
+			awl_invoke_raise(refused[i]);
+		sent_as[i] = refused[i] ? -1 : nsend;
+		if (!refused[i])
+			reqs[nsend++] = r;
 	}
-	awl_invoke_many(reqs, results, n, awl_max_concurrency, fail_fast);
+	if (nsend > 0)
+		awl_invoke_many(reqs, results, nsend, awl_max_concurrency, fail_fast);
 
 	for (i = 0; i < n; i++)
 	{
-		Datum		values[NUM_INVOKE_COLS + 4];
-		bool		nulls[NUM_INVOKE_COLS + 4];
-		AwlInvokeError *err = results[i].error;
+		Datum		values[1 + NUM_INVOKE_COLS + NUM_MANY_EXTRA_COLS];
+		bool		nulls[1 + NUM_INVOKE_COLS + NUM_MANY_EXTRA_COLS];
+		Datum		cols[NUM_INVOKE_COLS];
+		bool		colnulls[NUM_INVOKE_COLS];
+		AwlInvokeResult *res = sent_as[i] >= 0 ? &results[sent_as[i]] : NULL;
+		AwlInvokeError *err = res ? res->error : refused[i];
+		int			e = 1 + ninvoke;	/* the first error column */
 		int			j;
 
-		for (j = 0; j < NUM_INVOKE_COLS + 4; j++)
+		for (j = 0; j < (int) lengthof(nulls); j++)
 			nulls[j] = true;
+		for (j = 0; j < NUM_INVOKE_COLS; j++)
+			colnulls[j] = true;
 		values[0] = Int32GetDatum(i + 1);
 		nulls[0] = false;
+		/* A reply the row cannot hold keeps its status code, as the error says why. */
 		if (err == NULL)
-			invoke_columns(common.function_name, &results[i], values + 1, nulls + 1, &err);
+			(void) invoke_columns(common.function_name, res, cols, colnulls, &err);
+		for (j = 0; j < ninvoke; j++)
+		{
+			values[1 + j] = cols[j];
+			nulls[1 + j] = colnulls[j];
+		}
 		if (err && fail_fast)
 			awl_invoke_raise(err);
 		if (err)
 		{
-			values[NUM_INVOKE_COLS + 1] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
-			values[NUM_INVOKE_COLS + 2] = CStringGetTextDatum(err->message);
-			nulls[NUM_INVOKE_COLS + 1] = nulls[NUM_INVOKE_COLS + 2] = false;
+			values[e] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
+			values[e + 1] = CStringGetTextDatum(err->message);
+			nulls[e] = nulls[e + 1] = false;
 			if (err->detail)
 			{
-				values[NUM_INVOKE_COLS + 3] = CStringGetTextDatum(err->detail);
-				nulls[NUM_INVOKE_COLS + 3] = false;
+				values[e + 2] = CStringGetTextDatum(err->detail);
+				nulls[e + 2] = false;
 			}
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -58,21 +58,17 @@ awl_config_file_path(bool credentials_file)
 #define MAX_CONFIG_FILE (1024 * 1024)
 
 /*
- * Value of key in the profile's section of one file, palloc'd, or NULL.
- * *found_section tells whether the section exists at all.  The file's
- * text may hold secrets: it is wiped before it is freed.
+ * The text of a config or credentials file (at most 1 MB), palloc'd, or
+ * NULL when it cannot be read.  It may hold secrets: the caller wipes it
+ * (see wipe_text) before freeing it.
  */
 static char *
-file_value(const char *path, bool credentials_file, const char *profile,
-		   const char *key, bool *found_section)
+read_text(const char *path, size_t *len)
 {
 	FILE	   *f;
 	struct stat st;
 	size_t		size;
 	char	   *text;
-	size_t		len;
-	char	   *v;
-	char	   *result = NULL;
 
 	if (path == NULL || (f = AllocateFile(path, "r")) == NULL)
 		return NULL;
@@ -80,18 +76,60 @@ file_value(const char *path, bool credentials_file, const char *profile,
 	size = (fstat(fileno(f), &st) == 0 && st.st_size > 0) ? (size_t) st.st_size : 0;
 	size = Min(size, MAX_CONFIG_FILE);
 	text = palloc(size + 1);
-	len = fread(text, 1, size, f);
+	*len = fread(text, 1, size, f);
 	FreeFile(f);
+	return text;
+}
+
+/* A malloc'd value from parse.c as a palloc'd one; both copies wiped. */
+static char *
+take_value(char *v)
+{
+	char	   *result;
+
+	if (v == NULL)
+		return NULL;
+	result = pstrdup(v);
+	explicit_bzero(v, strlen(v));
+	free(v);
+	return result;
+}
+
+/*
+ * Value of key in the profile's section of one file, palloc'd, or NULL.
+ * *found_section tells whether the section exists at all.
+ */
+static char *
+file_value(const char *path, bool credentials_file, const char *profile,
+		   const char *key, bool *found_section)
+{
+	size_t		len = 0;
+	char	   *text = read_text(path, &len);
+	char	   *v;
+
+	if (text == NULL)
+		return NULL;
 	v = awl_ini_lookup(text, len, credentials_file, profile, key, found_section);
 	explicit_bzero(text, len);
 	pfree(text);
-	if (v)
-	{
-		result = pstrdup(v);
-		explicit_bzero(v, strlen(v));
-		free(v);
-	}
-	return result;
+	return take_value(v);
+}
+
+char *
+awl_config_services_value(const char *section, const char *service, const char *key,
+						  bool *section_exists)
+{
+	size_t		len = 0;
+	char	   *text = read_text(awl_config_file_path(false), &len);
+	char	   *v;
+
+	*section_exists = false;
+	if (text == NULL)
+		return NULL;
+	v = awl_ini_services_lookup(text, len, section, service, key, section_exists);
+	explicit_bzero(text, len);
+	pfree(text);
+	return take_value(v);
 }
 
 char *

@@ -30,6 +30,8 @@ char	   *awl_profile = NULL;
 int			awl_credential_process_timeout_ms = 60000;
 char	   *awl_sts_endpoint = NULL;
 char	   *awl_allowed_functions = NULL;
+char	   *awl_async_function_limits = NULL;
+char	   *awl_async_batch_sizes = NULL;
 char	   *awl_ca_file = NULL;
 int			awl_connect_timeout_ms = 5000;
 int			awl_request_timeout_ms = 905000;
@@ -66,10 +68,31 @@ check_region(char **newval, void **extra, GucSource source)
  * no credentials, query, fragment, white space or control characters in them.
  */
 static bool
+check_function_limits(char **newval, void **extra, GucSource source)
+{
+	const char *why = NULL;
+
+	if (awl_flow_check(*newval, false, &why))
+		return true;
+	GUC_check_errdetail("%s", why);
+	return false;
+}
+
+static bool
+check_batch_sizes(char **newval, void **extra, GucSource source)
+{
+	const char *why = NULL;
+
+	if (awl_flow_check(*newval, true, &why))
+		return true;
+	GUC_check_errdetail("%s", why);
+	return false;
+}
+
+static bool
 check_url(char **newval, void **extra, GucSource source)
 {
 	const char *v = *newval;
-	awl_url		u;
 
 	if (v == NULL || v[0] == '\0')
 		return true;
@@ -78,7 +101,7 @@ check_url(char **newval, void **extra, GucSource source)
 		GUC_check_errdetail("The URL must start with \"http://\" or \"https://\".");
 		return false;
 	}
-	if (!awl_url_parse(v, &u) || u.userinfo || u.query || u.fragment)
+	if (!awl_endpoint_url_ok(v))
 	{
 		GUC_check_errdetail("The URL must name a host (an IPv6 address in brackets) and a port from 1 to 65535 if any, and contain no user information, query, fragment, white space or control characters.");
 		return false;
@@ -127,8 +150,8 @@ _PG_init(void)
 							   check_region, NULL, NULL);
 
 	DefineCustomStringVariable("awslambda.endpoint_url",
-							   "Sets the Lambda endpoint URL, replacing https://lambda.<region>.amazonaws.com.",
-							   "For VPC endpoints, emulators and tests. Empty means the regional AWS endpoint.",
+							   "Sets the Lambda endpoint URL, used as given.",
+							   "For VPC endpoints, emulators and tests. Empty means AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL, the profile's endpoint settings, then the regional endpoint (FIPS and dual-stack as configured).",
 							   &awl_endpoint_url,
 							   "",
 							   PGC_SUSET,
@@ -271,6 +294,24 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomStringVariable("awslambda.async_function_limits",
+							   "Limits how many invocations of matching functions the dispatcher has in flight.",
+							   "Comma-separated PATTERN=N entries, patterns as in awslambda.allowed_functions; the first that matches applies. Empty: only awslambda.max_concurrency limits.",
+							   &awl_async_function_limits,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_function_limits, NULL, NULL);
+
+	DefineCustomStringVariable("awslambda.async_batch_sizes",
+							   "Has the dispatcher send queued invocations of matching functions as micro-batches.",
+							   "Comma-separated PATTERN=N entries, patterns as in awslambda.allowed_functions; the first that matches applies: up to N invocations of one function (same qualifier, region and invocation type) go as one Invoke whose payload is {\"records\": [...], \"invocation_ids\": [...]}. Empty: one Invoke each.",
+							   &awl_async_batch_sizes,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_batch_sizes, NULL, NULL);
+
 	MarkGUCPrefixReserved("awslambda");
 
 	/* The dispatcher: only when the postmaster itself loads the library. */
@@ -346,6 +387,7 @@ awslambda_fn(PG_FUNCTION_ARGS)
 	req.function_name = text_to_utf8(PG_GETARG_TEXT_PP(0), &name_len);
 	req.invocation_type = "RequestResponse";
 	req.payload = text_to_utf8(args, &req.payload_len);
+	awl_check_payload_size(req.invocation_type, req.payload_len);
 	req.connect_timeout_ms = awl_connect_timeout_ms;
 	req.request_timeout_ms = awl_request_timeout_ms;
 	req.max_attempts = awl_max_attempts;

@@ -100,6 +100,13 @@ extern bool awl_run_helper(const char *what, const char *command, int timeout_ms
 extern char *awl_config_file_path(bool credentials_file);
 extern char *awl_config_value(const char *profile, const char *key, bool *profile_exists);
 extern const char *awl_profile_name(bool *explicit_choice);
+/*
+ * The value of key in the service's block of the config file's
+ * "[services SECTION]" section, palloc'd, or NULL; *section_exists says
+ * whether that section is there at all.
+ */
+extern char *awl_config_services_value(const char *section, const char *service,
+									   const char *key, bool *section_exists);
 
 /* in sts.c */
 extern bool awl_sts_assume_role(const char *region, const char *role_arn,
@@ -110,6 +117,21 @@ extern bool awl_sts_assume_role_with_web_identity(const char *region, const char
 												  const char *session_name,
 												  const char *token,
 												  AwlCredentials *out, char **why);
+
+/* in endpoint.c */
+/*
+ * Where a request for region goes: override (awslambda.endpoint_url or
+ * aws_lambda.endpoint_override; NULL or empty for none) as given; else the
+ * endpoint URL configured for the AWS SDKs (AWS_ENDPOINT_URL_LAMBDA,
+ * AWS_ENDPOINT_URL, the profile's services section, its endpoint_url);
+ * else Lambda's endpoint in the region's partition, FIPS and dual-stack as
+ * configured.  Sets *base_url (scheme://authority) and *host (the
+ * authority), palloc'd.  Raises 22023 for a configuration the SDKs refuse
+ * too (an invalid URL or boolean, FIPS or dual-stack with a configured
+ * URL, a missing services section).
+ */
+extern void awl_endpoint_resolve(const char *override, const char *region,
+								 char **base_url, char **host);
 
 /* in invoke.c */
 typedef struct AwlInvokeRequest
@@ -129,6 +151,9 @@ typedef struct AwlInvokeRequest
 	int			max_attempts;	/* 1: no retries */
 	bool		allowed_checked;	/* awslambda.allowed_functions already
 									 * applied (when queued, by the caller) */
+	const char *tenant_id;		/* X-Amz-Tenant-Id, checked; NULL: none */
+	const char *durable_execution_name; /* X-Amz-Durable-Execution-Name,
+										 * checked; NULL: none */
 } AwlInvokeRequest;
 
 /* A failed invocation, raised at once or kept per row by fan-out. */
@@ -145,6 +170,8 @@ typedef struct AwlInvokeError
 	bool		retryable;		/* throttled, server error, or nothing sent */
 	long		retry_after_ms; /* from Retry-After, 0 if none */
 	int			http_status;	/* the API's reply status, 0 if none */
+	char	   *throttle_reason;	/* a 429's Reason (which limit), NULL if
+									 * none */
 } AwlInvokeError;
 
 typedef struct AwlInvokeResult
@@ -156,6 +183,8 @@ typedef struct AwlInvokeResult
 	char	   *executed_version;
 	char	   *log_result;
 	char	   *request_id;
+	char	   *durable_execution_arn;	/* X-Amz-Durable-Execution-Arn, NULL if
+										 * none */
 	AwlInvokeError *error;		/* set instead of the above when it failed */
 } AwlInvokeResult;
 
@@ -173,6 +202,62 @@ extern void awl_invoke(const AwlInvokeRequest *req, AwlInvokeResult *result);
 extern void awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results,
 							int n, int max_parallel, bool fail_fast);
 extern char *awl_invoke_check(const AwlInvokeRequest *req);
+
+/*
+ * A stream of invocations for the dispatcher: each starts as soon as a slot
+ * is free and is reported as soon as its reply is in, while the others go
+ * on, so one slow invocation holds back only its own slot.  Like
+ * awl_invoke_many without fail_fast and with max_attempts 1: each result
+ * carries its own error; a request refused for clock skew, or for rejected
+ * credentials once new ones are to be had, is sent once more first.
+ */
+typedef struct AwlInvokeStream AwlInvokeStream;
+typedef void (*AwlInvokeStreamDone) (void *tag, AwlInvokeResult *result, void *arg);
+
+/* A stream of at most max_parallel invocations in flight; lives as long as the backend. */
+extern AwlInvokeStream *awl_invoke_stream_create(int max_parallel);
+
+/* How many more invocations may start now, and how many are in flight. */
+extern int	awl_invoke_stream_idle_slots(const AwlInvokeStream *s);
+extern int	awl_invoke_stream_running(const AwlInvokeStream *s);
+
+/*
+ * Signs and starts req (an idle slot must exist).  req's strings, result and
+ * cxt (where everything of this invocation is allocated) must stay valid
+ * until done reports it.  Raises, starting nothing, if it cannot be sent
+ * (no credentials, say).
+ */
+extern void awl_invoke_stream_add(AwlInvokeStream *s, const AwlInvokeRequest *req,
+								  AwlInvokeResult *result, MemoryContext cxt, void *tag);
+
+/*
+ * Runs the stream for at most wait_ms (see awl_http_stream_drive) and calls
+ * done(tag, result, arg) for every invocation whose result is complete
+ * (except those kept for awl_invoke_stream_resend).  Returns how many were
+ * reported.  After it raises, call awl_invoke_stream_harvest, then
+ * awl_invoke_stream_abort: the invocations not reported have no result.
+ */
+extern int	awl_invoke_stream_poll(AwlInvokeStream *s, long wait_ms, bool wake_on_latch,
+								   AwlInvokeStreamDone done, void *arg);
+
+/*
+ * Sends once more one of the requests awl_invoke_stream_poll kept for that
+ * (refused for clock skew or rejected credentials); false if there is none.
+ * Raises if it cannot (no new credentials): then call
+ * awl_invoke_stream_resend_failed, and that refusal is its result.
+ */
+extern bool awl_invoke_stream_resend(AwlInvokeStream *s);
+extern void awl_invoke_stream_resend_failed(AwlInvokeStream *s);
+
+/*
+ * After an error: hands over every result already complete (those kept for
+ * a resend with their refusal), so that awl_invoke_stream_abort ends only
+ * what has no answer.
+ */
+extern int	awl_invoke_stream_harvest(AwlInvokeStream *s, AwlInvokeStreamDone done, void *arg);
+
+/* Ends every invocation in flight without a result. */
+extern void awl_invoke_stream_abort(AwlInvokeStream *s);
 
 /*
  * Splits a function name (UTF-8) by Lambda's grammar, see parse.h; raises
@@ -197,6 +282,20 @@ pg_noreturn extern void awl_raise_function_error(const char *function_name,
 /* in api.c: argument checks shared with the compatibility functions */
 extern void awl_check_invocation_type(const char *value);
 extern void awl_check_payload_size(const char *invocation_type, size_t len);
+
+/*
+ * The error awl_check_payload_size raises (22023, the limit in DETAIL), or
+ * NULL when the payload is within the limit; raises nothing.
+ */
+extern AwlInvokeError *awl_payload_size_error(const char *invocation_type, size_t len);
+
+/*
+ * Raise 22023 unless the value is a valid X-Amz-Tenant-Id (1 to 256 of
+ * [a-zA-Z0-9._:/=+-@ ], not beginning or ending with a space, which HTTP
+ * would drop) or X-Amz-Durable-Execution-Name (1 to 64 of [a-zA-Z0-9_-]).
+ */
+extern void awl_check_tenant_id(const char *value);
+extern void awl_check_durable_execution_name(const char *value);
 extern void awl_check_log_type(const char *value);
 /*
  * Raises 22023 unless qualifier is a valid Invoke Qualifier, function_name
@@ -204,6 +303,31 @@ extern void awl_check_log_type(const char *value);
  */
 extern void awl_check_qualifier(const char *function_name, const char *qualifier);
 extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
+
+/* in flow.c: awslambda.async_function_limits and awslambda.async_batch_sizes */
+extern char *awl_async_function_limits;
+extern char *awl_async_batch_sizes;
+
+/*
+ * Is value a valid awslambda.async_function_limits (or, with batch_sizes,
+ * awslambda.async_batch_sizes)?  *why says what is wrong.
+ */
+extern bool awl_flow_check(const char *value, bool batch_sizes, const char **why);
+
+/*
+ * The limit group of a queued function name: the first pattern of the
+ * setting that matches it (0, 1, ...), or -1 for none.
+ */
+extern int	awl_flow_group(const char *function_name);
+
+/* How many invocations of a group may be in flight at once (INT_MAX for -1). */
+extern int	awl_flow_limit(int group);
+
+/* How many groups the setting has. */
+extern int	awl_flow_groups(void);
+
+/* How many invocations of the function one micro-batch may carry (1: none). */
+extern int	awl_flow_batch_size(const char *function_name);
 
 /* in queue.c */
 extern Oid	awl_queue_find(bool missing_ok);
@@ -239,7 +363,11 @@ extern void awl_dispatcher_callback_end(void);
 extern bool awl_deliver_open(void);
 extern bool awl_deliver_held(void);
 extern void awl_deliver_recover(void);
-extern int	awl_deliver_batch(int limit, bool *with_callbacks);
+extern int	awl_deliver_claim(int limit, bool *more, bool *limited);
+extern int	awl_deliver_pump(long wait_ms, bool wake_on_latch, bool *with_callbacks,
+							 bool *requeued);
+extern int	awl_deliver_in_pipeline(void);
+extern void awl_deliver_drain(void);
 extern int	awl_deliver_callbacks(int limit);
 extern void awl_deliver_cleanup(void);
 extern long awl_deliver_next_due_ms(long cap_ms);
@@ -249,5 +377,6 @@ extern void awl_json_validate(const char *json, size_t len, const char *argname)
 extern bool awl_json_is_valid(const char *json, size_t len);
 extern bool awl_json_get_strings(const char *json, size_t len,
 								 const char *const *keys, char **values, int nkeys);
+
 
 #endif							/* AWSLAMBDA_H */

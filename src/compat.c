@@ -125,7 +125,10 @@ compat_invoke(FunctionCallInfo fcinfo, const CompatArgs *a)
 	if (PG_ARGISNULL(1))
 		req.payload = "";
 	else
+	{
 		req.payload = json_arg_utf8(fcinfo, 1, payload_type, &req.payload_len);
+		awl_check_payload_size(req.invocation_type, req.payload_len);
+	}
 	if (awl_compat_endpoint_override && awl_compat_endpoint_override[0])
 		req.endpoint_url = strstr(awl_compat_endpoint_override, "://")
 			? awl_compat_endpoint_override

@@ -46,6 +46,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -68,6 +69,11 @@
 #define CLEANUP_CHUNK		10000
 /* A claim holds at most this many payload bytes (and at least one invocation). */
 #define CLAIM_MAX_BYTES		(64 * 1024 * 1024)
+/* Answers are written together when they arrive within this long of the first. */
+#define GATHER_MS			10
+#define GATHER_MAX			256
+/* A claim looks past rows of functions at their limit this often at most. */
+#define CLAIM_PASSES		4
 
 /*
  * The queue table (finished invocations from 0.4.0 on, all of them before),
@@ -125,6 +131,8 @@ reset_cursors(void)
 }
 /* Whether it has callback_fn (0.3.0); callbacks wait for the update otherwise. */
 static bool queue_has_callback_fn = false;
+/* Whether it has 0.4.0's columns (tenant id, durable execution); per claim. */
+static bool queue_has_v04 = false;
 
 /* One claimed invocation and what became of it. */
 typedef struct Claimed
@@ -187,7 +195,7 @@ run(const char *sql, int expected, int nargs, Oid *types, Datum *values, const c
 }
 
 /* The statements planned once for the dispatcher's life, forgotten if the queue's name changes. */
-static SPIPlanPtr *saved_plans[16];
+static SPIPlanPtr *saved_plans[32];
 static int	nsaved_plans = 0;
 
 /* Finds the pending table of queue_relid anew (0.4.0), and work with it. */
@@ -372,24 +380,6 @@ awl_deliver_open(void)
 	return OidIsValid(relid);
 }
 
-/*
- * Invocations a stopped dispatcher had in flight go back to the queue; the
- * next scans start from the beginning.
- */
-void
-awl_deliver_recover(void)
-{
-	begin_work("awslambda: re-queue interrupted invocations");
-	reset_cursors();
-	run(psprintf("UPDATE %s SET status = 'queued', next_attempt_at = pg_catalog.now() "
-				 "WHERE status OPERATOR(pg_catalog.=) 'sending'", work),
-		SPI_OK_UPDATE, 0, NULL, NULL, NULL);
-	if (SPI_processed > 0)
-		ereport(LOG,
-				(errmsg("awslambda dispatcher: %llu interrupted invocations queued again",
-						(unsigned long long) SPI_processed)));
-	end_work();
-}
 
 /* A 32-bit xid from a snapshot (running, or its xmax) as a full one. */
 static FullTransactionId
@@ -557,180 +547,503 @@ client_context_for(const char *id)
 }
 
 /*
- * Takes due rows of the last SELECT (id, payload size, ...) into ids[*n...]
- * while they fit into CLAIM_MAX_BYTES (the first one always); returns how
- * many it took of this result.
+ * One claimed invocation on its way, in a memory context of its own: it
+ * waits for a slot of the stream, is in flight, then has its result until
+ * that is recorded.
  */
-static int
-take_due(Datum *ids, int *n, int64 *bytes)
+typedef struct InFlight
 {
+	MemoryContext cxt;
+	Claimed		c;
+	AwlInvokeRequest req;
+	AwlInvokeResult result;
+	int64		bytes;			/* payload bytes */
+	bool		started;		/* handed to the stream */
+	bool		answered;		/* result complete, not yet recorded */
+	bool		callback;		/* has a callback to run once finished */
+	char	   *queued_name;	/* function_name as queued (server encoding) */
+	int			group;			/* its awslambda.async_function_limits group, or -1 */
+	int			batch_size;		/* its awslambda.async_batch_sizes entry; 1: alone */
+	struct InFlight **members;	/* a micro-batch's first: the others it carries */
+	int			nmembers;
+} InFlight;
+
+/* The pipeline: what was claimed and is not recorded yet, oldest first. */
+static MemoryContext pipeline_cxt = NULL;
+static InFlight **pipeline = NULL;
+static int	npipeline = 0;
+static int	pipeline_cap = 0;
+static int64 pipeline_bytes = 0;
+static AwlInvokeStream *stream = NULL;
+
+static void
+pipeline_append(InFlight *f)
+{
+	if (npipeline == pipeline_cap)
+	{
+		pipeline_cap = Max(64, pipeline_cap * 2);
+		pipeline = pipeline ? repalloc(pipeline, pipeline_cap * sizeof(InFlight *))
+			: MemoryContextAlloc(pipeline_cxt, pipeline_cap * sizeof(InFlight *));
+	}
+	pipeline[npipeline++] = f;
+	pipeline_bytes += f->bytes;
+}
+
+/* Forgets the invocations that match (recorded, or given back), keeping the order. */
+static void
+pipeline_remove(bool (*gone) (const InFlight *))
+{
+	int			kept = 0;
 	int			i;
 
-	for (i = 0; i < (int) SPI_processed; i++)
+	for (i = 0; i < npipeline; i++)
 	{
-		bool		isnull;
-		int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		InFlight   *f = pipeline[i];
 
-		if (*n > 0 && *bytes + size > CLAIM_MAX_BYTES)
-			break;
-		*bytes += size;
-		ids[(*n)++] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		if (gone(f))
+		{
+			pipeline_bytes -= f->bytes;
+			MemoryContextDelete(f->cxt);
+		}
+		else
+			pipeline[kept++] = f;
 	}
-	return i;
+	npipeline = kept;
+}
+
+int
+awl_deliver_in_pipeline(void)
+{
+	return npipeline;
 }
 
 /*
- * Claims up to limit due invocations, and no more payload bytes than
- * CLAIM_MAX_BYTES (at least one invocation): committed as 'sending',
- * attempts counted, before anything is sent.  Retries that are due come
- * first, in the order of their due time, then fresh invocations in the order
- * they were queued; each from where the last claim ended (see "Cursors").
- * The time is a parameter (not clock_timestamp()) so that the index
- * delivers rows in order, without sorting a long backlog.
+ * Invocations a stopped dispatcher had in flight go back to the queue; the
+ * next scans start from the beginning.
  */
-static int
-claim(int limit, MemoryContext cxt, Claimed **claimed, AwlInvokeRequest **reqs,
-	  bool *with_callbacks)
+void
+awl_deliver_recover(void)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	Oid			types[1] = {UUIDARRAYOID};
+	Datum		values[1];
+	Datum	   *ids;
+	int			i;
+
+	begin_work("awslambda: re-queue interrupted invocations");
+	reset_cursors();
+	/* Not this dispatcher's own (in flight while a subscription came and went). */
+	ids = palloc(Max(npipeline, 1) * sizeof(Datum));
+	for (i = 0; i < npipeline; i++)
+		ids[i] = DirectFunctionCall1(uuid_in, CStringGetDatum(pipeline[i]->c.id));
+	values[0] = PointerGetDatum(construct_array(ids, npipeline, UUIDOID, UUID_LEN, false,
+												TYPALIGN_CHAR));
+	run(psprintf("UPDATE %s SET status = 'queued', next_attempt_at = pg_catalog.now() "
+				 "WHERE status OPERATOR(pg_catalog.=) 'sending' "
+				 "AND NOT id OPERATOR(pg_catalog.=) ANY ($1)", work),
+		SPI_OK_UPDATE, 1, types, values, NULL);
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("awslambda dispatcher: %llu interrupted invocations queued again",
+						(unsigned long long) SPI_processed)));
+	end_work();
+}
+
+/*
+ * With awslambda.async_function_limits: how many invocations of each limit
+ * group the pipeline holds (palloc'd, or NULL without limits), and in
+ * names/nnames the function names, as queued, of the groups at their limit,
+ * which a claim leaves alone (room for limit more is left in names).
+ */
+static int *
+flow_counts(int limit, Datum **names, int *nnames)
+{
+	int			ngroups = awl_flow_groups();
+	int		   *counts = ngroups > 0 ? palloc0(ngroups * sizeof(int)) : NULL;
+	int			i;
+
+	*names = palloc((npipeline + CLAIM_PASSES * limit + 1) * sizeof(Datum));
+	*nnames = 0;
+	for (i = 0; counts && i < npipeline; i++)
+		if (pipeline[i]->group >= 0)
+			counts[pipeline[i]->group]++;
+	for (i = 0; counts && i < npipeline; i++)
+	{
+		int			g = pipeline[i]->group;
+
+		if (g >= 0 && counts[g] >= awl_flow_limit(g))
+			(*names)[(*nnames)++] = CStringGetTextDatum(pipeline[i]->queued_name);
+	}
+	return counts;
+}
+
+/* Puts claimed row i of the current result into the pipeline. */
+static void
+take_claimed(int i)
+{
+	MemoryContext cxt = AllocSetContextCreate(pipeline_cxt, "awslambda invocation",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	InFlight   *f = palloc0(sizeof(InFlight));
+	Claimed    *c = &f->c;
+	AwlInvokeRequest *r = &f->req;
+	char	   *name = column_text(i, 2, cxt);
+	char	   *payload = column_text(i, 6, cxt);
+
+	f->cxt = cxt;
+	f->queued_name = name;
+	f->group = awl_flow_group(name);
+	f->batch_size = awl_flow_batch_size(name);
+	c->id = column_text(i, 1, cxt);
+	c->function_name = name;
+	c->attempts = atoi(column_text(i, 7, cxt));
+	c->request_response = strcmp(column_text(i, 5, cxt), "RequestResponse") == 0;
+	f->callback = strcmp(column_text(i, 8, cxt), "t") == 0;
+	c->has_callback = f->callback;
+
+	r->function_name = pg_server_to_any(name, strlen(name), PG_UTF8);
+	r->qualifier = column_text(i, 3, cxt);
+	r->region = column_text(i, 4, cxt);
+	r->invocation_type = c->request_response ? "RequestResponse" : "Event";
+	r->payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
+	r->payload_len = strlen(r->payload);
+	f->bytes = (int64) strlen(payload);
+	r->client_context = c->request_response ? client_context_for(c->id) : NULL;
+	r->connect_timeout_ms = awl_connect_timeout_ms;
+	r->request_timeout_ms = awl_request_timeout_ms;
+	r->max_attempts = 1;		/* retried through the queue, with backoff */
+	r->allowed_checked = true;	/* by the caller, under its settings */
+	if (queue_has_v04)
+	{
+		/* Checked when queued; ASCII, the same in every server encoding. */
+		r->tenant_id = column_text(i, 9, cxt);
+		r->durable_execution_name = column_text(i, 10, cxt);
+	}
+	MemoryContextSwitchTo(old);
+	pipeline_append(f);
+}
+
+/* The uuid just before id (as a 128-bit number): "> pred(id)" is ">= id". */
+static pg_uuid_t
+uuid_pred(const pg_uuid_t *id)
+{
+	pg_uuid_t	p = *id;
+	int			i;
+
+	for (i = UUID_LEN - 1; i >= 0; i--)
+		if (p.data[i]-- != 0)
+			break;
+	return p;
+}
+
+/* What one part of a claim (retries, or fresh invocations) found and took. */
+typedef struct ClaimPart
+{
+	int			asked;
+	int			found;
+	int			took;			/* rows taken into ids[] */
+	bool		cut;			/* stopped short: the limit, or CLAIM_MAX_BYTES */
+	int			last_taken;		/* the last row taken, -1 if none */
+} ClaimPart;
+
+/*
+ * Claims up to limit due invocations into the pipeline, keeping no more
+ * than CLAIM_MAX_BYTES of payload in it (at least one invocation), nor more
+ * of a function than awslambda.async_function_limits allows: committed as
+ * 'sending', attempts counted, before anything is sent.  Retries that are due
+ * come first, in the order of their due time, then fresh invocations in the
+ * order they were queued, each from where the last claim ended (see
+ * "Cursors"; before 0.4.0, every due row by its time).  The time is a
+ * parameter (not clock_timestamp()) so that the index delivers rows in
+ * order, without sorting a long backlog.  Rows of a function at its limit
+ * are left queued, and no cursor passes them; from the next pass on (at
+ * most CLAIM_PASSES) they are named in the query so that they do not hide
+ * the rows behind them.  *more: the claim was cut short, so more may be
+ * due; *limited: it left rows of functions at their limit.
+ */
+int
+awl_deliver_claim(int limit, bool *more, bool *limited)
+{
+	Oid			due_types[4] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, TIMESTAMPTZOID};
+	Datum		due_values[4];
+	Oid			fresh_types[4] = {INT4OID, XID8OID, UUIDOID, TEXTARRAYOID};
+	Datum		fresh_values[5];
+	Oid			floor_types[3] = {TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Oid			fresh_floor_types[5] = {TEXTARRAYOID, XID8OID, UUIDOID, XID8OID, UUIDOID};
 	Oid			claim_types[1] = {UUIDARRAYOID};
 	Datum		claim_values[1];
 	Datum	   *ids;
+	Datum	   *names;
+	int			nnames;
 	int64		bytes = 0;
-	int			n = 0;
-	int			ndue = 0;
-	int			i;
+	int		   *in_group;
+	int			claimed = 0;
+	int			pass;
+	bool		v04;
+	Snapshot	snap = NULL;
+	TimestampTz now = GetCurrentTimestamp();
 
-	static SPIPlanPtr legacy_plan = NULL;
+	/* The cursors' new places, settled at the end (see "Cursors"). */
+	bool		retry_ran = false;
+	TimestampTz retry_next = retry_from;
+	TimestampTz retry_floor = DT_NOEND;
+	bool		fresh_ran = false;
+	bool		fresh_full = false;
+	FullTransactionId fresh_last_x = InvalidFullTransactionId;
+	pg_uuid_t	fresh_last_id;
+	bool		fresh_floored = false;
+	FullTransactionId fresh_floor_x = InvalidFullTransactionId;
+	pg_uuid_t	fresh_floor_id;
+
+	static SPIPlanPtr due_plan = NULL;
 	static SPIPlanPtr retry_plan = NULL;
 	static SPIPlanPtr fresh_plan = NULL;
+	static SPIPlanPtr retry_floor_plan = NULL;
+	static SPIPlanPtr fresh_floor_plan = NULL;
 	static SPIPlanPtr claim_plan = NULL;
+	static SPIPlanPtr claim_plan_v04 = NULL;
 
+	if (pipeline_cxt == NULL)
+		pipeline_cxt = AllocSetContextCreate(TopMemoryContext, "awslambda pipeline",
+											 ALLOCSET_DEFAULT_SIZES);
+	*more = false;
+	*limited = false;
+	if (limit <= 0)
+		return 0;
 	begin_work("awslambda: claim due invocations");
-	ids = palloc(Max(limit, 1) * sizeof(Datum));
-	if (!OidIsValid(pending_relid))
+	v04 = OidIsValid(pending_relid);
+	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
+	queue_has_v04 = get_attnum(queue_relid, "durable_execution_name") != InvalidAttrNumber;
+	if (v04)
 	{
-		/* Before 0.4.0: every invocation in one table, the due ones by time. */
-		Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
-		Datum		values[2] = {Int32GetDatum(limit), TimestampTzGetDatum(now)};
-
-		run_prepared(&legacy_plan, psprintf("SELECT id, pg_catalog.octet_length(payload) FROM %s "
-											"WHERE status OPERATOR(pg_catalog.=) 'queued' "
-											"AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-											"ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work),
-					 SPI_OK_SELECT, 2, types, values);
-		ndue = (int) SPI_processed;
-		(void) take_due(ids, &n, &bytes);
+		snap = GetActiveSnapshot();
+		fresh_rewind(snap);
+		fresh_last_x = fresh_xact;
+		fresh_last_id = fresh_id;
 	}
-	else
+	ids = palloc(limit * sizeof(Datum));
+	in_group = flow_counts(limit, &names, &nnames);
+	for (pass = 0; pass < CLAIM_PASSES && claimed < limit; pass++)
 	{
-		Snapshot	snap = GetActiveSnapshot();
-		Oid			retry_types[3] = {INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-		Datum		retry_values[3] = {Int32GetDatum(limit), TimestampTzGetDatum(now),
-		TimestampTzGetDatum(retry_from)};
-		int			found;
-		int			took;
+		bool		at_limit = false;
+		bool		full_of_bytes = false;
+		bool		cut_by_limit = false;
+		int			part;
+
+		for (part = v04 ? 0 : 1; part < 2 && claimed < limit && !full_of_bytes; part++)
+		{
+			ClaimPart	cp = {0};
+			int			n = 0;
+			int			i;
+			bool		isnull;
+			bool		fresh = v04 && part == 1;
+			Datum		name_array = PointerGetDatum(construct_array(names, nnames, TEXTOID, -1,
+																	 false, TYPALIGN_INT));
+
+			cp.asked = limit - claimed;
+			cp.last_taken = -1;
+			if (!v04)
+			{
+				/* Before 0.4.0: every invocation in one table, the due ones by time. */
+				due_values[0] = Int32GetDatum(cp.asked);
+				due_values[1] = TimestampTzGetDatum(now);
+				due_values[2] = name_array;
+				run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name FROM %s "
+												 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+												 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+												 "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
+												 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work),
+							 SPI_OK_SELECT, 3, due_types, due_values);
+			}
+			else if (!fresh)
+			{
+				due_values[0] = Int32GetDatum(cp.asked);
+				due_values[1] = TimestampTzGetDatum(now);
+				due_values[2] = name_array;
+				due_values[3] = TimestampTzGetDatum(retry_from);
+				run_prepared(&retry_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+												   "next_attempt_at FROM %s "
+												   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+												   "AND attempts OPERATOR(pg_catalog.>) 0 "
+												   "AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
+												   "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+												   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
+												   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work),
+							 SPI_OK_SELECT, 4, due_types, due_values);
+			}
+			else
+			{
+				fresh_values[0] = Int32GetDatum(cp.asked);
+				fresh_values[1] = FullTransactionIdGetDatum(fresh_xact);
+				fresh_values[2] = UUIDPGetDatum(&fresh_id);
+				fresh_values[3] = name_array;
+				run_prepared(&fresh_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+												   "queued_xact FROM %s "
+												   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+												   "AND attempts OPERATOR(pg_catalog.=) 0 "
+												   "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+												   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($4) "
+												   "ORDER BY queued_xact, id LIMIT $1 FOR UPDATE SKIP LOCKED", work),
+							 SPI_OK_SELECT, 4, fresh_types, fresh_values);
+			}
+			cp.found = (int) SPI_processed;
+			if (cp.found >= cp.asked)
+				cut_by_limit = cp.cut = *more = true;
+			for (i = 0; i < cp.found; i++)
+			{
+				int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+				int			group = in_group ? awl_flow_group(SPI_getvalue(SPI_tuptable->vals[i],
+																			SPI_tuptable->tupdesc, 3)) : -1;
+
+				if ((claimed + n > 0 || npipeline > 0) && pipeline_bytes + bytes + size > CLAIM_MAX_BYTES)
+				{
+					full_of_bytes = cp.cut = *more = true;
+					break;
+				}
+				/* Its function has as many in flight as awslambda.async_function_limits allows. */
+				if (group >= 0 && in_group[group] >= awl_flow_limit(group))
+				{
+					names[nnames++] = CStringGetTextDatum(SPI_getvalue(SPI_tuptable->vals[i],
+																	   SPI_tuptable->tupdesc, 3));
+					at_limit = *more = true;
+					continue;
+				}
+				if (group >= 0)
+					in_group[group]++;
+				bytes += size;
+				ids[n++] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+				cp.last_taken = i;
+			}
+
+			/* Where this part's cursor may go, from what it found (before the UPDATE below). */
+			if (v04 && !fresh)
+			{
+				retry_ran = true;
+				if (cp.cut)
+				{
+					if (cp.last_taken >= 0)
+						retry_next = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[cp.last_taken],
+																	   SPI_tuptable->tupdesc, 4, &isnull));
+				}
+				else
+					retry_next = now;
+			}
+			else if (fresh)
+			{
+				fresh_ran = true;
+				fresh_full = cp.cut;
+				if (cp.last_taken >= 0)
+				{
+					HeapTuple	last = SPI_tuptable->vals[cp.last_taken];
+
+					fresh_last_id = *DatumGetUUIDP(SPI_getbinval(last, SPI_tuptable->tupdesc, 1, &isnull));
+					fresh_last_x = DatumGetFullTransactionId(SPI_getbinval(last, SPI_tuptable->tupdesc, 4, &isnull));
+				}
+			}
+			if (n > 0)
+			{
+				claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
+																  TYPALIGN_CHAR));
+				run_prepared(queue_has_v04 ? &claim_plan_v04 : &claim_plan,
+							 psprintf("UPDATE %s q SET status = 'sending', "
+									  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
+									  "last_attempt_at = pg_catalog.clock_timestamp() "
+									  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+									  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
+									  "q.invocation_type, q.payload, q.attempts, "
+									  "q.callback IS NOT NULL%s", work,
+									  queue_has_v04 ? ", q.tenant_id, q.durable_execution_name" : ""),
+							 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
+				for (i = 0; i < (int) SPI_processed; i++)
+					take_claimed(i);
+				claimed += (int) SPI_processed;
+			}
+			elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
+				 n, cp.found, (long long) bytes);
+		}
+		/* Again only past rows at their limit, and if there may be others behind them. */
+		if (full_of_bytes || !at_limit || !cut_by_limit)
+			break;
+	}
+
+	/*
+	 * Rows of functions at their limit were left queued (named in the query,
+	 * or skipped): no cursor passes the first of them.
+	 */
+	if (v04 && nnames > 0)
+	{
+		Datum		name_array = PointerGetDatum(construct_array(names, nnames, TEXTOID, -1,
+																 false, TYPALIGN_INT));
 		bool		isnull;
 
-		run_prepared(&retry_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), next_attempt_at FROM %s "
-										   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-										   "AND attempts OPERATOR(pg_catalog.>) 0 "
-										   "AND next_attempt_at OPERATOR(pg_catalog.>=) $3 "
-										   "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-										   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work),
-					 SPI_OK_SELECT, 3, retry_types, retry_values);
-		found = (int) SPI_processed;
-		ndue = found;
-		took = take_due(ids, &n, &bytes);
-		if (took < found || found == limit)
-			retry_from = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[took - 1],
-														   SPI_tuptable->tupdesc, 3, &isnull));
-		else
-			retry_from = now;
-
-		if (took == found && n < limit)
+		if (retry_ran)
 		{
-			Oid			fresh_types[3] = {INT4OID, XID8OID, UUIDOID};
-			Datum		fresh_values[3];
-			pg_uuid_t	last_id;
-			FullTransactionId last_xact;
+			/* Only where this claim looked: up to where its cursor would go. */
+			due_values[0] = name_array;
+			due_values[1] = TimestampTzGetDatum(retry_next);
+			due_values[2] = TimestampTzGetDatum(retry_from);
+			run_prepared(&retry_floor_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
+													 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+													 "AND attempts OPERATOR(pg_catalog.>) 0 "
+													 "AND next_attempt_at OPERATOR(pg_catalog.>=) $3 "
+													 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+													 "AND function_name OPERATOR(pg_catalog.=) ANY ($1)", work),
+						 SPI_OK_SELECT, 3, floor_types, due_values);
+			if (SPI_processed == 1)
+			{
+				Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
-			fresh_rewind(snap);
-			last_id = fresh_id;
-			last_xact = fresh_xact;
-			fresh_values[0] = Int32GetDatum(limit - n);
+				if (!isnull)
+					retry_floor = DatumGetTimestampTz(d);
+			}
+		}
+		if (fresh_ran)
+		{
+			FullTransactionId upto_x = fresh_last_x;
+			pg_uuid_t	upto_id = fresh_last_id;
+
+			if (!fresh_full)
+			{
+				upto_x = full_xid(snap->xmax, ReadNextFullTransactionId());
+				memset(upto_id.data, 0xff, UUID_LEN);
+			}
+			fresh_values[0] = name_array;
 			fresh_values[1] = FullTransactionIdGetDatum(fresh_xact);
 			fresh_values[2] = UUIDPGetDatum(&fresh_id);
-			run_prepared(&fresh_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), queued_xact FROM %s "
-											   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-											   "AND attempts OPERATOR(pg_catalog.=) 0 "
-											   "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
-											   "ORDER BY queued_xact, id LIMIT $1 FOR UPDATE SKIP LOCKED", work),
-						 SPI_OK_SELECT, 3, fresh_types, fresh_values);
-			found = (int) SPI_processed;
-			ndue += found;
-			took = take_due(ids, &n, &bytes);
-			if (took > 0)
+			fresh_values[3] = FullTransactionIdGetDatum(upto_x);
+			fresh_values[4] = UUIDPGetDatum(&upto_id);
+			run_prepared(&fresh_floor_plan, psprintf("SELECT id, queued_xact FROM %s "
+													 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+													 "AND attempts OPERATOR(pg_catalog.=) 0 "
+													 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+													 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.<=) ROW($4, $5) "
+													 "AND function_name OPERATOR(pg_catalog.=) ANY ($1) "
+													 "ORDER BY queued_xact, id LIMIT 1", work),
+						 SPI_OK_SELECT, 5, fresh_floor_types, fresh_values);
+			if (SPI_processed == 1)
 			{
-				HeapTuple	last = SPI_tuptable->vals[took - 1];
+				HeapTuple	first = SPI_tuptable->vals[0];
 
-				last_id = *DatumGetUUIDP(SPI_getbinval(last, SPI_tuptable->tupdesc, 1, &isnull));
-				last_xact = DatumGetFullTransactionId(SPI_getbinval(last, SPI_tuptable->tupdesc, 3, &isnull));
+				fresh_floor_id = uuid_pred(DatumGetUUIDP(SPI_getbinval(first, SPI_tuptable->tupdesc, 1, &isnull)));
+				fresh_floor_x = DatumGetFullTransactionId(SPI_getbinval(first, SPI_tuptable->tupdesc, 2, &isnull));
+				fresh_floored = true;
 			}
-			fresh_advance(snap, took < found || found == DatumGetInt32(fresh_values[0]),
-						  last_xact, &last_id);
 		}
 	}
-	if (n > 0)
+	if (retry_ran)
+		retry_from = Min(retry_next, retry_floor);
+	if (fresh_ran)
 	{
-		claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
-														  TYPALIGN_CHAR));
-		run_prepared(&claim_plan, psprintf("UPDATE %s q SET status = 'sending', "
-										   "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
-										   "last_attempt_at = pg_catalog.clock_timestamp() "
-										   "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
-										   "RETURNING q.id, q.function_name, q.qualifier, q.region, "
-										   "q.invocation_type, q.payload, q.attempts, "
-										   "q.callback IS NOT NULL", work),
-					 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
-		elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
-			 n, ndue, (long long) bytes);
+		if (fresh_floored &&
+			fresh_key_cmp(fresh_floor_x, &fresh_floor_id, fresh_last_x, &fresh_last_id) < 0)
+		{
+			fresh_last_x = fresh_floor_x;
+			fresh_last_id = fresh_floor_id;
+		}
+		fresh_advance(snap, fresh_full || fresh_floored, fresh_last_x, &fresh_last_id);
 	}
-	n = n > 0 ? (int) SPI_processed : 0;
-	*with_callbacks = false;
-	*claimed = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(Claimed));
-	*reqs = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(AwlInvokeRequest));
-	for (i = 0; i < n; i++)
-	{
-		Claimed    *c = &(*claimed)[i];
-		AwlInvokeRequest *r = &(*reqs)[i];
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-		char	   *name = column_text(i, 2, cxt);
-		char	   *payload = column_text(i, 6, cxt);
-
-		c->id = column_text(i, 1, cxt);
-		c->function_name = name;
-		c->attempts = atoi(column_text(i, 7, cxt));
-		c->request_response = strcmp(column_text(i, 5, cxt), "RequestResponse") == 0;
-		c->has_callback = strcmp(column_text(i, 8, cxt), "t") == 0;
-		if (c->has_callback)
-			*with_callbacks = true;
-
-		r->function_name = pg_server_to_any(name, strlen(name), PG_UTF8);
-		r->qualifier = column_text(i, 3, cxt);
-		r->region = column_text(i, 4, cxt);
-		r->invocation_type = c->request_response ? "RequestResponse" : "Event";
-		r->payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
-		r->payload_len = strlen(r->payload);
-		r->client_context = c->request_response ? client_context_for(c->id) : NULL;
-		r->connect_timeout_ms = awl_connect_timeout_ms;
-		r->request_timeout_ms = awl_request_timeout_ms;
-		r->max_attempts = 1;	/* retried through the queue, with backoff */
-		r->allowed_checked = true;	/* by the caller, under its settings */
-		MemoryContextSwitchTo(old);
-	}
+	*limited = nnames > 0;
 	end_work();
-	return n;
+	return claimed;
 }
 
 /*
@@ -772,14 +1085,17 @@ enum
 	REC_LAST_ERROR,
 	REC_DETAIL,
 	REC_NEXT_AT,
+	NUM_REC_V03,				/* the columns up to 0.3.0 */
+	REC_DURABLE_EXECUTION_ARN = NUM_REC_V03,
+	REC_THROTTLE_REASON,
 	NUM_REC
 };
 
 static const Oid rec_elem_types[NUM_REC] = {UUIDOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
-TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
 static const Oid rec_array_types[NUM_REC] = {UUIDARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 	TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-TIMESTAMPTZARRAYOID};
+TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 
 static void
 set_text(Datum *values, bool *nulls, int col, const char *s)
@@ -817,6 +1133,7 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 		}
 		set_text(values, nulls, REC_SQLSTATE, unpack_sql_state(err->sqlstate));
 		set_text(values, nulls, REC_LAST_ERROR, err->message);
+		set_text(values, nulls, REC_THROTTLE_REASON, err->throttle_reason);
 		if (err->detail || (!again && worth_retrying(err)))
 			set_text(values, nulls, REC_DETAIL,
 					 psprintf("%s%s", err->detail ? err->detail : "",
@@ -829,6 +1146,7 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 		values[REC_HTTP_STATUS] = Int32GetDatum(r->status_code);
 		nulls[REC_HTTP_STATUS] = false;
 		set_text(values, nulls, REC_FUNCTION_ERROR, r->function_error);
+		set_text(values, nulls, REC_DURABLE_EXECUTION_ARN, r->durable_execution_arn);
 		if (r->function_error)
 		{
 			set_text(values, nulls, REC_SQLSTATE, "38000");
@@ -847,12 +1165,13 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 	}
 }
 
-/* The queue table's columns (0.3.0 and 0.4.0), as the one-statement record names them. */
+/* The queue table's columns (0.4.0), as the one-statement record names them. */
 static const char *const known_columns[] = {
 	"id", "function_name", "qualifier", "region", "invocation_type", "payload", "callback",
 	"invoked_by", "status", "attempts", "enqueued_at", "next_attempt_at", "last_attempt_at",
 	"finished_at", "http_status", "request_id", "function_error", "response", "error_sqlstate",
-	"last_error", "error_detail", "callback_done_at", "callback_error", "callback_fn"
+	"last_error", "error_detail", "callback_done_at", "callback_error", "callback_fn",
+	"tenant_id", "durable_execution_name", "durable_execution_arn", "throttle_reason"
 };
 
 /* The number of attributes of relation relid (dropped ones too), 0 if it is gone. */
@@ -950,9 +1269,11 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 	int			lbs[1] = {1};
 	int			i;
 	int			k;
+	int			nrec = queue_has_v04 ? NUM_REC : NUM_REC_V03;
 	TimestampTz finished_at;
 	bool		finished = false;
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_v04 = NULL;
 	static SPIPlanPtr move_plan = NULL;
 	static SPIPlanPtr record_plan = NULL;
 
@@ -998,22 +1319,25 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 													   typalign));
 		types[k] = rec_array_types[k];
 	}
-	arrays[NUM_REC] = TimestampTzGetDatum(finished_at);
-	types[NUM_REC] = TIMESTAMPTZOID;
-	if (OidIsValid(pending_relid) && queue_columns_known())
+	if (OidIsValid(pending_relid) && queue_has_v04 && queue_columns_known())
 	{
+		/* The outcome columns, the finish time last. */
+		arrays[NUM_REC] = TimestampTzGetDatum(finished_at);
+		types[NUM_REC] = TIMESTAMPTZOID;
 		run_prepared(&record_plan, psprintf("WITH u AS MATERIALIZED (SELECT * FROM ROWS FROM ("
 											"pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
 											"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
 											"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
-											"pg_catalog.unnest($10)) "
+											"pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12)) "
 											"AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
-											"last_error, detail, next_at)), "
+											"last_error, detail, next_at, durable_execution_arn, throttle_reason)), "
 											"requeued AS (UPDATE %s q SET status = u.status, http_status = u.http_status, "
 											"request_id = u.request_id, function_error = u.function_error, "
 											"response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
 											"last_error = u.last_error, error_detail = u.detail, "
-											"next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), finished_at = NULL "
+											"next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), finished_at = NULL, "
+											"durable_execution_arn = COALESCE(u.durable_execution_arn, q.durable_execution_arn), "
+											"throttle_reason = u.throttle_reason "
 											"FROM u WHERE q.id OPERATOR(pg_catalog.=) u.id "
 											"AND u.status OPERATOR(pg_catalog.=) 'queued'), "
 											"moved AS (DELETE FROM ONLY %s p USING u "
@@ -1023,32 +1347,43 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 											"p.payload, p.callback, p.invoked_by, u.status, p.attempts, p.enqueued_at, "
 											"p.next_attempt_at, p.last_attempt_at, u.http_status, u.request_id, "
 											"u.function_error, u.response::pg_catalog.jsonb, u.sqlstate, u.last_error, "
-											"u.detail, p.callback_done_at, p.callback_error, p.callback_fn) "
+											"u.detail, p.callback_done_at, p.callback_error, p.callback_fn, "
+											"p.tenant_id, p.durable_execution_name, "
+											"COALESCE(u.durable_execution_arn, p.durable_execution_arn), u.throttle_reason) "
 											"INSERT INTO %s (id, function_name, qualifier, region, invocation_type, "
 											"payload, callback, invoked_by, status, attempts, enqueued_at, "
 											"next_attempt_at, last_attempt_at, http_status, request_id, function_error, "
 											"response, error_sqlstate, last_error, error_detail, callback_done_at, "
-											"callback_error, callback_fn, finished_at) "
+											"callback_error, callback_fn, tenant_id, durable_execution_name, "
+											"durable_execution_arn, throttle_reason, finished_at) "
 											"SELECT moved.*, $%d FROM moved", work, work, queue, NUM_REC + 1),
 					 SPI_OK_INSERT, NUM_REC + 1, types, arrays);
 		end_work();
 		return;
 	}
-	run_prepared(&plan, psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
-				 "request_id = u.request_id, function_error = u.function_error, "
-				 "response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
-				 "last_error = u.last_error, error_detail = u.detail, "
-				 "next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), "
-				 "finished_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'queued' THEN NULL "
-				 "ELSE $%d END "
-				 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-				 "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
-				 "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
-				 "pg_catalog.unnest($10)) "
-				 "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
-				 "last_error, detail, next_at) WHERE q.id OPERATOR(pg_catalog.=) u.id",
-				 work, NUM_REC + 1),
-				 SPI_OK_UPDATE, NUM_REC + 1, types, arrays);
+	arrays[nrec] = TimestampTzGetDatum(finished_at);
+	types[nrec] = TIMESTAMPTZOID;
+	run_prepared(queue_has_v04 ? &plan_v04 : &plan,
+				 psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
+						  "request_id = u.request_id, function_error = u.function_error, "
+						  "response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
+						  "last_error = u.last_error, error_detail = u.detail, "
+						  "next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), "
+						  "finished_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'queued' THEN NULL "
+						  "ELSE $%d END%s "
+						  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+						  "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+						  "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+						  "pg_catalog.unnest($10)%s) "
+						  "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
+						  "last_error, detail, next_at%s) WHERE q.id OPERATOR(pg_catalog.=) u.id", work,
+						  nrec + 1,
+						  queue_has_v04 ? ", durable_execution_arn = "
+						  "COALESCE(u.durable_execution_arn, q.durable_execution_arn), "
+						  "throttle_reason = u.throttle_reason" : "",
+						  queue_has_v04 ? ", pg_catalog.unnest($11), pg_catalog.unnest($12)" : "",
+						  queue_has_v04 ? ", durable_execution_arn, throttle_reason" : ""),
+				 SPI_OK_UPDATE, nrec + 1, types, arrays);
 
 	/*
 	 * Finished: into the queue table, as its row type (so with whatever
@@ -1062,70 +1397,6 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 										  work, queue, queue),
 					 SPI_OK_INSERT, 1, types, arrays);
 	end_work();
-}
-
-/*
- * Sends one batch.  A problem with one reply is that invocation's own
- * outcome (awl_invoke_many does not raise for it); a failure of the whole
- * batch (no credentials, say) counts as a failed, retryable attempt of each
- * invocation in it that has no outcome yet.  Those that completed keep
- * theirs: an Event Lambda accepted, or a function that ran, is not sent
- * again because of another invocation.
- */
-static void
-send_batch(AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, MemoryContext cxt)
-{
-	MemoryContext old = CurrentMemoryContext;
-
-	pgstat_report_activity(STATE_RUNNING, "awslambda: send invocations");
-	PG_TRY();
-	{
-		/* A transaction (without a snapshot) for encoding conversion and the like. */
-		StartTransactionCommand();
-		MemoryContextSwitchTo(cxt);
-		awl_invoke_many(reqs, results, n, awl_max_concurrency, false);
-		MemoryContextSwitchTo(old);
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		int			i;
-		int			unsent = 0;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(cxt);		/* abort left us elsewhere */
-		for (i = 0; i < n; i++)
-		{
-			AwlInvokeError *err;
-
-			/*
-			 * Answered (results live in cxt): keep it, unless it awaited
-			 * another round with new credentials or a corrected clock.
-			 */
-			if (results[i].error ? !(results[i].error->credentials_rejected ||
-									 results[i].error->clock_skewed)
-				: results[i].status_code != 0)
-				continue;
-			unsent++;
-			err = palloc0(sizeof(AwlInvokeError));
-			err->sqlstate = edata->sqlerrcode;
-			err->message = edata->message;
-			err->detail = edata->detail;
-			err->retryable = true;
-			memset(&results[i], 0, sizeof(AwlInvokeResult));
-			results[i].error = err;
-		}
-		ereport(WARNING,
-				(errmsg("awslambda dispatcher: could not send %d of %d invocations: %s",
-						unsent, n, edata->message)));
-		MemoryContextSwitchTo(old);
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 /* Records one row; if even that fails, records it as failed without its response. */
@@ -1195,28 +1466,491 @@ record_all(Claimed *claimed, AwlInvokeResult *results, int n, MemoryContext cxt)
 	}
 }
 
+/* An error that stopped an invocation before Lambda answered: try again later. */
+static void
+set_unsent(InFlight *f, const ErrorData *edata)
+{
+	AwlInvokeError *err = MemoryContextAllocZero(f->cxt, sizeof(AwlInvokeError));
+
+	err->sqlstate = edata->sqlerrcode;
+	err->message = MemoryContextStrdup(f->cxt, edata->message);
+	err->detail = edata->detail ? MemoryContextStrdup(f->cxt, edata->detail) : NULL;
+	err->retryable = true;
+	memset(&f->result, 0, sizeof(AwlInvokeResult));
+	f->result.error = err;
+	f->started = false;
+	f->answered = true;
+}
+
 /*
- * Claims, sends and records one batch; returns how many were claimed, and
- * whether any has a callback to run.
+ * Hands one waiting invocation to the stream.  If it cannot be sent (no
+ * credentials, say), that error is its outcome; the others, and those in
+ * flight, go on.  In a transaction, started anew after such an error.
+ */
+static void
+start_one(InFlight *f)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		awl_invoke_stream_add(stream, &f->req, &f->result, f->cxt, f);
+		f->started = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(f->cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		StartTransactionCommand();
+		set_unsent(f, edata);
+		ereport(WARNING,
+				(errmsg("awslambda dispatcher: could not send invocation %s: %s",
+						f->c.id, edata->message)));
+		FreeErrorData(edata);
+		MemoryContextSwitchTo(old);
+	}
+	PG_END_TRY();
+}
+
+/* Lambda's payload limits, in bytes (UTF-8), by invocation type. */
+#define EVENT_PAYLOAD_MAX			1048576
+#define REQUEST_RESPONSE_PAYLOAD_MAX 6291456
+
+/* Could f and g go in one Invoke: same function, qualifier, region and type? */
+static bool
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool
+same_target(const InFlight *f, const InFlight *g)
+{
+	return strcmp(f->queued_name, g->queued_name) == 0 &&
+		same_text(f->req.tenant_id, g->req.tenant_id) &&
+		g->req.durable_execution_name == NULL &&
+		f->c.request_response == g->c.request_response &&
+		strcmp(f->req.region, g->req.region) == 0 &&
+		((f->req.qualifier == NULL && g->req.qualifier == NULL) ||
+		 (f->req.qualifier && g->req.qualifier && strcmp(f->req.qualifier, g->req.qualifier) == 0));
+}
+
+/*
+ * Makes pipeline[first] a micro-batch: it carries up to batch_size - 1 more
+ * waiting invocations of the same target (oldest first) while the payload
+ * {"records": [...], "invocation_ids": [...]} stays within Lambda's limit
+ * for the invocation type.  Always that form, even for one record, so that
+ * the function sees one shape.  The ids travel in the payload (a client
+ * context could not hold many).
+ */
+static bool
+form_batch(int first)
+{
+	InFlight   *f = pipeline[first];
+	size_t		max = f->c.request_response ? REQUEST_RESPONSE_PAYLOAD_MAX : EVENT_PAYLOAD_MAX;
+	/* {"records":[...],"invocation_ids":[...]} and one record's share of it */
+	size_t		size = 34 + f->req.payload_len + 38;
+	MemoryContext old = MemoryContextSwitchTo(f->cxt);
+	StringInfoData records;
+	StringInfoData ids;
+	int			i;
+	int			k;
+
+	if (size > max)
+	{
+		/* Not sent at all: unwrapped, it would reach the function in another shape. */
+		AwlInvokeError *err = palloc0(sizeof(AwlInvokeError));
+
+		err->sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+		err->message = psprintf("the payload of invocation %s is too large for a micro-batch", f->c.id);
+		err->detail = psprintf("With awslambda.async_batch_sizes, a payload of %zu bytes becomes %zu bytes; Lambda accepts at most %zu bytes for invocation type %s.",
+							   f->req.payload_len, size, max, f->req.invocation_type);
+		memset(&f->result, 0, sizeof(AwlInvokeResult));
+		f->result.error = err;
+		f->answered = true;
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+
+	f->members = palloc(Max(f->batch_size - 1, 1) * sizeof(InFlight *));
+	f->nmembers = 0;
+	for (i = first + 1; i < npipeline && f->nmembers < f->batch_size - 1; i++)
+	{
+		InFlight   *g = pipeline[i];
+
+		if (g->started || g->answered || !same_target(f, g))
+			continue;
+		if (size + g->req.payload_len + 1 + 39 > max)
+			break;
+		size += g->req.payload_len + 1 + 39;
+		f->members[f->nmembers++] = g;
+		g->started = true;		/* in flight with f */
+	}
+	initStringInfo(&records);
+	initStringInfo(&ids);
+	appendStringInfoString(&records, "{\"records\":[");
+	appendBinaryStringInfo(&records, f->req.payload, (int) f->req.payload_len);
+	appendStringInfo(&ids, "\"%s\"", f->c.id);
+	for (k = 0; k < f->nmembers; k++)
+	{
+		appendStringInfoChar(&records, ',');
+		appendBinaryStringInfo(&records, f->members[k]->req.payload,
+							   (int) f->members[k]->req.payload_len);
+		appendStringInfo(&ids, ",\"%s\"", f->members[k]->c.id);
+	}
+	appendStringInfo(&records, "],\"invocation_ids\":[%s]}", ids.data);
+	f->req.payload = records.data;
+	f->req.payload_len = records.len;
+	f->req.client_context = NULL;
+	pfree(ids.data);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * If json (which jsonb accepts) is an object whose "results" member is an
+ * array of n elements, puts each element's text in each[] and returns true.
+ */
+static bool
+results_of(const char *json, int n, char **each)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	JsonbValue	key;
+	JsonbValue *array;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			k = 0;
+
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return false;
+	key.type = jbvString;
+	key.val.string.val = "results";
+	key.val.string.len = 7;
+	array = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &key);
+	if (array == NULL || array->type != jbvBinary ||
+		!JsonContainerIsArray(array->val.binary.data) ||
+		JsonContainerSize(array->val.binary.data) != (uint32) n)
+		return false;
+	it = JsonbIteratorInit(array->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (v.type == jbvBinary)
+			each[k++] = JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
+		else
+		{
+			Jsonb	   *scalar = JsonbValueToJsonb(&v);
+
+			each[k++] = JsonbToCString(NULL, &scalar->root, VARSIZE(scalar));
+		}
+	}
+	return k == n;
+}
+
+/*
+ * The outcome of a micro-batch is each of its invocations' outcome.  A
+ * RequestResponse function that answers {"results": [...]} with one element
+ * per record gives each invocation its own element as its response.
+ */
+static void
+share_outcome(InFlight *f)
+{
+	char	  **each = NULL;
+	int			k;
+
+	if (f->members == NULL)
+		return;
+	if (f->c.request_response && f->result.error == NULL && f->result.function_error == NULL &&
+		f->result.payload)
+	{
+		MemoryContext old = MemoryContextSwitchTo(f->cxt);
+
+		each = palloc((f->nmembers + 1) * sizeof(char *));
+		/* Through jsonb, which keeps numbers exact (what jsonb refuses is left whole). */
+		if (awl_jsonb_payload_error(f->c.function_name, &f->result) != NULL ||
+			!results_of(f->result.payload, f->nmembers + 1, each))
+			each = NULL;
+		MemoryContextSwitchTo(old);
+	}
+	for (k = 0; k < f->nmembers; k++)
+	{
+		InFlight   *g = f->members[k];
+
+		g->result = f->result;
+		if (each)
+		{
+			g->result.payload = each[k + 1];
+			g->result.payload_len = strlen(each[k + 1]);
+		}
+		g->started = false;
+		g->answered = true;
+	}
+	if (each)
+	{
+		f->result.payload = each[0];
+		f->result.payload_len = strlen(each[0]);
+	}
+}
+
+/*
+ * Sends once more a request the stream kept for that; true if there was
+ * one.  If that fails (no new credentials), the refusal it had is its
+ * outcome, and the others go on.
+ */
+static bool
+resend_one(void)
+{
+	MemoryContext old = CurrentMemoryContext;
+	volatile bool any = true;
+
+	PG_TRY();
+	{
+		any = awl_invoke_stream_resend(stream);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(pipeline_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		StartTransactionCommand();
+		awl_invoke_stream_resend_failed(stream);
+		ereport(WARNING,
+				(errmsg("awslambda dispatcher: could not send an invocation again: %s",
+						edata->message)));
+		FreeErrorData(edata);
+		MemoryContextSwitchTo(old);
+	}
+	PG_END_TRY();
+	return any;
+}
+
+/* Hands waiting invocations, oldest first, to the stream while it has idle slots. */
+static void
+start_waiting(void)
+{
+	int			i;
+
+	while (resend_one())
+		;
+
+	for (i = 0; i < npipeline && awl_invoke_stream_idle_slots(stream) > 0; i++)
+	{
+		InFlight   *f = pipeline[i];
+
+		if (f->started || f->answered)
+			continue;
+		/* A durable execution is started by name: one invocation, one name. */
+		if (f->batch_size > 1 && f->req.durable_execution_name == NULL && !form_batch(i))
+			continue;
+		start_one(f);
+		if (f->answered)
+			share_outcome(f);	/* could not be sent: neither can the others */
+	}
+}
+
+static void
+invocation_answered(void *tag, AwlInvokeResult *result, void *arg)
+{
+	InFlight   *f = (InFlight *) tag;
+
+	f->started = false;
+	f->answered = true;
+	share_outcome(f);
+	(*(int *) arg) += 1 + f->nmembers;
+}
+
+/*
+ * Runs the stream; true unless that failed as a whole (a lost HTTP client,
+ * out of memory): then every invocation in flight counts as a failed,
+ * retryable attempt, and those that had their answer keep it: an Event
+ * Lambda accepted, or a function that ran, is not sent again because of
+ * another invocation.
+ */
+static bool
+poll_stream(long wait_ms, bool wake_on_latch, int *answered)
+{
+	MemoryContext old = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		(void) awl_invoke_stream_poll(stream, wait_ms, wake_on_latch, invocation_answered,
+									  answered);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			unsent = 0;
+		int			i;
+
+		MemoryContextSwitchTo(pipeline_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		/* What was answered keeps its answer; only what has none is tried again. */
+		(void) awl_invoke_stream_harvest(stream, invocation_answered, answered);
+		awl_invoke_stream_abort(stream);
+		AbortCurrentTransaction();
+		StartTransactionCommand();
+		for (i = 0; i < npipeline; i++)
+			if (pipeline[i]->started)
+			{
+				set_unsent(pipeline[i], edata);
+				unsent++;
+				(*answered)++;
+			}
+		ereport(WARNING,
+				(errmsg("awslambda dispatcher: could not send %d invocations: %s",
+						unsent, edata->message)));
+		FreeErrorData(edata);
+		MemoryContextSwitchTo(old);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+static bool
+is_answered(const InFlight *f)
+{
+	return f->answered;
+}
+
+/* Records every answered invocation with one statement, and forgets it. */
+static int
+record_answered(bool *with_callbacks, bool *requeued)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "awslambda outcomes",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Claimed    *claimed = palloc(Max(npipeline, 1) * sizeof(Claimed));
+	AwlInvokeResult *results = palloc(Max(npipeline, 1) * sizeof(AwlInvokeResult));
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < npipeline; i++)
+		if (pipeline[i]->answered)
+		{
+			claimed[n] = pipeline[i]->c;
+			results[n] = pipeline[i]->result;
+			if (pipeline[i]->callback)
+				*with_callbacks = true;
+			n++;
+		}
+	MemoryContextSwitchTo(old);
+	if (n > 0)
+		record_all(claimed, results, n, cxt);
+	for (i = 0; i < n; i++)
+		if (claimed[i].status && strcmp(claimed[i].status, "queued") == 0)
+			*requeued = true;
+	MemoryContextDelete(cxt);
+	pipeline_remove(is_answered);
+	return n;
+}
+
+/*
+ * Sends what the pipeline holds: starts waiting invocations as slots free
+ * up and runs the transfers for at most wait_ms, returning early once some
+ * have their answers (gathered for up to GATHER_MS, so that outcomes are
+ * written a few at a time, not one commit each), when nothing is in flight,
+ * or (wake_on_latch) when the latch is set.  Then records those outcomes.
+ * A slow invocation holds back only its own slot.  Returns how many were
+ * recorded; sets *with_callbacks if one of them has a callback, *requeued
+ * if one was queued again for a later attempt.
  */
 int
-awl_deliver_batch(int limit, bool *with_callbacks)
+awl_deliver_pump(long wait_ms, bool wake_on_latch, bool *with_callbacks, bool *requeued)
 {
-	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "awslambda batch",
-											  ALLOCSET_DEFAULT_SIZES);
-	Claimed    *claimed;
-	AwlInvokeRequest *reqs;
-	AwlInvokeResult *results;
-	int			n = claim(limit, cxt, &claimed, &reqs, with_callbacks);
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Max(wait_ms, 0));
+	TimestampTz gathered = 0;
+	int			answered = 0;
 
+	if (npipeline == 0)
+		return 0;
+	if (stream == NULL)
+		stream = awl_invoke_stream_create(awl_max_concurrency);
+
+	pgstat_report_activity(STATE_RUNNING, "awslambda: send invocations");
+	/* A transaction (without a snapshot) for encoding conversion and the like. */
+	StartTransactionCommand();
+	for (;;)
+	{
+		TimestampTz now;
+		TimestampTz stop;
+
+		start_waiting();
+		if (awl_invoke_stream_running(stream) == 0)
+			break;
+		now = GetCurrentTimestamp();
+		stop = gathered ? Min(until, gathered) : until;
+		if (!poll_stream(Max(0, TimestampDifferenceMilliseconds(now, stop)),
+						 wake_on_latch && answered == 0, &answered))
+			break;
+		now = GetCurrentTimestamp();
+		if (answered > 0 && gathered == 0)
+			gathered = TimestampTzPlusMilliseconds(now, GATHER_MS);
+		if (answered >= GATHER_MAX || now >= until || (gathered && now >= gathered))
+			break;
+		if (answered == 0 && wake_on_latch && MyLatch->is_set)
+			break;
+	}
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return record_answered(with_callbacks, requeued);
+}
+
+static bool
+is_waiting(const InFlight *f)
+{
+	return !f->started && !f->answered;
+}
+
+/*
+ * Before the dispatcher leaves: invocations still waiting for a slot go
+ * back to the queue as they were (not sent, not counted as an attempt), and
+ * those in flight are finished and recorded, so that nothing is sent twice.
+ */
+void
+awl_deliver_drain(void)
+{
+	Oid			types[1] = {UUIDARRAYOID};
+	Datum		values[1];
+	Datum	   *ids = palloc(Max(npipeline, 1) * sizeof(Datum));
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < npipeline; i++)
+		if (is_waiting(pipeline[i]))
+			ids[n++] = DirectFunctionCall1(uuid_in, CStringGetDatum(pipeline[i]->c.id));
 	if (n > 0)
 	{
-		results = MemoryContextAllocZero(cxt, n * sizeof(AwlInvokeResult));
-		send_batch(reqs, results, n, cxt);
-		record_all(claimed, results, n, cxt);
+		begin_work("awslambda: give back unsent invocations");
+		values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
+													TYPALIGN_CHAR));
+		run(psprintf("UPDATE %s q SET status = 'queued', "
+					 "attempts = q.attempts OPERATOR(pg_catalog.-) 1 "
+					 "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+					 "AND q.status OPERATOR(pg_catalog.=) 'sending'", queue),
+			SPI_OK_UPDATE, 1, types, values, NULL);
+		end_work();
+		pipeline_remove(is_waiting);
 	}
-	MemoryContextDelete(cxt);
-	return n;
+	pfree(ids);
+	while (npipeline > 0)
+	{
+		bool		with_callbacks = false;
+		bool		requeued = false;
+
+		(void) awl_deliver_pump(1000, false, &with_callbacks, &requeued);
+	}
 }
 
 /*

@@ -59,6 +59,8 @@
 #define STOP_WAIT_MS		5000
 /* Claimed per round; awslambda.max_concurrency of them are in flight. */
 #define BATCH_PER_SLOT		8
+/* A round of sending lasts at most this long before the loop looks around. */
+#define PUMP_MAX_MS			1000
 #define CALLBACKS_PER_ROUND 100
 #define CLEANUP_EVERY_MS	60000
 /*
@@ -727,8 +729,12 @@ awl_dispatcher_main(Datum arg)
 	Oid			dboid = DatumGetObjectId(arg);
 	TimestampTz last_cleanup = 0;
 	TimestampTz last_callbacks = 0;
-	TimestampTz last_round = 0;
-	bool		more = false;
+	TimestampTz last_claim = 0;
+	TimestampTz next_look = 0;	/* claim then even if not woken */
+	bool		woken = true;	/* a commit (or the start) asks for a claim */
+	bool		more = false;	/* the last claim was full: more may be due */
+	bool		limited = false;	/* it left rows of functions at their limit */
+	bool		held = false;	/* the queue is a subscriber's copy */
 	bool		more_callbacks = false;
 	pid_t		duplicate = 0;
 	bool		recovered = false;
@@ -780,9 +786,12 @@ awl_dispatcher_main(Datum arg)
 
 	for (;;)
 	{
-		int			limit = awl_max_concurrency * BATCH_PER_SLOT;
-		int			sent;
-		bool		with_callbacks;
+		int			capacity = awl_max_concurrency * BATCH_PER_SLOT;
+		int			in_pipeline = awl_deliver_in_pipeline();
+		bool		may_claim = in_pipeline == 0 || capacity - in_pipeline >= capacity / 2;
+		bool		with_callbacks = false;
+		bool		requeued = false;
+		int			claimed;
 		TimestampTz now;
 
 		CHECK_FOR_INTERRUPTS();
@@ -795,47 +804,123 @@ awl_dispatcher_main(Datum arg)
 			 */
 			ereport(LOG,
 					(errmsg("awslambda dispatcher: restarting to apply the reloaded configuration")));
+			awl_deliver_drain();
 			proc_exit(0);
 		}
 		if (asked_to_leave())
-			proc_exit(0);
-
-		/* A subscriber's copy of a publisher's queue is the publisher's to send. */
-		if (awl_deliver_held())
 		{
-			recovered = false;
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 IDLE_LOOK_MS, awl_wait_event(AWL_WAIT_DISPATCHER));
-			ResetLatch(MyLatch);
+			awl_deliver_drain();
+			proc_exit(0);
+		}
+
+		now = GetCurrentTimestamp();
+		if (now >= next_look)
+			woken = true;
+
+		/*
+		 * Under load, let commits gather for a moment since the last claim:
+		 * fewer, fuller claims.  An idle dispatcher goes at once.
+		 */
+		if (woken && may_claim && !more &&
+			!TimestampDifferenceExceeds(last_claim, now, COALESCE_MS))
+		{
+			long		gap = COALESCE_MS - TimestampDifferenceMilliseconds(last_claim, now);
+
+			if (in_pipeline > 0)
+				(void) awl_deliver_pump(gap, false, &with_callbacks, &requeued);
+			else
+				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, gap,
+								 awl_wait_event(AWL_WAIT_DISPATCHER));
+			more_callbacks = more_callbacks || with_callbacks;
+			if (requeued)
+				next_look = now;
 			continue;
 		}
 
-		/*
-		 * Whatever a crashed or stopped dispatcher (or, before a subscription
-		 * was dropped, the publisher) had in flight is sent again.
-		 */
-		if (!recovered)
+		if (woken && may_claim)
 		{
-			awl_deliver_recover();
-			recovered = true;
+			/* A subscriber's copy of a publisher's queue is the publisher's to send. */
+			held = awl_deliver_held();
+			if (held)
+			{
+				/* What is in flight finishes; nothing more is claimed until a look says otherwise. */
+				recovered = false;
+				ResetLatch(MyLatch);
+				woken = false;
+				next_look = TimestampTzPlusMilliseconds(now, IDLE_LOOK_MS);
+			}
+			else
+			{
+				/*
+				 * Whatever a crashed or stopped dispatcher (or, before a
+				 * subscription was dropped, the publisher) had in flight is
+				 * sent again.
+				 */
+				if (!recovered)
+				{
+					awl_deliver_recover();
+					recovered = true;
+				}
+				/* Commits from here on set the latch again. */
+				ResetLatch(MyLatch);
+				claimed = awl_deliver_claim(capacity - in_pipeline, &more, &limited);
+				last_claim = GetCurrentTimestamp();
+				/* Cut short by payload bytes in flight: again once some are answered. */
+				woken = more && claimed > 0;
+				if (!more)
+					next_look = TimestampTzPlusMilliseconds(last_claim,
+															awl_deliver_next_due_ms(IDLE_LOOK_MS));
+				else if (claimed == 0)
+					next_look = TimestampTzPlusMilliseconds(last_claim, PUMP_MAX_MS);
+
+				/*
+				 * Rows of functions at their limit count as due: look again
+				 * when one of theirs is answered, or in a while, not at once.
+				 */
+				if (limited)
+					next_look = Max(next_look, TimestampTzPlusMilliseconds(last_claim, PUMP_MAX_MS));
+			}
+			in_pipeline = awl_deliver_in_pipeline();
+			may_claim = in_pipeline == 0 || capacity - in_pipeline >= capacity / 2;
 		}
 
 		/*
-		 * Under load, let commits gather for a moment since the last round:
-		 * fewer, fuller batches.  An idle dispatcher goes at once.
+		 * Send, and record outcomes as they arrive.  Come back at once for
+		 * another claim if one is wanted and possible; otherwise when
+		 * something is answered, the latch is set, or the next invocation
+		 * is due.
 		 */
-		if (!more)
+		if (in_pipeline > 0)
 		{
-			long		since = TimestampDifferenceMilliseconds(last_round, GetCurrentTimestamp());
+			long		wait_ms = PUMP_MAX_MS;
 
-			if (since < COALESCE_MS)
-				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 COALESCE_MS - since,
-								 awl_wait_event(AWL_WAIT_DISPATCHER));
-			CHECK_FOR_INTERRUPTS();
+			if (woken && may_claim)
+				wait_ms = 0;
+			else if (!woken)
+				wait_ms = Min(wait_ms, Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+																			  next_look)));
+			if (awl_deliver_pump(wait_ms, may_claim, &with_callbacks, &requeued) > 0 &&
+				(more || limited))
+				woken = true;
+			if (requeued)
+				next_look = GetCurrentTimestamp();	/* a retry may be due before next_look */
 		}
 
-		sent = awl_deliver_batch(limit, &with_callbacks);
+		/* A subscriber's copies: the publisher runs their callbacks and removes them. */
+		if (held)
+		{
+			if (awl_deliver_in_pipeline() > 0)
+			{
+				woken = MyLatch->is_set;	/* look again (and reset it) */
+				continue;
+			}
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_look)),
+							 awl_wait_event(AWL_WAIT_DISPATCHER));
+			woken = true;
+			continue;
+		}
+
 		now = GetCurrentTimestamp();
 		if (with_callbacks || more_callbacks ||
 			TimestampDifferenceExceeds(last_callbacks, now, IDLE_LOOK_MS))
@@ -854,16 +939,16 @@ awl_dispatcher_main(Datum arg)
 			last_cleanup = now;
 		}
 		pgstat_report_stat(false);
-		last_round = GetCurrentTimestamp();
 
-		/* A full batch or a full round of callbacks: more may be waiting. */
-		more = sent >= limit || more_callbacks;
-		if (more)
+		if (MyLatch->is_set)
+			woken = true;
+		if (woken || more_callbacks || awl_deliver_in_pipeline() > 0)
 			continue;
 
+		/* Idle: until a commit wakes us or the next invocation is due. */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 awl_deliver_next_due_ms(IDLE_LOOK_MS),
+						 Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_look)),
 						 awl_wait_event(AWL_WAIT_DISPATCHER));
-		ResetLatch(MyLatch);
+		woken = true;
 	}
 }

@@ -22,8 +22,10 @@
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/pmsignal.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "awslambda.h"
@@ -57,8 +59,11 @@ typedef struct AwlBuffer
 /* One running transfer: its handle, request and what has arrived so far. */
 typedef struct AwlTransfer
 {
+	CURLM	   *multi;			/* the multi handle it runs on */
 	CURL	   *easy;
 	int			index;			/* caller's request number, -1 when idle */
+	void	   *tag;			/* a stream's caller's, for AwlHttpStreamDone */
+	MemoryContext cxt;			/* a stream's: where the response goes */
 	AwlHttpRequest req;
 	struct curl_slist *list;
 	AwlBuffer	body;
@@ -284,7 +289,7 @@ awl_http_detach(AwlTransfer *x)
 {
 	struct curl_slist *item;
 
-	curl_multi_remove_handle(awl_multi, x->easy);
+	curl_multi_remove_handle(x->multi, x->easy);
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
 	/* libcurl's copies of the header lines hold the token and the signature. */
@@ -318,7 +323,7 @@ awl_http_start(AwlTransfer *x, int index, AwlHttpStart start, void *arg)
 	start(index, &x->req, arg);
 	awl_http_setup(x);
 	x->index = index;
-	if (curl_multi_add_handle(awl_multi, x->easy) != CURLM_OK)
+	if (curl_multi_add_handle(x->multi, x->easy) != CURLM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not start an HTTP request")));
@@ -440,6 +445,7 @@ awl_http_perform_many(int n, int max_parallel, AwlHttpStart start, AwlHttpDone d
 	slots = palloc0(nslots * sizeof(AwlTransfer));
 	for (i = 0; i < nslots; i++)
 	{
+		slots[i].multi = awl_multi;
 		slots[i].easy = awl_easy[i];
 		slots[i].index = -1;
 	}
@@ -497,4 +503,166 @@ awl_http_header(const AwlHttpResponse *resp, const char *name)
 	copy = pstrdup(v);
 	free(v);
 	return copy;
+}
+
+/*
+ * A stream: transfers that join and leave one at a time, on a multi handle
+ * and easy handles of its own (so that awl_http_perform, for credentials,
+ * may run while its transfers are in flight; their messages never mix).
+ */
+struct AwlHttpStream
+{
+	CURLM	   *multi;
+	AwlTransfer *slots;
+	int			nslots;
+	int			running;		/* slots with a transfer */
+};
+
+AwlHttpStream *
+awl_http_stream_create(int max_parallel)
+{
+	AwlHttpStream *s;
+	int			i;
+
+	awl_http_init(0);			/* curl_global_init */
+	s = MemoryContextAllocZero(TopMemoryContext, sizeof(AwlHttpStream));
+	s->nslots = Max(1, Min(max_parallel, AWL_HTTP_MAX_PARALLEL));
+	s->slots = MemoryContextAllocZero(TopMemoryContext, s->nslots * sizeof(AwlTransfer));
+	s->multi = curl_multi_init();
+	if (s->multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create an HTTP client handle")));
+	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long) s->nslots);
+	for (i = 0; i < s->nslots; i++)
+	{
+		s->slots[i].multi = s->multi;
+		s->slots[i].index = -1;
+		s->slots[i].easy = curl_easy_init();
+		if (s->slots[i].easy == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create an HTTP client handle")));
+	}
+	return s;
+}
+
+int
+awl_http_stream_idle_slots(const AwlHttpStream *s)
+{
+	return s->nslots - s->running;
+}
+
+int
+awl_http_stream_running(const AwlHttpStream *s)
+{
+	return s->running;
+}
+
+void
+awl_http_stream_add(AwlHttpStream *s, const AwlHttpRequest *req, MemoryContext cxt, void *tag)
+{
+	AwlTransfer *x = NULL;
+	MemoryContext old;
+	int			i;
+
+	for (i = 0; i < s->nslots && x == NULL; i++)
+		if (s->slots[i].index < 0)
+			x = &s->slots[i];
+	if (x == NULL)
+		elog(ERROR, "awslambda: no idle HTTP slot in the stream");
+	old = MemoryContextSwitchTo(cxt);
+	x->req = *req;
+	x->tag = tag;
+	x->cxt = cxt;
+	awl_http_setup(x);
+	MemoryContextSwitchTo(old);
+	if (curl_multi_add_handle(s->multi, x->easy) != CURLM_OK)
+	{
+		awl_http_detach(x);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not start an HTTP request")));
+	}
+	x->index = (int) (x - s->slots);
+	s->running++;
+}
+
+int
+awl_http_stream_drive(AwlHttpStream *s, long wait_ms, bool wake_on_latch,
+					  AwlHttpStreamDone done, void *arg)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Max(wait_ms, 0));
+	int			finished = 0;
+
+	for (;;)
+	{
+		int			still_running = 0;
+		int			queued;
+		long		left;
+		CURLMsg    *msg;
+		CURLMcode	mc;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!PostmasterIsAlive())
+			proc_exit(1);
+
+		mc = curl_multi_perform(s->multi, &still_running);
+		if (mc != CURLM_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("HTTP client failure: %s", curl_multi_strerror(mc))));
+		while ((msg = curl_multi_info_read(s->multi, &queued)) != NULL)
+		{
+			AwlTransfer *x = NULL;
+			AwlHttpResponse resp;
+			MemoryContext old;
+			CURLcode	rc;
+			void	   *tag;
+			int			i;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			for (i = 0; i < s->nslots; i++)
+				if (s->slots[i].index >= 0 && s->slots[i].easy == msg->easy_handle)
+					x = &s->slots[i];
+			if (x == NULL)
+				continue;
+			rc = msg->data.result;
+			if (rc == CURLE_ABORTED_BY_CALLBACK)
+				CHECK_FOR_INTERRUPTS();
+			old = MemoryContextSwitchTo(x->cxt);
+			awl_http_collect(x, rc, &resp);
+			MemoryContextSwitchTo(old);
+			tag = x->tag;
+			awl_http_detach(x);
+			s->running--;
+			finished++;
+			done(tag, &resp, arg);
+		}
+		if (finished > 0 || s->running == 0)
+			return finished;
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+		if (left <= 0 || (wake_on_latch && MyLatch->is_set))
+			return 0;
+
+		pgstat_report_wait_start(awl_wait_event(AWL_WAIT_HTTP));
+		mc = curl_multi_wait(s->multi, NULL, 0, (int) Min(left, AWL_HTTP_POLL_MS), NULL);
+		pgstat_report_wait_end();
+		if (mc != CURLM_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("HTTP client failure: %s", curl_multi_strerror(mc))));
+	}
+}
+
+void
+awl_http_stream_abort(AwlHttpStream *s)
+{
+	int			i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (s->slots[i].index >= 0 || s->slots[i].list != NULL)
+			awl_http_detach(&s->slots[i]);
+	s->running = 0;
 }

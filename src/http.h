@@ -81,6 +81,43 @@ extern void awl_http_perform_many(int n, int max_parallel, AwlHttpStart start,
  */
 extern void awl_http_perform(const AwlHttpRequest *req, AwlHttpResponse *resp);
 
+/*
+ * A stream of transfers for a caller that keeps working while they run (the
+ * dispatcher): requests join one at a time, each is reported as soon as it
+ * is complete, and the others go on.  It has its own connections, apart
+ * from the backend's pool, and lives as long as the backend.
+ */
+typedef struct AwlHttpStream AwlHttpStream;
+
+/* Receives the response of the request tagged tag, allocated in its context. */
+typedef void (*AwlHttpStreamDone) (void *tag, AwlHttpResponse *resp, void *arg);
+
+/* A stream of at most max_parallel transfers at once. */
+extern AwlHttpStream *awl_http_stream_create(int max_parallel);
+
+/* How many more transfers may join now, and how many are running. */
+extern int	awl_http_stream_idle_slots(const AwlHttpStream *s);
+extern int	awl_http_stream_running(const AwlHttpStream *s);
+
+/*
+ * Starts req (an idle slot must exist); req's strings and body must stay
+ * valid until it is reported, and its response is allocated in cxt.
+ */
+extern void awl_http_stream_add(AwlHttpStream *s, const AwlHttpRequest *req,
+								MemoryContext cxt, void *tag);
+
+/*
+ * Runs the transfers for at most wait_ms, returning as soon as one or more
+ * are complete (each passed to done, which may raise), none is running, or
+ * (if wake_on_latch) MyLatch is set.  Returns how many completed.  A cancel
+ * or termination is raised as usual; the caller then aborts the stream.
+ */
+extern int	awl_http_stream_drive(AwlHttpStream *s, long wait_ms, bool wake_on_latch,
+								  AwlHttpStreamDone done, void *arg);
+
+/* Ends every running transfer unanswered (their connections are closed). */
+extern void awl_http_stream_abort(AwlHttpStream *s);
+
 /* Value of a response header (case-insensitive name), palloc'd, or NULL. */
 extern char *awl_http_header(const AwlHttpResponse *resp, const char *name);
 

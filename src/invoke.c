@@ -20,6 +20,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
@@ -35,6 +36,7 @@
 #define MAX_REMOTE_ID		256
 #define MAX_REMOTE_MESSAGE	4096
 #define MAX_LOG_RESULT		16384	/* Lambda sends 4 KB, 5464 bytes in base64 */
+#define MAX_REMOTE_ARN		2048	/* a durable execution ARN has at most 1024 */
 /* AWS accepts signatures within 5 minutes of its time; correct beyond 4, as the SDKs do. */
 #define CLOCK_SKEW_SECS		240
 
@@ -74,34 +76,6 @@ static char *
 uri_encode(const char *s)
 {
 	return take_malloced(awl_uri_encode(s, strlen(s), 0));
-}
-
-/* DNS suffix of a partition (from an ARN) or of a region's partition. */
-static const char *
-dns_suffix(const char *partition, const char *region)
-{
-	static const struct
-	{
-		const char *partition;
-		const char *region_prefix;
-		const char *suffix;
-	}			map[] = {
-		{"aws-cn", "cn-", "amazonaws.com.cn"},
-		{"aws-iso-b", "us-isob-", "sc2s.sgov.gov"},
-		{"aws-iso-e", "eu-isoe-", "cloud.adc-e.uk"},
-		{"aws-iso-f", "us-isof-", "csp.hci.ic.gov"},
-		{"aws-iso", "us-iso-", "c2s.ic.gov"},
-		{"aws-eusc", "eusc-", "amazonaws.eu"},
-	};
-	size_t		i;
-
-	for (i = 0; i < lengthof(map); i++)
-	{
-		if (partition ? strcmp(partition, map[i].partition) == 0
-			: strncmp(region, map[i].region_prefix, strlen(map[i].region_prefix)) == 0)
-			return map[i].suffix;
-	}
-	return "amazonaws.com";
 }
 
 void
@@ -163,7 +137,6 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 {
 	const char *name = req->function_name;
 	const char *endpoint = req->endpoint_url ? req->endpoint_url : awl_endpoint_url;
-	char	   *partition = NULL;
 	awl_function_name parts;
 
 	/* Lambda's grammar, as Lambda reads it, before anything else. */
@@ -180,8 +153,6 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 	if (parts.region)
 	{
 		t->region = pnstrdup(parts.region, parts.region_len);
-		if (parts.full_arn)
-			partition = pnstrdup(parts.partition, parts.partition_len);
 		if (!awl_region_is_valid(t->region))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -207,19 +178,7 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 	else
 		t->region = pstrdup(awl_default_region());
 
-	if (endpoint && endpoint[0])
-	{
-		const char *authority = strstr(endpoint, "://") + 3;	/* checked by the GUC */
-		size_t		len = strcspn(authority, "/");
-
-		t->host = pnstrdup(authority, len);
-		t->base_url = pnstrdup(endpoint, authority + len - endpoint);
-	}
-	else
-	{
-		t->host = psprintf("lambda.%s.%s", t->region, dns_suffix(partition, t->region));
-		t->base_url = psprintf("https://%s", t->host);
-	}
+	awl_endpoint_resolve(endpoint, t->region, &t->base_url, &t->host);
 
 	t->path = psprintf(INVOKE_PATH_PREFIX "%s/invocations", uri_encode(name));
 	t->query = req->qualifier ? psprintf("Qualifier=%s", uri_encode(req->qualifier)) : NULL;
@@ -349,16 +308,125 @@ credentials_rejected(long status, const char *code, const char *message)
 		strstr(message, "The security token included in the request is expired") != NULL;
 }
 
+/*
+ * Lambda's error codes whose SQLSTATE, or whether they are tried again,
+ * differ from what the HTTP status alone says (README "Errors").  Retried:
+ * what says "not yet" (a function still Pending or Inactive, a snapshot
+ * being restored, a throttled start); never a configuration error, which
+ * only a change of the function's set-up cures.
+ */
+typedef struct ApiCode
+{
+	const char *code;
+	int			sqlstate;
+	bool		retryable;
+	const char *what;			/* the message, with the function's name */
+	const char *hint;
+} ApiCode;
+
+#define NOT_READY_HINT "The function is being created, updated or restored; call it again when its state is Active."
+#define CONFIG_HINT "The function's configuration (VPC, subnets, security groups, KMS key, runtime, package, file system, SnapStart) keeps Lambda from starting it; calling again does not help."
+
+static const ApiCode api_codes[] = {
+	{"DurableExecutionAlreadyStartedException", ERRCODE_UNIQUE_VIOLATION, false,
+		"a durable execution of Lambda function \"%s\" with that name has already been started",
+	"Lambda starts one execution per name: the same name with the same payload returns that execution, another payload needs another name."},
+	{"RecursiveInvocationException", ERRCODE_STATEMENT_TOO_COMPLEX, false,
+	"Lambda stopped a recursive invocation loop of function \"%s\"", NULL},
+	{"ResourceNotReadyException", ERRCODE_CANNOT_CONNECT_NOW, true,
+	"Lambda function \"%s\" is not ready to be invoked", NOT_READY_HINT},
+	{"ResourceConflictException", ERRCODE_CANNOT_CONNECT_NOW, true,
+	"Lambda function \"%s\" is not ready to be invoked", NOT_READY_HINT},
+	{"SnapStartNotReadyException", ERRCODE_CANNOT_CONNECT_NOW, true,
+	"Lambda function \"%s\" is not ready to be invoked", NOT_READY_HINT},
+	{"SnapStartTimeoutException", ERRCODE_CANNOT_CONNECT_NOW, true,
+	"Lambda function \"%s\" is not ready to be invoked", NOT_READY_HINT},
+	{"CodeArtifactUserPendingException", ERRCODE_CANNOT_CONNECT_NOW, true,
+	"Lambda function \"%s\" is not ready to be invoked", NOT_READY_HINT},
+	{"EC2ThrottledException", ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, true,
+	"Lambda throttled the invocation of function \"%s\"", NULL},
+	{"EC2UnexpectedException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, true,
+	"Lambda could not start function \"%s\"", NULL},
+	{"EFSMountConnectivityException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, true,
+	"Lambda could not start function \"%s\"", NULL},
+	{"EFSMountTimeoutException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, true,
+	"Lambda could not start function \"%s\"", NULL},
+	{"S3FilesMountConnectivityException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, true,
+	"Lambda could not start function \"%s\"", NULL},
+	{"S3FilesMountTimeoutException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, true,
+	"Lambda could not start function \"%s\"", NULL},
+	{"EC2AccessDeniedException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"ENILimitReachedException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"SubnetIPAddressLimitReachedException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"InvalidSubnetIDException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"InvalidSecurityGroupIDException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"KMSAccessDeniedException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"KMSDisabledException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"KMSInvalidStateException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"KMSNotFoundException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"InvalidRuntimeException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"InvalidZipFileException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"EFSMountFailureException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"EFSIOException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"S3FilesMountFailureException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"SnapStartException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"SnapStartRegenerationFailureException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"CodeArtifactUserFailedException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"CodeArtifactUserDeletedException", ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION, false,
+	"Lambda could not start function \"%s\"", CONFIG_HINT},
+	{"NoPublishedVersionException", ERRCODE_UNDEFINED_FUNCTION, false,
+	"Lambda function \"%s\" has no published version", NULL},
+	{"ServiceQuotaExceededException", ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, false,
+	"Lambda refused the invocation of function \"%s\" for a service quota", NULL},
+	{"RequestTooLargeException", ERRCODE_INVALID_PARAMETER_VALUE, false,
+	"the payload is too large for Lambda function \"%s\"", NULL},
+	{"SerializedRequestEntityTooLargeException", ERRCODE_INVALID_PARAMETER_VALUE, false,
+	"the payload is too large for Lambda function \"%s\"", NULL},
+	{"UnsupportedMediaTypeException", ERRCODE_PROTOCOL_VIOLATION, false,
+	"Lambda refused the request body for function \"%s\" as not JSON", NULL},
+};
+
+static const ApiCode *
+find_api_code(const char *code)
+{
+	size_t		i;
+
+	for (i = 0; code && i < lengthof(api_codes); i++)
+		if (strcmp(code, api_codes[i].code) == 0)
+			return &api_codes[i];
+	return NULL;
+}
+
 /* The error for a non-2xx reply from the Lambda API. */
 static AwlInvokeError *
 api_error(const char *function_name, const AwlHttpResponse *resp, char **code_out)
 {
-	static const char *const keys[] = {"__type", "code", "Code", "message", "Message"};
+	static const char *const keys[] = {"__type", "code", "Code", "message", "Message", "Reason"};
 	char	   *v[lengthof(keys)];
 	char	   *code = short_error_code(remote_header(resp, "x-amzn-ErrorType", MAX_REMOTE_ID));
 	char	   *message;
+	char	   *reason = NULL;
 	int			sqlstate;
 	const char *what;
+	const char *hint = NULL;
+	const ApiCode *known;
 	AwlInvokeError *err;
 
 	if (awl_json_get_strings(resp->body, resp->body_len, keys, v, lengthof(keys)))
@@ -366,6 +434,7 @@ api_error(const char *function_name, const AwlHttpResponse *resp, char **code_ou
 		if (code == NULL)
 			code = short_error_code(v[0] ? v[0] : v[1] ? v[1] : v[2]);
 		message = v[3] ? v[3] : v[4];
+		reason = v[5];
 	}
 	else
 		message = pnstrdup(resp->body, Min(resp->body_len, 1000));	/* HTML from a proxy */
@@ -373,6 +442,9 @@ api_error(const char *function_name, const AwlHttpResponse *resp, char **code_ou
 		message = pstrdup("(no message)");
 	code = bounded_remote_text(code, MAX_REMOTE_ID);
 	message = bounded_remote_text(message, MAX_REMOTE_MESSAGE);
+	reason = bounded_remote_text(reason, MAX_REMOTE_ID);
+	if (reason && reason[0] == '\0')
+		reason = NULL;
 
 	switch (resp->status)
 	{
@@ -384,6 +456,7 @@ api_error(const char *function_name, const AwlHttpResponse *resp, char **code_ou
 		case 403:
 			sqlstate = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
 			what = "AWS denied the invocation of Lambda function \"%s\"";
+			hint = "Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction.";
 			break;
 		case 429:
 			sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
@@ -402,22 +475,34 @@ api_error(const char *function_name, const AwlHttpResponse *resp, char **code_ou
 			}
 			break;
 	}
+	/* A code Lambda documents for Invoke says more than its status. */
+	known = resp->status >= 400 ? find_api_code(code) : NULL;
+	if (known)
+	{
+		sqlstate = known->sqlstate;
+		what = known->what;
+		hint = known->hint;
+	}
 
 	err = make_error(sqlstate, psprintf(what, function_name),
-					  code ? psprintf("%s (HTTP %ld): %s", code, resp->status, message)
-					  : psprintf("HTTP %ld: %s", resp->status, message),
-					  (resp->status == 401 || resp->status == 403) ?
-					  "Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction." : NULL);
+					 code ? (reason ? psprintf("%s (HTTP %ld, Reason: %s): %s", code, resp->status,
+											   reason, message)
+							 : psprintf("%s (HTTP %ld): %s", code, resp->status, message))
+					 : psprintf("HTTP %ld: %s", resp->status, message),
+					 hint);
 	err->credentials_rejected = credentials_rejected(resp->status, code, message);
+	err->throttle_reason = resp->status == 429 ? reason : NULL;
 	*code_out = code;
 
 	/*
 	 * Throttling and server errors say the call was not carried out: worth
-	 * another attempt, as in the SDKs' standard retry mode.
+	 * another attempt, as in the SDKs' standard retry mode; but not the
+	 * function configuration errors Lambda answers with 502.
 	 */
 	err->http_status = (int) resp->status;
-	err->retryable = resp->status == 429 || resp->status == 500 || resp->status == 502 ||
-		resp->status == 503 || resp->status == 504;
+	err->retryable = known ? known->retryable :
+		(resp->status == 429 || resp->status == 500 || resp->status == 502 ||
+		 resp->status == 503 || resp->status == 504);
 	if (err->retryable)
 	{
 		char	   *after = awl_http_header(resp, "Retry-After");
@@ -764,8 +849,8 @@ start_invoke(int i, AwlHttpRequest *hreq, void *arg)
 	InvokeBatch *b = (InvokeBatch *) arg;
 	const AwlInvokeRequest *req = &b->reqs[i];
 	const InvokeTarget *t = &b->targets[i];
-	awl_sigv4_header sig_headers[8];
-	char	  **wire = palloc(9 * sizeof(char *));
+	awl_sigv4_header sig_headers[10];
+	char	  **wire = palloc(11 * sizeof(char *));
 	int			n = 0;
 	char		amz_date[17];
 	awl_sigv4_request sreq = {0};
@@ -781,6 +866,11 @@ start_invoke(int i, AwlHttpRequest *hreq, void *arg)
 		add_header(sig_headers, wire, &n, "X-Amz-Log-Type", req->log_type);
 	if (req->client_context)
 		add_header(sig_headers, wire, &n, "X-Amz-Client-Context", req->client_context);
+	if (req->tenant_id)
+		add_header(sig_headers, wire, &n, "X-Amz-Tenant-Id", req->tenant_id);
+	if (req->durable_execution_name)
+		add_header(sig_headers, wire, &n, "X-Amz-Durable-Execution-Name",
+				   req->durable_execution_name);
 	if (b->cred.session_token)
 		add_header(sig_headers, wire, &n, "X-Amz-Security-Token", b->cred.session_token);
 
@@ -873,6 +963,8 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 		result->executed_version = remote_header(resp, "X-Amz-Executed-Version", MAX_REMOTE_ID);
 		result->log_result = remote_header(resp, "X-Amz-Log-Result", MAX_LOG_RESULT);
 		result->request_id = remote_header(resp, "x-amzn-RequestId", MAX_REMOTE_ID);
+		result->durable_execution_arn = remote_header(resp, "X-Amz-Durable-Execution-Arn",
+													  MAX_REMOTE_ARN);
 		/*
 		 * Lambda speaks UTF-8; convert to the database encoding, without
 		 * raising: a character the database cannot hold fails this
@@ -1091,6 +1183,245 @@ awl_invoke_many(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 		if (err && fail_fast)
 			awl_invoke_raise(err);
 	}
+}
+
+/*
+ * A stream of invocations: the batch machinery above, slot by slot.  Each
+ * slot holds a copy of its request, its target, its signed header lines and
+ * the clock correction it was signed with, as InvokeBatch does per request.
+ */
+struct AwlInvokeStream
+{
+	AwlHttpStream *http;
+	InvokeBatch b;				/* indexed by slot */
+	AwlInvokeRequest *reqs;		/* b.reqs */
+	AwlInvokeResult **out;		/* where each slot's result goes */
+	void	  **tags;
+	MemoryContext *cxts;
+	uint64	   *signed_with;	/* the credentials generation of each slot */
+	bool	   *busy;
+	bool	   *answered;		/* complete, not yet handed over */
+	bool	   *resent;			/* already sent a second time */
+	bool	   *resend;			/* to be sent again by awl_invoke_stream_resend */
+	int			nresend;
+	int			resending;		/* the slot awl_invoke_stream_resend is starting, or -1 */
+	uint64		generation;		/* bumped when rejected credentials are forgotten */
+	int			nslots;
+};
+
+AwlInvokeStream *
+awl_invoke_stream_create(int max_parallel)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	AwlInvokeStream *s = palloc0(sizeof(AwlInvokeStream));
+	int			n;
+
+	s->http = awl_http_stream_create(max_parallel);
+	n = s->nslots = awl_http_stream_idle_slots(s->http);
+	s->reqs = palloc0(n * sizeof(AwlInvokeRequest));
+	s->out = palloc0(n * sizeof(AwlInvokeResult *));
+	s->tags = palloc0(n * sizeof(void *));
+	s->cxts = palloc0(n * sizeof(MemoryContext));
+	s->signed_with = palloc0(n * sizeof(uint64));
+	s->busy = palloc0(n * sizeof(bool));
+	s->answered = palloc0(n * sizeof(bool));
+	s->resent = palloc0(n * sizeof(bool));
+	s->resend = palloc0(n * sizeof(bool));
+	s->resending = -1;
+	s->b.reqs = s->reqs;
+	s->b.results = palloc0(n * sizeof(AwlInvokeResult));
+	s->b.targets = palloc0(n * sizeof(InvokeTarget));
+	s->b.lines = palloc0(n * sizeof(char **));
+	s->b.nlines = palloc0(n * sizeof(int));
+	s->b.offsets = palloc0(n * sizeof(long));
+	s->b.fail_fast = false;
+	MemoryContextSwitchTo(old);
+	return s;
+}
+
+int
+awl_invoke_stream_idle_slots(const AwlInvokeStream *s)
+{
+	return awl_http_stream_idle_slots(s->http) - s->nresend;
+}
+
+/* Signs slot i's request with the credentials at hand and starts it. */
+static void
+stream_start(AwlInvokeStream *s, int i)
+{
+	MemoryContext old = MemoryContextSwitchTo(s->cxts[i]);
+	AwlHttpRequest hreq = {0};
+
+	awl_credentials_get(&s->b.cred);
+	s->signed_with[i] = s->generation;
+	start_invoke(i, &hreq, &s->b);
+	PG_TRY();
+	{
+		awl_http_stream_add(s->http, &hreq, s->cxts[i], (void *) (intptr_t) i);
+	}
+	PG_CATCH();
+	{
+		wipe_request(&s->b, i);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	memset(&s->b.cred, 0, sizeof(s->b.cred));
+	s->busy[i] = true;
+	MemoryContextSwitchTo(old);
+}
+
+void
+awl_invoke_stream_add(AwlInvokeStream *s, const AwlInvokeRequest *req,
+					  AwlInvokeResult *result, MemoryContext cxt, void *tag)
+{
+	MemoryContext old;
+	int			i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (!s->busy[i] && !s->answered[i] && !s->resend[i])
+			break;
+	if (i == s->nslots)
+		elog(ERROR, "awslambda: no idle slot in the invocation stream");
+	old = MemoryContextSwitchTo(cxt);
+	s->reqs[i] = *req;
+	memset(&s->b.targets[i], 0, sizeof(InvokeTarget));
+	resolve_target(&s->reqs[i], &s->b.targets[i]);
+	MemoryContextSwitchTo(old);
+	s->out[i] = result;
+	s->tags[i] = tag;
+	s->cxts[i] = cxt;
+	s->resent[i] = false;
+	stream_start(s, i);
+}
+
+/* A reply arrived: interpret it in its invocation's context. */
+static void
+stream_answered(void *tag, AwlHttpResponse *resp, void *arg)
+{
+	AwlInvokeStream *s = (AwlInvokeStream *) arg;
+	int			i = (int) (intptr_t) tag;
+	MemoryContext old = MemoryContextSwitchTo(s->cxts[i]);
+
+	finish_invoke(i, resp, &s->b);
+	MemoryContextSwitchTo(old);
+	s->busy[i] = false;
+	s->answered[i] = true;
+}
+
+/*
+ * Hands over every complete result.  With may_resend, a request refused for
+ * clock skew, or for rejected credentials that were forgotten since it was
+ * signed, is kept for awl_invoke_stream_resend instead (once), as
+ * awl_invoke_many sends such requests once more.
+ */
+static int
+stream_report(AwlInvokeStream *s, bool may_resend, AwlInvokeStreamDone done, void *arg)
+{
+	int			reported = 0;
+	bool		refreshable = may_resend && awl_credentials_refreshable();
+	int			i;
+
+	for (i = 0; i < s->nslots; i++)
+	{
+		AwlInvokeError *err = s->b.results[i].error;
+
+		if (!s->answered[i])
+			continue;
+		s->answered[i] = false;
+		if (may_resend && err && !s->resent[i] &&
+			(err->clock_skewed ||
+			 (err->credentials_rejected && refreshable && s->signed_with[i] < s->generation)))
+		{
+			s->resent[i] = s->resend[i] = true;
+			s->nresend++;
+			continue;
+		}
+		*s->out[i] = s->b.results[i];
+		memset(&s->b.results[i], 0, sizeof(AwlInvokeResult));
+		reported++;
+		done(s->tags[i], s->out[i], arg);
+	}
+	return reported;
+}
+
+int
+awl_invoke_stream_poll(AwlInvokeStream *s, long wait_ms, bool wake_on_latch,
+					   AwlInvokeStreamDone done, void *arg)
+{
+	(void) awl_http_stream_drive(s->http, wait_ms, wake_on_latch, stream_answered, s);
+	if (s->b.reset_credentials)
+	{
+		s->b.reset_credentials = false;
+		if (awl_credentials_rejected())
+			s->generation++;
+	}
+	return stream_report(s, true, done, arg);
+}
+
+bool
+awl_invoke_stream_resend(AwlInvokeStream *s)
+{
+	int			i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (s->resend[i])
+			break;
+	if (i == s->nslots)
+		return false;
+	s->resend[i] = false;
+	s->nresend--;
+	s->resending = i;
+	stream_start(s, i);
+	s->resending = -1;
+	return true;
+}
+
+void
+awl_invoke_stream_resend_failed(AwlInvokeStream *s)
+{
+	if (s->resending < 0)
+		return;
+	/* Its result is still the refusal it had: that is its outcome. */
+	s->answered[s->resending] = true;
+	s->resending = -1;
+}
+
+int
+awl_invoke_stream_harvest(AwlInvokeStream *s, AwlInvokeStreamDone done, void *arg)
+{
+	int			i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (s->resend[i])
+		{
+			s->resend[i] = false;
+			s->answered[i] = true;
+		}
+	s->nresend = 0;
+	s->resending = -1;
+	return stream_report(s, false, done, arg);
+}
+
+int
+awl_invoke_stream_running(const AwlInvokeStream *s)
+{
+	return awl_http_stream_running(s->http);
+}
+
+void
+awl_invoke_stream_abort(AwlInvokeStream *s)
+{
+	int			i;
+
+	awl_http_stream_abort(s->http);
+	for (i = 0; i < s->nslots; i++)
+	{
+		wipe_request(&s->b, i);
+		s->busy[i] = s->answered[i] = s->resend[i] = false;
+	}
+	s->nresend = 0;
+	s->resending = -1;
+	s->b.reset_credentials = false;
 }
 
 void

@@ -126,6 +126,26 @@ extern bool awl_container_url_allowed(const char *url);
 extern char *awl_ini_lookup(const char *text, size_t len, bool credentials_file,
 							const char *profile, const char *key, bool *found_section);
 
+/*
+ * The value of key in the service's block of a "[services NAME]" section of
+ * an AWS config file, as the SDKs' service-specific settings are written:
+ *   [services NAME]
+ *   lambda =
+ *     endpoint_url = http://localhost:4566
+ * (a line "SERVICE =" with no value, then lines indented under it).  Sets
+ * *found_section when the section exists.
+ */
+extern char *awl_ini_services_lookup(const char *text, size_t len, const char *section,
+									 const char *service, const char *key,
+									 bool *found_section);
+
+/*
+ * Is url an endpoint URL awslambda may send to: http:// or https://, a
+ * host (an IPv6 literal in brackets), a valid port if any, and no user
+ * information, query or fragment (see awl_url_parse)?
+ */
+extern bool awl_endpoint_url_ok(const char *url);
+
 /* An HTTP header's value (trimmed) in a block of "Name: value" lines, or NULL. */
 extern char *awl_header_value(const char *headers, const char *name);
 

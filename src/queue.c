@@ -58,6 +58,7 @@ static SPIPlanPtr insert_plan = NULL;
 static Oid	insert_plan_relid = InvalidOid;
 static Oid	insert_plan_pending = InvalidOid;
 static bool insert_plan_callback_fn = false;
+static bool insert_plan_v04 = false;
 static char insert_plan_name[2 * NAMEDATALEN + 8];	/* the name it was planned with */
 
 static void
@@ -360,6 +361,7 @@ static Oid	cached_owner = InvalidOid;
 static Oid	cached_pending = InvalidOid;	/* where rows are inserted (0.4.0) */
 static char cached_name[2 * NAMEDATALEN + 8];	/* of the table rows are inserted into */
 static bool cached_has_callback_fn = false;
+static bool cached_has_v04 = false;	/* tenant_id, durable_execution_name (0.4.0) */
 static bool cache_callbacks_registered = false;
 
 static void
@@ -389,6 +391,7 @@ queue_relid(Oid *owner, Oid *pending)
 				awl_queue_name(OidIsValid(cached_pending) ? cached_pending : relid),
 				sizeof(cached_name));
 		cached_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
+		cached_has_v04 = get_attnum(relid, "durable_execution_name") != InvalidAttrNumber;
 		if (!cache_callbacks_registered)
 		{
 			CacheRegisterRelcacheCallback(forget_queue, (Datum) 0);
@@ -497,11 +500,15 @@ new_invocation_id(void)
 
 /*
  * Queues one invocation; returns its id.  The strings are in the server
- * encoding; payload is valid JSON.
+ * encoding; payload is valid JSON.  tenant_id and durable_execution_name
+ * (NULL: none) are checked here; name_from_id makes the invocation id the
+ * durable execution name, so that a delivery repeated after a crash starts
+ * no second execution.
  */
 static pg_uuid_t *
 awl_enqueue(const char *function_name, const char *qualifier, const char *region,
-			const char *invocation_type, const char *payload, const char *callback)
+			const char *invocation_type, const char *payload, const char *callback,
+			const char *tenant_id, const char *durable_execution_name, bool name_from_id)
 {
 	AwlInvokeRequest req = {0};
 	const char *target_region;
@@ -514,11 +521,20 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	char	   *callback_name = NULL;
 	Oid			callback_fn = InvalidOid;
 	bool		has_callback_fn;
+	bool		has_v04;
 	char	   *queue_name;
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[11];
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	require_dispatcher();
+	if (tenant_id)
+		awl_check_tenant_id(tenant_id);
+	if (durable_execution_name)
+		awl_check_durable_execution_name(durable_execution_name);
+	if (durable_execution_name && name_from_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("arguments \"durable_execution_name\" and \"durable_execution_name_from_id\" exclude each other")));
 
 	/* The checks a call would make now, under this session's settings. */
 	req.function_name = pg_server_to_any(function_name, strlen(function_name), PG_UTF8);
@@ -544,8 +560,16 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
 	if (callback)
 		callback_fn = resolve_callback(callback, relid, &callback_name);
+	has_v04 = cached_has_v04 && has_callback_fn;	/* 0.4.0 came after 0.3.0 */
+	if ((tenant_id || durable_execution_name || name_from_id) && !has_v04)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tenant ids and durable execution names need version 0.4.0 of extension \"awslambda\""),
+				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
 
 	id = new_invocation_id();
+	if (name_from_id)
+		durable_execution_name = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
 	values[0] = UUIDPGetDatum(id);
 	values[1] = CStringGetTextDatum(function_name);
 	values[2] = qualifier ? CStringGetTextDatum(qualifier) : (Datum) 0;
@@ -558,27 +582,35 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	values[7] = ObjectIdGetDatum(GetUserId());
 	values[8] = ObjectIdGetDatum(callback_fn);
 	nulls[8] = callback ? ' ' : 'n';
+	values[9] = tenant_id ? CStringGetTextDatum(tenant_id) : (Datum) 0;
+	nulls[9] = tenant_id ? ' ' : 'n';
+	values[10] = durable_execution_name ? CStringGetTextDatum(durable_execution_name) : (Datum) 0;
+	nulls[10] = durable_execution_name ? ' ' : 'n';
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	queue_name = cached_name;
 	if (insert_plan == NULL || insert_plan_relid != relid || insert_plan_pending != pending ||
-		insert_plan_callback_fn != has_callback_fn || strcmp(insert_plan_name, queue_name) != 0)
+		insert_plan_callback_fn != has_callback_fn || insert_plan_v04 != has_v04 ||
+		strcmp(insert_plan_name, queue_name) != 0)
 	{
-		Oid			types[9] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, OIDOID, OIDOID};
+		Oid			types[11] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, OIDOID, OIDOID, TEXTOID, TEXTOID};
 
 		/*
 		 * It runs as the table's owner: it names no function, operator or
 		 * type that the caller's search_path could resolve.
 		 */
 		char	   *sql = psprintf("INSERT INTO %s (id, function_name, qualifier, region, "
-								   "invocation_type, payload, callback, invoked_by%s) "
-								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8%s)",
+								   "invocation_type, payload, callback, invoked_by%s%s) "
+								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8%s%s)",
 								   queue_name,
 								   has_callback_fn ? ", callback_fn" : "",
-								   has_callback_fn ? ", $9" : "");
-		SPIPlanPtr	plan = prepare_guarded(sql, has_callback_fn ? 9 : 8, types, relid, pending);
+								   has_v04 ? ", tenant_id, durable_execution_name" : "",
+								   has_callback_fn ? ", $9" : "",
+								   has_v04 ? ", $10, $11" : "");
+		SPIPlanPtr	plan = prepare_guarded(sql, has_v04 ? 11 : has_callback_fn ? 9 : 8,
+										   types, relid, pending);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -589,6 +621,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		insert_plan_relid = relid;
 		insert_plan_pending = pending;
 		insert_plan_callback_fn = has_callback_fn;
+		insert_plan_v04 = has_v04;
 		strlcpy(insert_plan_name, queue_name, sizeof(insert_plan_name));
 	}
 
@@ -625,6 +658,7 @@ invoke_event_now(const char *function_name, const char *payload)
 	req.invocation_type = "Event";
 	req.payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
 	req.payload_len = strlen(req.payload);
+	awl_check_payload_size(req.invocation_type, req.payload_len);
 	req.connect_timeout_ms = awl_connect_timeout_ms;
 	req.request_timeout_ms = awl_request_timeout_ms;
 	req.max_attempts = awl_max_attempts;
@@ -662,7 +696,7 @@ awslambda_fn_async(PG_FUNCTION_ARGS)
 	}
 	id = awl_enqueue(name, NULL, NULL,
 					 awl_async_mode == AWL_ASYNC_REQUEST_RESPONSE ? "RequestResponse" : "Event",
-					 payload, NULL);
+					 payload, NULL, NULL, NULL, false);
 	PG_RETURN_TEXT_P(cstring_to_text(DatumGetCString(DirectFunctionCall1(uuid_out,
 																		 UUIDPGetDatum(id)))));
 }
@@ -671,13 +705,18 @@ PG_FUNCTION_INFO_V1(awslambda_invoke_async);
 
 /*
  * awslambda_invoke_async(function_name text, payload jsonb, invocation_type
- *		text DEFAULT 'Event', qualifier text, region text, callback text)
+ *		text DEFAULT 'Event', qualifier text, region text, callback text,
+ *		tenant_id text, durable_execution_name text,
+ *		durable_execution_name_from_id boolean DEFAULT false)
  *		RETURNS uuid
+ *
+ * The last three arguments came with 0.4.0; the older definition works too.
  */
 Datum
 awslambda_invoke_async(PG_FUNCTION_ARGS)
 {
 	const char *type;
+	bool		v04 = PG_NARGS() >= 9;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -695,5 +734,8 @@ awslambda_invoke_async(PG_FUNCTION_ARGS)
 								 PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4)),
 								 type,
 								 JsonbToCString(NULL, &PG_GETARG_JSONB_P(1)->root, -1),
-								 PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5))));
+								 PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5)),
+								 !v04 || PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6)),
+								 !v04 || PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7)),
+								 v04 && !PG_ARGISNULL(8) && PG_GETARG_BOOL(8)));
 }

@@ -65,16 +65,25 @@ ENV_ACCESS_KEY_ID = 'AKIDMOCKENV'
 ENV_SECRET_ACCESS_KEY = 'mock-env-secret-key'
 IMDS_ROLE = 'mock-role'
 
-# Versions and aliases every mock function has; alias "prod" points at 1.
-QUALIFIER_VERSIONS = {'$LATEST': '$LATEST', '1': '1', 'prod': '1'}
+# Versions and aliases every mock function has; alias "prod" points at 1, and
+# so does $LATEST.PUBLISHED (the latest published version).  A handler file
+# with PUBLISHED_VERSIONS = False has none of them but $LATEST.
+QUALIFIER_VERSIONS = {'$LATEST': '$LATEST', '1': '1', 'prod': '1', '$LATEST.PUBLISHED': '1'}
 
 # Lambda's error shapes spell the message member differently (spec §2.1).
+# Where Debian's botocore knows the shape, its model decides (message_key).
 LOWERCASE_MESSAGE_CODES = {
     'TooManyRequestsException', 'RequestTooLargeException',
     'InvalidParameterValueException', 'InvalidRequestContentException',
     'UnsupportedMediaTypeException', 'ResourceConflictException',
     'ValidationException', 'SerializedRequestEntityTooLargeException',
+    'ResourceNotReadyException',
 }
+
+# Invoke's request headers of late 2025, as the 2026 model has them; used when
+# the installed botocore's model predates them (see invoke_header_rules).
+TENANT_ID_RULE = ('X-Amz-Tenant-Id', 1, 256, r'[a-zA-Z0-9\._:\/=+\-@ ]+')
+DURABLE_NAME_RULE = ('X-Amz-Durable-Execution-Name', 1, 64, r'[a-zA-Z0-9-_]+')
 
 # The model's FunctionName pattern (2026), quoted in ValidationException text.
 FUNCTION_NAME_PATTERN = (
@@ -107,6 +116,10 @@ INVALID_TOKEN_MESSAGE = 'The security token included in the request is invalid.'
 # Errors and replies
 
 
+def message_key_for(code):
+    return message_key(code)   # defined below, with the model
+
+
 class ApiError(Exception):
     """A Lambda/AWS API error reply: status, x-amzn-ErrorType, JSON body."""
 
@@ -119,7 +132,7 @@ class ApiError(Exception):
         self.close = close      # drop the connection after replying
 
     def body(self):
-        key = 'message' if self.code in LOWERCASE_MESSAGE_CODES else 'Message'
+        key = message_key_for(self.code)
         doc = dict(self.extra)
         doc.update({'Type': 'User' if self.status < 500 else 'Service', key: self.message})
         return json.dumps(doc, separators=(',', ':')).encode()
@@ -157,6 +170,61 @@ def partition_for_region(region):
 def function_arn(region, name, qualifier=None, account=ACCOUNT_ID, partition=None):
     arn = f'arn:{partition or partition_for_region(region)}:lambda:{region}:{account}:function:{name}'
     return f'{arn}:{qualifier}' if qualifier else arn
+
+
+# ---------------------------------------------------------------------------
+# What botocore's Lambda model says, where its version knows it
+
+
+def _lambda_model():
+    try:
+        import botocore.session
+        return botocore.session.get_session().get_service_model('lambda')
+    except Exception:  # no model data: the built-in tables below apply
+        return None
+
+
+LAMBDA_MODEL = _lambda_model()
+
+
+def message_key(code):
+    """'message' or 'Message': the member the model's error shape has, else our table."""
+    if LAMBDA_MODEL is not None:
+        try:
+            shape = LAMBDA_MODEL.shape_for(code)
+            if 'message' in shape.members:
+                return 'message'
+            if 'Message' in shape.members:
+                return 'Message'
+        except Exception:
+            pass
+    return 'message' if code in LOWERCASE_MESSAGE_CODES else 'Message'
+
+
+def invoke_header_rules():
+    """(header, min, max, pattern, source) for TenantId and DurableExecutionName.
+
+    From the installed botocore's Invoke input shape when it has the member
+    (botocore 1.42 and later), else from the 2026 model's values above.
+    """
+    rules = {}
+    members = {}
+    if LAMBDA_MODEL is not None:
+        members = LAMBDA_MODEL.operation_model('Invoke').input_shape.members
+    for member, fallback in (('TenantId', TENANT_ID_RULE),
+                             ('DurableExecutionName', DURABLE_NAME_RULE)):
+        shape = members.get(member)
+        if shape is not None:
+            meta = shape.metadata
+            rules[member] = (shape.serialization.get('name', fallback[0]),
+                             meta.get('min', fallback[1]), meta.get('max', fallback[2]),
+                             meta.get('pattern', fallback[3]), 'botocore')
+        else:
+            rules[member] = fallback + ('mock',)
+    return rules
+
+
+INVOKE_HEADER_RULES = invoke_header_rules()
 
 
 # ---------------------------------------------------------------------------
@@ -198,6 +266,7 @@ class MockState:
         self.throttled = 0            # invokes refused by throttle_per_second
         self.last_invoke = None       # summary of the newest invoke request
         self.forced_attempts = {}     # mockStatus payload sha256 -> times seen
+        self.durable = {}             # (function, execution name) -> execution
 
     def count(self, name):
         with self.lock:
@@ -256,6 +325,23 @@ class MockState:
         if isinstance(event, dict) and event.get('payloads'):
             result['payloads'] = payloads
         return result
+
+    def durable_start(self, function, name, body):
+        """('new' | 'same' | 'conflict', execution dict) for a start of that name."""
+        sha = hashlib.sha256(body).hexdigest()
+        with self.lock:
+            execution = self.durable.get((function, name))
+            if execution is None:
+                execution = {'function': function, 'name': name, 'payload_sha256': sha,
+                             'id': uuid.uuid4().hex, 'starts': 1, 'reply': None}
+                self.durable[(function, name)] = execution
+                return 'new', execution
+            execution['starts'] += 1
+            return ('same' if execution['payload_sha256'] == sha else 'conflict'), execution
+
+    def durable_summary(self):
+        with self.lock:
+            return [{k: v for k, v in e.items() if k != 'reply'} for e in self.durable.values()]
 
     def set_event_status(self, entry, status):
         with self.lock:
@@ -357,8 +443,11 @@ class MockState:
             })
         result['last_credential_source'] = self.credential_source(context.access_key_id)
         for key in ('function', 'body_sha256', 'body_length', 'content_type', 'expect',
-                    'access_key_id', 'invocation_type', 'log_type', 'client_context'):
+                    'access_key_id', 'invocation_type', 'log_type', 'client_context', 'host',
+                    'signing_region', 'tenant_id', 'durable_execution_name'):
             result['prev_' + key] = prev.get(key)
+        result['durable_executions'] = self.durable_summary()
+        result['invoke_header_rules'] = {k: v[4] for k, v in INVOKE_HEADER_RULES.items()}
         return result
 
     def configure(self, event):
@@ -484,9 +573,8 @@ def build_forced_response(state, event, body):
     code = event.get('code')
     code_in_body = event.get('code_in_body')
     message = event.get('message', 'forced by mockStatus')
-    message_key = event.get('message_key') or (
-        'message' if (code or code_in_body or '').split(':')[0].split('#')[-1]
-        in LOWERCASE_MESSAGE_CODES else 'Message')
+    message_key = event.get('message_key') or message_key_for(
+        (code or code_in_body or '').split(':')[0].split('#')[-1])
     doc = {}
     if status == 429:
         doc['Reason'] = event.get('reason', 'ConcurrentInvocationLimitExceeded')
@@ -570,26 +658,35 @@ class HandlerRegistry:
         self.cache = {}     # name -> (mtime_ns, lambda_handler)
 
     def get(self, name):
+        return self.get_with_options(name)[0]
+
+    def get_with_options(self, name):
+        """(handler or None, options): options from the handler file's module
+        attributes TENANT_ISOLATION, DURABLE and PUBLISHED_VERSIONS."""
         if name in CONTROL_FUNCTIONS:
-            return CONTROL_FUNCTIONS[name]
+            return CONTROL_FUNCTIONS[name], {}
         path = os.path.join(self.directory, name + '.py')
         try:
             mtime = os.stat(path).st_mtime_ns
         except OSError:
-            return None
+            return None, {}
         with self.lock:
             cached = self.cache.get(name)
             if cached and cached[0] == mtime:
-                return cached[1]
+                return cached[1], cached[2]
+            options = {}
             try:
                 spec = importlib.util.spec_from_file_location('mock_handler_' + name, path)
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
                 handler = module.lambda_handler
+                options = {'tenant_isolation': bool(getattr(module, 'TENANT_ISOLATION', False)),
+                           'durable': bool(getattr(module, 'DURABLE', False)),
+                           'published': bool(getattr(module, 'PUBLISHED_VERSIONS', True))}
             except Exception as exc:
                 handler = import_error_handler(name, exc)
-            self.cache[name] = (mtime, handler)
-            return handler
+            self.cache[name] = (mtime, handler, options)
+            return handler, options
 
 
 def import_error_handler(name, exc):
@@ -615,6 +712,7 @@ class LambdaContext:
         self.log_group_name = '/aws/lambda/' + fn.name
         self.log_stream_name = 'mock'
         self.client_context = client_context
+        self.tenant_id = headers.get('x-amz-tenant-id')
         self.identity = None
         self.mock = state
         self.request_headers = headers          # lower-case names
@@ -765,8 +863,10 @@ def verify_sigv4(state, method, raw_target, headers, body, now=None, service_nam
     if check_time:
         check_request_time(by_name['x-amz-date'][0].strip(), scope_date, now)
     signed_lower = [h.strip().lower() for h in signed]
-    required = ['host', 'x-amz-date'] + (
-        ['x-amz-security-token'] if 'x-amz-security-token' in by_name else [])
+    # The mock's own rule beyond AWS's: every operation header sent is signed.
+    required = ['host', 'x-amz-date'] + [
+        h for h in ('x-amz-security-token', 'x-amz-tenant-id', 'x-amz-durable-execution-name')
+        if h in by_name]
     for name in required:
         if name not in signed_lower:
             raise ApiError(403, 'InvalidSignatureException',
@@ -1109,10 +1209,17 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
                 qualifier_param = unquote(value)
         fn = resolve_function(unquote(match.group(1)), qualifier_param, scope_region)
         self.note['fn'] = fn.name
-        handler = state.handlers.get(fn.name)
-        if handler is None or (fn.qualifier or '$LATEST') not in QUALIFIER_VERSIONS:
+        handler, options = state.handlers.get_with_options(fn.name)
+        qualifier = fn.qualifier or '$LATEST'
+        published = options.get('published', True)
+        if handler is None or qualifier not in QUALIFIER_VERSIONS or (
+                not published and qualifier not in ('$LATEST', '$LATEST.PUBLISHED')):
             raise ApiError(404, 'ResourceNotFoundException',
                            'Function not found: ' + fn.invoked_arn)
+        if qualifier == '$LATEST.PUBLISHED' and not published:
+            raise ApiError(400, 'NoPublishedVersionException',
+                           'The function has no published versions available.')
+        tenant_id, durable_name = self._check_invoke_headers(lower, fn, options)
         if invocation_type == 'DryRun':
             self._send(204, [('x-amzn-RequestId', str(uuid.uuid4()))])
             return
@@ -1124,16 +1231,82 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
         request_id = str(uuid.uuid4())
         context = LambdaContext(state, fn, request_id, lower, body, akid, prev,
                                 parse_client_context(lower.get('x-amz-client-context')))
+        execution = None
+        extra = []
+        if options.get('durable'):
+            # One execution per name: the same payload again gets it back,
+            # another payload is refused (spec §1.1).
+            name = durable_name or uuid.uuid4().hex
+            outcome, execution = state.durable_start(fn.name, name, body)
+            if outcome == 'conflict':
+                raise ApiError(409, 'DurableExecutionAlreadyStartedException',
+                               f'Durable execution {name} has already been started with a '
+                               'different input.')
+            base = fn.invoked_arn[:-(len(fn.qualifier) + 1)] if fn.qualifier else fn.invoked_arn
+            extra = [('X-Amz-Durable-Execution-Arn',
+                      f'{base}:{fn.executed_version}/durable-execution/{name}/{execution["id"]}')]
+            self.note['durable'] = outcome
+            if outcome == 'same':
+                if invocation_type == 'Event' or execution['reply'] is None:
+                    self._send(202 if invocation_type == 'Event' else 200,
+                               [('x-amzn-RequestId', request_id)] + extra,
+                               b'' if invocation_type == 'Event' else b'{"running": true}')
+                else:
+                    status, headers, reply = execution['reply']
+                    self._send(status, [(n, v) for n, v in headers if n != 'x-amzn-RequestId']
+                               + [('x-amzn-RequestId', request_id)], reply)
+                return
         if fn.name not in CONTROL_FUNCTIONS:
             state.record_accepted(fn.name, invocation_type, body, context.client_context)
         if invocation_type == 'Event':
             self._invoke_async(handler, event, context, fn, body)
-            self._send(202, [('x-amzn-RequestId', request_id)])
+            self._send(202, [('x-amzn-RequestId', request_id)] + extra)
             return
-        self._invoke_sync(handler, event, context, fn, lower.get('x-amz-log-type') == 'Tail')
+        self._invoke_sync(handler, event, context, fn, lower.get('x-amz-log-type') == 'Tail',
+                          extra, execution)
+
+    def _check_invoke_headers(self, lower, fn, options):
+        """X-Amz-Tenant-Id and X-Amz-Durable-Execution-Name: their model
+        constraints (botocore's where it knows them), and what the function
+        allows.  Returns both values (None when absent)."""
+        values = []
+        for member in ('TenantId', 'DurableExecutionName'):
+            header, low, high, pattern, _ = INVOKE_HEADER_RULES[member]
+            value = lower.get(header.lower())
+            if value is not None and not (low <= len(value) <= high
+                                          and re.fullmatch(pattern, value)):
+                raise ApiError(400, 'ValidationException',
+                               f"1 validation error detected: Value '{value}' at "
+                               f"'{member[0].lower() + member[1:]}' failed to satisfy "
+                               f"constraint: Member must satisfy regular expression pattern: "
+                               f"{pattern}")
+            values.append(value)
+        tenant_id, durable_name = values
+        if fn.name in CONTROL_FUNCTIONS:
+            return tenant_id, durable_name
+        self.note.update({k: v for k, v in (('tenant', tenant_id), ('durable_name', durable_name))
+                          if v is not None})
+        if options.get('tenant_isolation') and tenant_id is None:
+            raise ApiError(400, 'InvalidParameterValueException',
+                           f'Function {fn.name} has tenant isolation enabled: the invocation '
+                           'must provide a tenant ID (X-Amz-Tenant-Id).')
+        if tenant_id is not None and not options.get('tenant_isolation'):
+            raise ApiError(400, 'InvalidParameterValueException',
+                           f'Function {fn.name} does not have tenant isolation enabled: '
+                           'the invocation must not provide a tenant ID.')
+        if durable_name is not None and not options.get('durable'):
+            raise ApiError(400, 'InvalidParameterValueException',
+                           f'Function {fn.name} is not a durable function: the invocation '
+                           'must not provide a durable execution name.')
+        return tenant_id, durable_name
 
     def _invoke_summary(self, match, body, lower):
+        scope = re.search(r'Credential=[^/,\s]+/\d{8}/([^/,\s]+)/', lower.get('authorization') or '')
         return {'function': unquote(match.group(1)),
+                'host': lower.get('host'),
+                'signing_region': scope.group(1) if scope else None,
+                'tenant_id': lower.get('x-amz-tenant-id'),
+                'durable_execution_name': lower.get('x-amz-durable-execution-name'),
                 'body_sha256': hashlib.sha256(body).hexdigest(), 'body_length': len(body),
                 'content_type': lower.get('content-type'), 'expect': lower.get('expect'),
                 'access_key_id': credential_key_id(lower.get('authorization')),
@@ -1152,7 +1325,7 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
 
         threading.Thread(target=work, name='event-' + fn.name, daemon=True).start()
 
-    def _invoke_sync(self, handler, event, context, fn, tail):
+    def _invoke_sync(self, handler, event, context, fn, tail, extra=(), execution=None):
         started = time.monotonic()
         error, body, log_text = run_handler(handler, event, context)
         if isinstance(body, ForcedResponse) and body.fault:
@@ -1166,13 +1339,15 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
             return
         headers = [('Content-Type', 'application/json'),
                    ('X-Amz-Executed-Version', fn.executed_version),
-                   ('x-amzn-RequestId', context.aws_request_id)]
+                   ('x-amzn-RequestId', context.aws_request_id)] + list(extra)
         if error:
             self.note['function_error'] = error
             headers.append(('X-Amz-Function-Error', error))
         if tail:
             headers.append(('X-Amz-Log-Result', fake_log(
                 context, fn, log_text, (time.monotonic() - started) * 1000)))
+        if execution is not None:
+            execution['reply'] = (200, headers, body)
         self._send(200, headers, body)
 
     # -- STS -------------------------------------------------------------------------

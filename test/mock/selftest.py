@@ -678,6 +678,103 @@ def test_delivery(mock):
     check('throttle off again', invoke(mock, 'lambdaTest').status == 200)
 
 
+def test_tenancy_durable(mock):
+    """Tenant isolation, durable executions, $LATEST.PUBLISHED, the 2025 headers' rules."""
+    tenant = {'X-Amz-Tenant-Id': 'blue.team:a/b=c+d-e@f g'}
+    r = invoke(mock, 'lambdaTenant', b'{"n":1}', headers=tenant)
+    check('tenant-isolated function with a tenant id', r.status == 200 and r.json() == {
+        'tenant': 'blue.team:a/b=c+d-e@f g', 'event': {'n': 1}}, describe(r))
+    s = stats(mock)
+    check('stats: prev tenant id, host, signing region',
+          s['prev_tenant_id'] == 'blue.team:a/b=c+d-e@f g' and s['prev_host'] == mock.host
+          and s['prev_signing_region'] == REGION, s)
+    r = invoke(mock, 'lambdaTenant', b'{}', headers={'X-Amz-Invocation-Type': 'Event', **tenant})
+    check('tenant id with Event', r.status == 202, describe(r))
+    r = invoke(mock, 'lambdaTenant')
+    check('no tenant id -> 400', is_error(r, 400, 'InvalidParameterValueException', key='message')
+          and 'tenant isolation' in r.json()['message'], describe(r))
+    r = invoke(mock, 'lambdaTest', headers=tenant)
+    check('tenant id for a plain function -> 400',
+          is_error(r, 400, 'InvalidParameterValueException', key='message'), describe(r))
+    for bad in ('x' * 257, 'a#b', 'caf\u00e9'):
+        r = invoke(mock, 'lambdaTenant', headers={'X-Amz-Tenant-Id': bad})
+        check(f'tenant id {bad[:10]!r} -> ValidationException',
+              is_error(r, 400, 'ValidationException', key='message'), describe(r))
+
+    def unsigned(name):
+        def mutate(target, hdrs, payload):
+            hdrs = dict(hdrs)
+            hdrs[name] = 'blue'
+            return target, hdrs, payload
+        return mutate
+    r = invoke(mock, 'lambdaTenant', mutate=unsigned('X-Amz-Tenant-Id'))
+    check('unsigned tenant id -> 403', is_error(r, 403, 'InvalidSignatureException'), describe(r))
+
+    r = invoke(mock, 'lambdaTest:$LATEST.PUBLISHED')
+    check('$LATEST.PUBLISHED -> version 1', r.status == 200
+          and r.headers.get('x-amz-executed-version') == '1', describe(r))
+    r = invoke(mock, 'lambdaTest', query='?Qualifier=%24LATEST.PUBLISHED')
+    check('?Qualifier=$LATEST.PUBLISHED', r.status == 200
+          and r.headers.get('x-amz-executed-version') == '1', describe(r))
+    r = invoke(mock, 'lambdaTenant:$LATEST.PUBLISHED', headers=tenant)
+    check('no published version -> NoPublishedVersionException',
+          is_error(r, 400, 'NoPublishedVersionException'), describe(r))
+
+    name = {'X-Amz-Durable-Execution-Name': 'order-42_a'}
+    r1 = invoke(mock, 'lambdaDurable', b'{"order":42}', headers=name)
+    arn = r1.headers.get('x-amz-durable-execution-arn', '')
+    check('durable start returns the ARN', r1.status == 200 and arn.startswith(
+        'arn:aws:lambda:us-east-1:123456789012:function:lambdaDurable:$LATEST'
+        '/durable-execution/order-42_a/'), describe(r1))
+    r2 = invoke(mock, 'lambdaDurable', b'{"order":42}', headers=name)
+    check('same name, same payload: the same execution',
+          r2.status == 200 and r2.headers.get('x-amz-durable-execution-arn') == arn
+          and r2.body == r1.body, describe(r2))
+    r3 = invoke(mock, 'lambdaDurable', b'{"order":43}', headers=name)
+    check('same name, other payload -> 409', is_error(
+        r3, 409, 'DurableExecutionAlreadyStartedException'), describe(r3))
+    runs = [e for e in stats(mock)['durable_executions'] if e['name'] == 'order-42_a']
+    check('one execution, three starts', len(runs) == 1 and runs[0]['starts'] == 3, runs)
+    r = invoke(mock, 'lambdaDurable', b'{}', headers={'X-Amz-Invocation-Type': 'Event'})
+    check('unnamed Event start has an ARN', r.status == 202
+          and '/durable-execution/' in r.headers.get('x-amz-durable-execution-arn', ''), describe(r))
+    r = invoke(mock, 'lambdaTest', headers=name)
+    check('durable name for a plain function -> 400',
+          is_error(r, 400, 'InvalidParameterValueException', key='message'), describe(r))
+    r = invoke(mock, 'lambdaDurable', headers={'X-Amz-Durable-Execution-Name': 'a.b'})
+    check('durable name outside its pattern -> ValidationException',
+          is_error(r, 400, 'ValidationException', key='message'), describe(r))
+
+    # Error bodies: the message member as the model's shape spells it.
+    for code, status, key in (('ResourceNotReadyException', 502, 'message'),
+                              ('EC2AccessDeniedException', 502, 'Message'),
+                              ('RecursiveInvocationException', 400, 'Message'),
+                              ('DurableExecutionAlreadyStartedException', 409, 'Message')):
+        r = invoke(mock, 'mockStatus', json.dumps({'status': status, 'code': code}).encode())
+        check(f'{code} body uses {key}', is_error(r, status, code, key=key), describe(r))
+
+    # botocore's own client, where its model knows the 2025 members.
+    rules = stats(mock)['invoke_header_rules']
+    client = botocore.session.get_session().create_client(
+        'lambda', region_name=REGION, endpoint_url=f'http://127.0.0.1:{mock.port}',
+        aws_access_key_id=ENV[0], aws_secret_access_key=ENV[1],
+        config=Config(retries={'max_attempts': 1}))
+    members = client.meta.service_model.operation_model('Invoke').input_shape.members
+    if 'TenantId' in members and 'DurableExecutionName' in members:
+        check('mock reads the header rules from botocore', rules == {
+            'TenantId': 'botocore', 'DurableExecutionName': 'botocore'}, rules)
+        out = client.invoke(FunctionName='lambdaTenant', TenantId='green', Payload=b'{}')
+        check('botocore client: TenantId', json.loads(out['Payload'].read())['tenant'] == 'green',
+              out)
+        out = client.invoke(FunctionName='lambdaDurable', DurableExecutionName='via-botocore',
+                            Payload=b'{}')
+        check('botocore client: DurableExecutionArn',
+              '/durable-execution/via-botocore/' in out.get('DurableExecutionArn', ''), out)
+    else:
+        check('header rules are the mock\'s own for this botocore', rules == {
+            'TenantId': 'mock', 'DurableExecutionName': 'mock'}, rules)
+
+
 def test_clock_skew(mock):
     config(mock, clock_skew_seconds=600)
     r = invoke(mock, 'lambdaTest')
@@ -708,7 +805,7 @@ def main():
         for test in (test_basic, test_auth, test_names, test_invocation_types, test_payloads,
                      test_function_errors, test_forced_status, test_imds, test_keepalive,
                      test_expect_continue, test_chunked, test_sts, test_container,
-                     test_delivery, test_clock_skew):
+                     test_delivery, test_tenancy_durable, test_clock_skew):
             try:
                 test(mock)
             except Exception as exc:  # one broken group must not hide the others

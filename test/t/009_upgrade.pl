@@ -1,7 +1,9 @@
 # A database still at 0.2.0 served by this library: invocations keep flowing,
 # callbacks wait for ALTER EXTENSION awslambda UPDATE, which resolves the
 # callbacks of rows queued before it, and moves unfinished invocations into
-# the table of their own (0.4.0), where they are sent.
+# the table of their own (0.4.0), where they are sent.  A database at 0.3.0:
+# the functions of its definitions work, tenant ids wait for the update,
+# which keeps the roles' EXECUTE grants on the functions it makes anew.
 use strict;
 use warnings;
 use FindBin;
@@ -28,6 +30,11 @@ my ($rc, $out, $err) = $node->psql('up',
 	q{SELECT awslambda_invoke_async('lambdaTest', '{}', callback => 'public.cb')});
 like($err, qr/callbacks need version 0.3.0 of extension "awslambda".*\n.*ALTER EXTENSION awslambda UPDATE/,
 	'a callback asks for the update');
+
+($rc, $out, $err) = $node->psql('up',
+	q{SELECT awslambda_invoke('lambdaTenant', '{}', tenant_id => 'blue')});
+like($err, qr/function awslambda_invoke\(unknown, unknown, tenant_id => unknown\) does not exist/,
+	'a 0.2.0 database has no tenant_id argument yet');
 
 # A finished row whose callback the 0.2.0 library had yet to run.
 my $pending = $node->safe_psql('up', q{
@@ -82,6 +89,36 @@ is($node->safe_psql('up', "SELECT coalesce(callback_error, '') FROM awslambda_in
 my $new = $node->safe_psql('up', q{SELECT awslambda_invoke_async('lambdaTest', '{}', callback => 'public.cb')});
 ok($node->poll_query_until('up', "SELECT count(*) = 1 FROM cb_log WHERE id = '$new'"),
 	'callbacks queued after the update run');
+
+# A database at 0.3.0: the old definitions (no tenant_id, no durable_execution_arn) still work.
+$node->safe_psql('postgres', 'CREATE DATABASE v03');
+$node->safe_psql('v03', q{
+	CREATE EXTENSION awslambda VERSION '0.3.0';
+	CREATE ROLE app03;
+	GRANT EXECUTE ON FUNCTION awslambda_invoke(text, jsonb, text, text, text, jsonb, text),
+	                          awslambda_invoke_many(text, jsonb[], text, text, text, jsonb, text, boolean),
+	                          awslambda_invoke_async(text, jsonb, text, text, text, text) TO app03;
+});
+is($node->safe_psql('v03', q{SELECT status_code || ' ' || (payload->>'v') || ' ' || executed_version
+                               FROM awslambda_invoke('lambdaTest', '{"v": "0.3.0"}')}),
+	'200 0.3.0 $LATEST', 'awslambda_invoke of 0.3.0 works');
+is($node->safe_psql('v03', q{SELECT string_agg(ordinality || ':' || status_code, ',')
+                               FROM awslambda_invoke_many('lambdaTest', ARRAY['{}', '{}']::jsonb[])}),
+	'1:200,2:200', 'awslambda_invoke_many of 0.3.0 works');
+my $id03 = $node->safe_psql('v03', q{SELECT awslambda_invoke_async('lambdaTest', '{"v": "queued 0.3.0"}', 'RequestResponse')});
+ok(awl_wait_finished($node, 'v03'), 'an invocation queued in a 0.3.0 database is sent');
+is($node->safe_psql('v03', "SELECT status || ' ' || (response->>'v') FROM awslambda_invocations WHERE id = '$id03'"),
+	'succeeded queued 0.3.0', 'and its response recorded');
+$node->safe_psql('v03', 'ALTER EXTENSION awslambda UPDATE');
+is($node->safe_psql('v03', q{
+	SELECT string_agg(p.proname || ' ' || pg_catalog.has_function_privilege('app03', p.oid, 'EXECUTE'), ', ' ORDER BY p.proname)
+	  FROM pg_proc p WHERE p.proname IN ('awslambda_invoke', 'awslambda_invoke_many', 'awslambda_invoke_async')}),
+	'awslambda_invoke true, awslambda_invoke_async true, awslambda_invoke_many true',
+	'the update keeps the EXECUTE grants on the functions it makes anew (and leaves one of each)');
+my $tenant = $node->safe_psql('v03', q{SELECT awslambda_invoke_async('lambdaTenant', '{"v": "0.4.0"}', 'RequestResponse', tenant_id => 'blue')});
+ok(awl_wait_finished($node, 'v03'), 'a tenant invocation queued after the update is sent');
+is($node->safe_psql('v03', "SELECT status || ' ' || tenant_id || ' ' || (response->>'tenant') FROM awslambda_invocations WHERE id = '$tenant'"),
+	'succeeded blue blue', 'with its tenant id');
 
 # The updated extension has what a fresh one has.
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');

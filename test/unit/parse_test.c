@@ -406,11 +406,71 @@ name_tests(void)
 	}
 }
 
+/* ---- services sections of the config file ------------------------------ */
+
+static void
+services_value(const char *text, const char *section, const char *key, const char *want,
+			   int want_found)
+{
+	bool		found = false;
+	char	   *v = awl_ini_services_lookup(text, strlen(text), section, "lambda", key, &found);
+
+	result(found == (want_found != 0) &&
+		   (want == NULL ? v == NULL : (v != NULL && strcmp(v, want) == 0)),
+		   "services section lookup", text);
+	free(v);
+}
+
+static void
+services_tests(void)
+{
+	const char *config =
+		"[profile dev]\n"
+		"services = dev-services\n"
+		"endpoint_url = http://global.example\n"
+		"[services dev-services]\n"
+		"s3 =\n"
+		"  endpoint_url = http://s3.example\n"
+		"lambda =\n"
+		"  # a comment\n"
+		"  endpoint_url = http://127.0.0.1:4566 ; local\n"
+		"  other = 1\n"
+		"[services  empty ]\n"
+		"lambda = http://not-a-block.example\n"
+		"  endpoint_url = http://nested-under-a-value.example\n";
+
+	services_value(config, "dev-services", "endpoint_url", "http://127.0.0.1:4566", 1);
+	services_value(config, "dev-services", "missing", NULL, 1);
+	services_value(config, "empty", "endpoint_url", NULL, 1);
+	services_value(config, "dev", "endpoint_url", NULL, 0);
+	services_value("[services x]\nlambda =\n\tendpoint_url=http://tab.example", "x",
+				   "endpoint_url", "http://tab.example", 1);
+	services_value("[services x]\nlambda =\nendpoint_url = http://not-nested.example\n", "x",
+				   "endpoint_url", NULL, 1);
+	services_value("[servicesx]\nlambda =\n  endpoint_url = http://y\n", "x",
+				   "endpoint_url", NULL, 0);
+	services_value("", "x", "endpoint_url", NULL, 0);
+	/* The profile reader still skips nested lines. */
+	{
+		bool		found = false;
+		char	   *v = awl_ini_lookup(config, strlen(config), false, "dev", "endpoint_url", &found);
+
+		result(found && v && strcmp(v, "http://global.example") == 0, "profile value", config);
+		free(v);
+	}
+	result(awl_endpoint_url_ok("http://127.0.0.1:4566") && awl_endpoint_url_ok("https://h/p") &&
+		   !awl_endpoint_url_ok("ftp://h") && !awl_endpoint_url_ok("http://u@h") &&
+		   !awl_endpoint_url_ok("http://h?q") && !awl_endpoint_url_ok("http://h#f") &&
+		   !awl_endpoint_url_ok("http://h:0") && !awl_endpoint_url_ok(NULL),
+		   "endpoint URLs", "(several)");
+}
+
 int
 main(void)
 {
 	url_tests();
 	name_tests();
+	services_tests();
 	printf("parse: %d passed, %d failed\n", passed, failed);
 	return failed == 0 && passed > 100 ? 0 : 1;
 }
