@@ -21,6 +21,7 @@ OBJS = \
 	src/process.o \
 	src/queue.o \
 	src/sigv4.o \
+	src/stats.o \
 	src/sts.o
 
 DATA = sql/awslambda--0.1.0.sql sql/awslambda--0.1.0--0.2.0.sql sql/awslambda--0.2.0--0.3.0.sql sql/awslambda--0.3.0--0.4.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
@@ -28,7 +29,7 @@ PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
 
 # Regression tests need the mock Lambda endpoint and a server whose environment
 # points at it; test/run sets both up and then calls "make installcheck".
-REGRESS = seed kinesis_loop name_forms errors payloads cancel keepalive invoke fanout retries hostile faults aws_lambda privileges credentials_imds async invoke_api
+REGRESS = seed kinesis_loop name_forms errors payloads cancel keepalive invoke fanout retries hostile faults aws_lambda privileges credentials_imds async invoke_api stats
 REGRESS_OPTS = --load-extension=awslambda
 
 PKG_CONFIG ?= pkg-config
@@ -56,4 +57,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/http.h src/parse.h src/partition.h src/pg_compat.h src/sigv4.h awslambda.control
+$(OBJS): src/awslambda.h src/http.h src/parse.h src/partition.h src/pg_compat.h src/sigv4.h src/stats.h awslambda.control

@@ -4,7 +4,7 @@ start_nginx() {
   local port
   port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   sed -e "s|WORK|$WORK|g" -e "s|PORT|$port|" bench/nginx.conf >"$WORK/nginx.conf"
-  nginx -c "$WORK/nginx.conf" -p "$WORK" &
+  ${PIN:+$PIN} nginx -c "$WORK/nginx.conf" -p "$WORK" &
   NGINX_PID=$!
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
   static="http://127.0.0.1:$port"

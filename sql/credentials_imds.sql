@@ -100,3 +100,21 @@ BEGIN
 END $$;
 SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'imds_credential_requests')::int - :fetches_before AS fetches_after_expired_token;
 SELECT awslambda_fn('lambdaTest', '{"after":"rejections"}');
+
+-- One backend and one kept-alive connection to the mock, requests of every
+-- kind in turn on the same HTTP handle, which keeps its constant options
+-- from call to call: a POST (invoke); new credentials (PUT for the token,
+-- GETs for the role and the keys, each with 1 s timeouts and a 64 kB reply
+-- limit); then POSTs with a reply over 64 kB and a run over 1 s.  Each works
+-- only if nothing of the request before (method, body, limits) carried over.
+\c
+SELECT awslambda_fn('lambdaTest', '{"before":"methods"}');
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'imds_credential_requests')::int AS fetches_before \gset
+SET awslambda.profile = '';	-- another profile setting forgets the cached credentials
+SELECT length(awslambda_fn('lambdaLargePayload', '{"size": 100000}')) > 100000 AS reply_over_64kb;
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'imds_credential_requests')::int - :fetches_before AS credential_fetches;
+SELECT awslambda_fn('lambdaSleep', '{"seconds": 1.5}');
+SET awslambda.profile = '';
+SELECT awslambda_fn('lambdaSleep', '{"seconds": 1.5}');
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'imds_credential_requests')::int - :fetches_before AS credential_fetches;
+RESET awslambda.profile;

@@ -58,6 +58,29 @@ $$;
 SELECT current_setting('data_directory') || '/../tls/cert.pem' AS ca_file \gset
 SET awslambda.ca_file = :'ca_file';
 SELECT awslambda_fn('lambdaTest', '{"over":"https"}');
+-- A change of the CA file takes effect on the next call of the same session,
+-- with a verified connection to the same endpoint kept alive: without it
+-- the system's store refuses the certificate again, and so does a file
+-- without certificates; with it back, the call goes through.
+CREATE FUNCTION pg_temp.tls_call() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    detail text;
+BEGIN
+    PERFORM awslambda_fn('lambdaTest', '{}');
+    RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RETURN CASE WHEN detail ~* 'certificate' THEN 'refused (certificate)' ELSE 'failed: ' || detail END;
+END;
+$$;
+RESET awslambda.ca_file;
+SELECT pg_temp.tls_call() AS without_ca_file;
+SET awslambda.ca_file = :'ca_file';
+SELECT pg_temp.tls_call() AS with_ca_file;
+SET awslambda.ca_file = '/dev/null';
+SELECT pg_temp.tls_call() AS with_an_empty_ca_file;
+SET awslambda.ca_file = :'ca_file';
+SELECT awslambda_fn('lambdaTest', '{"over":"https again"}');
 CREATE ROLE regress_tls_user;
 SET ROLE regress_tls_user;
 SET awslambda.ca_file = '/tmp/evil.pem';

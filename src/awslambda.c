@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 
 #include "awslambda.h"
+#include "stats.h"
 
 PG_MODULE_MAGIC;
 
@@ -311,6 +312,8 @@ _PG_init(void)
 							   PGC_SIGHUP,
 							   GUC_LIST_INPUT,
 							   check_batch_sizes, NULL, NULL);
+
+	awl_stats_init(process_shared_preload_libraries_in_progress);
 
 	MarkGUCPrefixReserved("awslambda");
 

@@ -154,6 +154,7 @@ typedef struct AwlInvokeRequest
 	const char *tenant_id;		/* X-Amz-Tenant-Id, checked; NULL: none */
 	const char *durable_execution_name; /* X-Amz-Durable-Execution-Name,
 										 * checked; NULL: none */
+	bool		retry;			/* a later attempt of the same invocation (statistics) */
 } AwlInvokeRequest;
 
 /* A failed invocation, raised at once or kept per row by fan-out. */

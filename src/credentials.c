@@ -29,6 +29,7 @@
 #include "awslambda.h"
 #include "http.h"
 #include "parse.h"
+#include "sigv4.h"
 
 #define IMDS_DEFAULT_ENDPOINT	"http://169.254.169.254"
 #define ECS_DEFAULT_HOST		"http://169.254.170.2"
@@ -87,6 +88,8 @@ forget_credentials(void)
 	forget(&cache.secret_access_key);
 	forget(&cache.session_token);
 	cache.source = NULL;
+	/* and the signing key derived from the secret, with the signer's copy of it */
+	awl_sigv4_forget();
 }
 
 /* Wipes the secrets of a transient credential set (palloc'd strings). */

@@ -712,6 +712,7 @@ take_claimed(int i)
 	r->request_timeout_ms = awl_request_timeout_ms;
 	r->max_attempts = 1;		/* retried through the queue, with backoff */
 	r->allowed_checked = true;	/* by the caller, under its settings */
+	r->retry = c->attempts > 1; /* for the statistics */
 	if (queue_has_v04)
 	{
 		/* Checked when queued; ASCII, the same in every server encoding. */
@@ -1587,6 +1588,7 @@ form_batch(int first)
 		if (size + g->req.payload_len + 1 + 39 > max)
 			break;
 		size += g->req.payload_len + 1 + 39;
+		f->req.retry = f->req.retry || g->req.retry;	/* statistics */
 		f->members[f->nmembers++] = g;
 		g->started = true;		/* in flight with f */
 	}

@@ -82,7 +82,8 @@ awl_buffer_append(AwlBuffer *buf, const char *ptr, size_t n)
 	}
 	if (buf->len + n + 1 > buf->cap)
 	{
-		size_t		newcap = Max(buf->cap * 2, 8192);
+		/* Small first: most replies and their headers are a few hundred bytes. */
+		size_t		newcap = Max(buf->cap * 2, 1024);
 		char	   *newdata;
 
 		while (newcap < buf->len + n + 1)
@@ -171,13 +172,72 @@ awl_http_init(int n)
 	}
 }
 
-/* Sets every option of one request; the handle is reset so nothing leaks between calls. */
+/*
+ * What an easy handle was configured with, kept in its CURLOPT_PRIVATE: a
+ * handle that has none (new, or reset) gets every constant option first.
+ */
+typedef struct AwlEasyConfig
+{
+	char	   *ca_file;		/* awslambda.ca_file when configured, malloc'd */
+} AwlEasyConfig;
+
+/*
+ * Sets the options that are the same for every request on easy handle h:
+ * from scratch (curl_easy_reset) so nothing of an earlier configuration
+ * stays behind, for the current awslambda.ca_file.
+ */
+static void
+awl_http_configure(CURL *h, AwlEasyConfig *cfg)
+{
+	const char *ca = (awl_ca_file && awl_ca_file[0]) ? awl_ca_file : NULL;
+
+	curl_easy_reset(h);
+	free(cfg->ca_file);
+	cfg->ca_file = ca ? strdup(ca) : NULL;
+	if (ca && cfg->ca_file == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	curl_easy_setopt(h, CURLOPT_PRIVATE, cfg);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "awslambda/" AWL_VERSION " libcurl/" LIBCURL_VERSION);
+	/* Accept (and undo) any encoding libcurl knows, should a proxy compress. */
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, awl_progress_callback);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, awl_body_callback);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, awl_header_callback);
+}
+
+/*
+ * Sets the options of one request.  The constant ones stay on the handle
+ * from call to call (set again when awslambda.ca_file changes); everything
+ * a request may differ in is set every time, so nothing of the previous
+ * request (its method, body, limits, headers) carries over.  libcurl reads
+ * the header lines in place, without copies, until awl_http_detach.
+ */
 static void
 awl_http_setup(AwlTransfer *x)
 {
 	const AwlHttpRequest *req = &x->req;
-	struct curl_slist *list = NULL;
 	CURL	   *h = x->easy;
+	AwlEasyConfig *cfg = NULL;
+	const char *ca = (awl_ca_file && awl_ca_file[0]) ? awl_ca_file : NULL;
+	static char no_content_type[] = "Content-Type:";
+	static char no_expect[] = "Expect:";
+	struct curl_slist *list;
+	int			n = req->nheaders + 2;
 	int			i;
 
 	x->errbuf[0] = '\0';
@@ -188,69 +248,53 @@ awl_http_setup(AwlTransfer *x)
 	x->body.limit = req->max_response;
 	x->headers.limit = 256 * 1024;
 
-	curl_easy_reset(h);
+	if (curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **) &cfg) != CURLE_OK || cfg == NULL)
+	{
+		cfg = MemoryContextAllocZero(TopMemoryContext, sizeof(AwlEasyConfig));
+		awl_http_configure(h, cfg);
+	}
+	else if (ca ? (cfg->ca_file == NULL || strcmp(cfg->ca_file, ca) != 0) : cfg->ca_file != NULL)
+		awl_http_configure(h, cfg);
+
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (awl_ca_file && awl_ca_file[0])
-		curl_easy_setopt(h, CURLOPT_CAINFO, awl_ca_file);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "awslambda/" AWL_VERSION " libcurl/" LIBCURL_VERSION);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
 	/* A Content-Length over the limit fails at once instead of after the download. */
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) req->max_response);
-	/* Accept (and undo) any encoding libcurl knows, should a proxy compress. */
-	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, awl_progress_callback);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, awl_body_callback);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->body);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, awl_header_callback);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x->headers);
 
 	if (strcmp(req->method, "GET") == 0)
+	{
+		/* No body of an earlier POST stays attached (POSTFIELDS implies POST). */
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, (char *) NULL);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) -1);
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, (char *) NULL);
+	}
 	else
 	{
 		/* POSTFIELDS does not copy: the body outlives the transfer. */
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body_len > 0 ? req->body : "");
-		if (strcmp(req->method, "POST") != 0)
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
+						 strcmp(req->method, "POST") != 0 ? req->method : (char *) NULL);
 	}
 
 	/*
-	 * "Content-Type:" and "Expect:" with no value stop libcurl from adding
-	 * its form-urlencoded type and the 100-continue round trip.
+	 * The header list points at the request's own lines rather than copies,
+	 * so the only copies of a token or a signature are the caller's, which
+	 * it wipes.  "Content-Type:" and "Expect:" with no value stop libcurl
+	 * from adding its form-urlencoded type and the 100-continue round trip.
 	 */
-	list = curl_slist_append(list, "Content-Type:");
-	if (list)
-		list = curl_slist_append(list, "Expect:");
-	for (i = 0; list != NULL && i < req->nheaders; i++)
-	{
-		struct curl_slist *next = curl_slist_append(list, req->headers[i]);
-
-		if (next == NULL)
-		{
-			curl_slist_free_all(list);
-			list = NULL;
-		}
-		else
-			list = next;
-	}
-	if (list == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+	list = palloc(n * sizeof(struct curl_slist));
+	list[0].data = no_content_type;
+	list[1].data = no_expect;
+	for (i = 0; i < req->nheaders; i++)
+		list[i + 2].data = unconstify(char *, req->headers[i]);
+	for (i = 0; i < n; i++)
+		list[i].next = i + 1 < n ? &list[i + 1] : NULL;
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
 	x->list = list;
 }
@@ -287,15 +331,15 @@ awl_http_classify(CURLcode rc, const AwlBuffer *body)
 static void
 awl_http_detach(AwlTransfer *x)
 {
-	struct curl_slist *item;
-
 	curl_multi_remove_handle(x->multi, x->easy);
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
-	/* libcurl's copies of the header lines hold the token and the signature. */
-	for (item = x->list; item; item = item->next)
-		explicit_bzero(item->data, strlen(item->data));
-	curl_slist_free_all(x->list);
+	/* Nothing may point into the request, its buffers or this slot any more. */
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, (struct curl_slist *) NULL);
+	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, (char *) NULL);
+	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, (char *) NULL);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, (void *) NULL);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, (void *) NULL);
+	if (x->list)
+		pfree(x->list);
 	x->list = NULL;
 	x->index = -1;
 }
@@ -335,6 +379,7 @@ static const char *const awl_wait_names[AWL_WAIT_COUNT] = {
 	[AWL_WAIT_CREDENTIALS] = "AwsLambdaCredentials",
 	[AWL_WAIT_BACKOFF] = "AwsLambdaRetryBackoff",
 	[AWL_WAIT_DISPATCHER] = "AwsLambdaDispatcherIdle",
+	[AWL_WAIT_DISPATCHER_SENDING] = "AwsLambdaDispatcherSending",
 };
 
 /*
@@ -646,7 +691,7 @@ awl_http_stream_drive(AwlHttpStream *s, long wait_ms, bool wake_on_latch,
 		if (left <= 0 || (wake_on_latch && MyLatch->is_set))
 			return 0;
 
-		pgstat_report_wait_start(awl_wait_event(AWL_WAIT_HTTP));
+		pgstat_report_wait_start(awl_wait_event(AWL_WAIT_DISPATCHER_SENDING));
 		mc = curl_multi_wait(s->multi, NULL, 0, (int) Min(left, AWL_HTTP_POLL_MS), NULL);
 		pgstat_report_wait_end();
 		if (mc != CURLM_OK)

@@ -18,6 +18,7 @@ typedef enum AwlWait
 	AWL_WAIT_CREDENTIALS,		/* a credential or role request */
 	AWL_WAIT_BACKOFF,			/* the delay before a retry */
 	AWL_WAIT_DISPATCHER,		/* the dispatcher and its launcher, idle */
+	AWL_WAIT_DISPATCHER_SENDING,	/* the dispatcher, with invocations in flight */
 	AWL_WAIT_COUNT
 } AwlWait;
 
@@ -59,7 +60,8 @@ typedef struct AwlHttpResponse
 
 /*
  * Fills request i just before it starts (so signatures are fresh); the
- * request and its body must stay valid until its AwlHttpDone call.
+ * request, its header lines and its body must stay valid until its
+ * AwlHttpDone call (libcurl reads the header lines in place, uncopied).
  */
 typedef void (*AwlHttpStart) (int i, AwlHttpRequest *req, void *arg);
 
@@ -75,7 +77,8 @@ extern void awl_http_perform_many(int n, int max_parallel, AwlHttpStart start,
 								  AwlHttpDone done, void *arg);
 
 /*
- * Performs one request on the backend's shared connection pool.  Transport
+ * Performs one request on the backend's shared connection pool; the
+ * request's header lines and body must stay valid until it returns.  Transport
  * failures are reported in resp->failure; a query cancel or termination
  * aborts the transfer and is raised as the usual ERROR/FATAL.
  */

@@ -28,6 +28,7 @@
 #include "http.h"
 #include "parse.h"
 #include "sigv4.h"
+#include "stats.h"
 
 #define INVOKE_PATH_PREFIX	"/2015-03-31/functions/"
 /* Lambda's synchronous response limit is 6 MB; leave room for error documents. */
@@ -96,6 +97,66 @@ awl_parse_function_name(const char *name, awl_function_name *parts)
 }
 
 /*
+ * awslambda.allowed_functions split into its patterns, kept until the
+ * setting's text changes (SET, SET ROLE, a new login's role setting).
+ */
+static struct
+{
+	char	   *text;			/* the setting they were parsed from */
+	char	   *buf;			/* a copy cut into the patterns */
+	char	  **patterns;		/* trimmed, none empty */
+	int			n;
+}			allowed;
+
+/* The patterns of awslambda.allowed_functions, parsed when the setting changed. */
+static char **
+allowed_list(int *n)
+{
+	const char *setting = awl_allowed_functions;
+	char	   *copy;
+	char	   *buf;
+	char	  **patterns;
+	char	   *tok;
+	char	   *save = NULL;
+	int			cap = 1;
+	int			count = 0;
+	const char *c;
+
+	if (allowed.text == NULL || strcmp(allowed.text, setting) != 0)
+	{
+		for (c = setting; *c; c++)
+			cap += (*c == ',');
+		buf = MemoryContextStrdup(TopMemoryContext, setting);
+		patterns = MemoryContextAlloc(TopMemoryContext, cap * sizeof(char *));
+		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		{
+			char	   *end;
+
+			while (*tok == ' ' || *tok == '\t')
+				tok++;
+			end = tok + strlen(tok);
+			while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+				*--end = '\0';
+			if (*tok)
+				patterns[count++] = tok;
+		}
+		copy = MemoryContextStrdup(TopMemoryContext, setting);
+		if (allowed.text)
+		{
+			pfree(allowed.text);
+			pfree(allowed.buf);
+			pfree(allowed.patterns);
+		}
+		allowed.text = copy;
+		allowed.buf = buf;
+		allowed.patterns = patterns;
+		allowed.n = count;
+	}
+	*n = allowed.n;
+	return allowed.patterns;
+}
+
+/*
  * Enforces awslambda.allowed_functions: a comma-separated list of patterns;
  * one with a ':' is matched against the name as given (ARNs), others against
  * the bare function name as Lambda reads it.  Empty allows everything.
@@ -103,25 +164,25 @@ awl_parse_function_name(const char *name, awl_function_name *parts)
 static void
 check_allowed(const char *name, const awl_function_name *parts)
 {
-	char	   *list;
-	char	   *bare;
-	char	   *tok;
-	char	   *save = NULL;
+	char	  **patterns;
+	char	   *bare = NULL;
+	int			n;
+	int			i;
 
 	if (awl_allowed_functions == NULL || awl_allowed_functions[0] == '\0')
 		return;
-	list = pstrdup(awl_allowed_functions);
-	bare = pnstrdup(parts->name, parts->name_len);
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	patterns = allowed_list(&n);
+	for (i = 0; i < n; i++)
 	{
-		char	   *end;
-
-		while (*tok == ' ' || *tok == '\t')
-			tok++;
-		end = tok + strlen(tok);
-		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		if (*tok && awl_glob_match(tok, strchr(tok, ':') ? name : bare))
+		if (strchr(patterns[i], ':'))
+		{
+			if (awl_glob_match(patterns[i], name))
+				return;
+			continue;
+		}
+		if (bare == NULL)
+			bare = pnstrdup(parts->name, parts->name_len);
+		if (awl_glob_match(patterns[i], bare))
 			return;
 	}
 	ereport(ERROR,
@@ -197,13 +258,28 @@ awl_invoke_check(const AwlInvokeRequest *req)
 	return t.region;
 }
 
+/* a, b and c (c may be NULL) in one palloc'd string: cheaper than psprintf per call. */
+static char *
+concat3(const char *a, const char *b, const char *c)
+{
+	size_t		la = strlen(a);
+	size_t		lb = strlen(b);
+	size_t		lc = c ? strlen(c) : 0;
+	char	   *s = palloc(la + lb + lc + 1);
+
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb);
+	memcpy(s + la + lb, c ? c : "", lc + 1);
+	return s;
+}
+
 /* Appends one header both to the signing list and to the wire lines. */
 static void
 add_header(awl_sigv4_header *sig, char **wire, int *n, const char *name, const char *value)
 {
 	sig[*n].name = name;
 	sig[*n].value = value;
-	wire[*n] = psprintf("%s: %s", name, value);
+	wire[*n] = concat3(name, ": ", value);
 	(*n)++;
 }
 
@@ -840,6 +916,8 @@ typedef struct InvokeBatch
 	long	   *offsets;		/* per request: the clock correction it was signed with */
 	bool		may_retry;		/* attempts remain for retryable errors */
 	bool		reset_credentials;
+	bool		async;			/* the dispatcher's stream (statistics) */
+	AwlStatsAttempt *stats;		/* per request: its attempt being timed */
 } InvokeBatch;
 
 /* Builds and signs request i just before it is sent. */
@@ -891,7 +969,7 @@ start_invoke(int i, AwlHttpRequest *hreq, void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not sign the Lambda request")));
-	wire[n++] = psprintf("Authorization: %s", authz);
+	wire[n++] = concat3("Authorization: ", authz, NULL);
 	explicit_bzero(authz, strlen(authz));
 	free(authz);
 	b->lines[i] = wire;
@@ -899,7 +977,7 @@ start_invoke(int i, AwlHttpRequest *hreq, void *arg)
 
 	hreq->method = "POST";
 	hreq->url = t->query ? psprintf("%s%s?%s", t->base_url, t->path, t->query)
-		: psprintf("%s%s", t->base_url, t->path);
+		: concat3(t->base_url, t->path, NULL);
 	hreq->headers = (const char *const *) wire;
 	hreq->nheaders = n;
 	hreq->body = req->payload;
@@ -907,6 +985,7 @@ start_invoke(int i, AwlHttpRequest *hreq, void *arg)
 	hreq->connect_timeout_ms = req->connect_timeout_ms;
 	hreq->timeout_ms = req->request_timeout_ms;
 	hreq->max_response = MAX_RESPONSE_BYTES;
+	awl_stats_start(&b->stats[i]);
 }
 
 /* Zeroes and forgets the header lines (token, signature) of request i. */
@@ -991,11 +1070,22 @@ finish_invoke(int i, AwlHttpResponse *resp, void *arg)
 		}
 	}
 
+	awl_stats_count(&b->stats[i], req, b->targets[i].region, b->async, resp, result);
 	if (result->error && b->fail_fast &&
 		!(result->error->credentials_rejected && b->may_retry_expired) &&
 		!(result->error->clock_skewed && b->may_retry_skewed) &&
 		!(result->error->retryable && b->may_retry))
 		awl_invoke_raise(result->error);
+}
+
+/* Counts the attempts of b still in flight as abandoned (statistics; never raises). */
+static void
+count_abandoned(InvokeBatch *b, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		awl_stats_count(&b->stats[i], &b->reqs[i], b->targets[i].region, b->async, NULL, NULL);
 }
 
 /*
@@ -1020,6 +1110,7 @@ run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 	b.targets = palloc0(n * sizeof(InvokeTarget));
 	b.lines = palloc0(n * sizeof(char **));
 	b.nlines = palloc0(n * sizeof(int));
+	b.stats = palloc0(n * sizeof(AwlStatsAttempt));
 
 	/* Everything that may need instance metadata happens before the batch runs. */
 	for (i = 0; i < n; i++)
@@ -1032,6 +1123,7 @@ run_round(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n,
 	}
 	PG_CATCH();
 	{
+		count_abandoned(&b, n);
 		for (i = 0; i < n; i++)
 			wipe_request(&b, i);
 		if (b.reset_credentials)
@@ -1078,6 +1170,7 @@ resend(const AwlInvokeRequest *reqs, AwlInvokeResult *results, int n, int max_pa
 		if (results[i].error && match(results[i].error))
 		{
 			again[nagain] = reqs[i];
+			again[nagain].retry = true;
 			index[nagain++] = i;
 		}
 	if (nagain > 0)
@@ -1235,6 +1328,8 @@ awl_invoke_stream_create(int max_parallel)
 	s->b.nlines = palloc0(n * sizeof(int));
 	s->b.offsets = palloc0(n * sizeof(long));
 	s->b.fail_fast = false;
+	s->b.async = true;
+	s->b.stats = palloc0(n * sizeof(AwlStatsAttempt));
 	MemoryContextSwitchTo(old);
 	return s;
 }
@@ -1262,6 +1357,7 @@ stream_start(AwlInvokeStream *s, int i)
 	PG_CATCH();
 	{
 		wipe_request(&s->b, i);
+		s->b.stats[i].running = false;	/* not sent */
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -1333,6 +1429,7 @@ stream_report(AwlInvokeStream *s, bool may_resend, AwlInvokeStreamDone done, voi
 			 (err->credentials_rejected && refreshable && s->signed_with[i] < s->generation)))
 		{
 			s->resent[i] = s->resend[i] = true;
+			s->reqs[i].retry = true;
 			s->nresend++;
 			continue;
 		}
@@ -1414,6 +1511,7 @@ awl_invoke_stream_abort(AwlInvokeStream *s)
 	int			i;
 
 	awl_http_stream_abort(s->http);
+	count_abandoned(&s->b, s->nslots);
 	for (i = 0; i < s->nslots; i++)
 	{
 		wipe_request(&s->b, i);

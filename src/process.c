@@ -40,6 +40,7 @@
 #include "utils/wait_event.h"
 
 #include "awslambda.h"
+#include "http.h"
 
 extern char **environ;
 
@@ -239,12 +240,12 @@ wait_helper(const char *what, int timeout_ms, size_t max_output, char *buf,
 		if (helper_fd >= 0)
 			rc = WaitLatchOrSocket(MyLatch,
 								   WL_SOCKET_READABLE | WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								   helper_fd, remaining, PG_WAIT_EXTENSION);
+								   helper_fd, remaining, awl_wait_event(AWL_WAIT_CREDENTIALS));
 		else
 			rc = WaitLatchOrSocket(MyLatch,
 								   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 								   PGINVALID_SOCKET, Min(remaining, HELPER_POLL_MS),
-								   PG_WAIT_EXTENSION);
+								   awl_wait_event(AWL_WAIT_CREDENTIALS));
 		if (rc & WL_LATCH_SET)
 		{
 			ResetLatch(MyLatch);

@@ -8,7 +8,9 @@
  * The rules follow the generic (non-S3) signer: the path is normalized and
  * percent-encoded once more, query parameters are decoded, re-encoded and
  * sorted, header names are lower-cased and values trimmed with inner
- * whitespace runs collapsed.  Key material is wiped before returning.
+ * whitespace runs collapsed.  Key material is wiped before returning, but
+ * for the signing key of the last signature (and the secret it came from),
+ * kept for the next one until awl_sigv4_forget().
  *
  *-------------------------------------------------------------------------
  */
@@ -17,9 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* SHA256_Init() and friends: deprecated in OpenSSL 3 but direct, see sha256(). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include "sigv4.h"
@@ -79,7 +82,13 @@ buf_str(Buf *b, const char *s)
 static void
 buf_char(Buf *b, char c)
 {
-	buf_add(b, &c, 1);
+	if (b->len + 2 <= b->cap && !b->failed)
+	{
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+	}
+	else
+		buf_add(b, &c, 1);
 }
 
 /* Returns the string (never NULL unless failed), or NULL after freeing. */
@@ -110,18 +119,26 @@ encode_into(Buf *b, const char *s, size_t len, int keep_slash)
 	static const char hex[] = "0123456789ABCDEF";
 	size_t		i;
 
-	for (i = 0; i < len; i++)
+	i = 0;
+	while (i < len)
 	{
-		unsigned char c = (unsigned char) s[i];
+		size_t		run = i;
+		unsigned char c;
 
-		if (is_unreserved(c) || (keep_slash && c == '/'))
-			buf_char(b, (char) c);
-		else
+		/* Runs that stay as they are go in one piece. */
+		while (run < len && (is_unreserved((unsigned char) s[run]) || (keep_slash && s[run] == '/')))
+			run++;
+		if (run > i)
+			buf_add(b, s + i, run - i);
+		if (run == len)
+			break;
+		c = (unsigned char) s[run];
 		{
 			char		esc[3] = {'%', hex[c >> 4], hex[c & 15]};
 
 			buf_add(b, esc, 3);
 		}
+		i = run + 1;
 	}
 }
 
@@ -169,29 +186,19 @@ decode_into(Buf *b, const char *s, size_t len)
 }
 
 /*
- * SHA-256 through one digest context fetched once: OpenSSL 3's one-shot
- * SHA256() and HMAC() look the algorithm up on every call, which costs
- * more than hashing a short request.  Returns 0 on failure.
+ * SHA-256 with OpenSSL's low-level functions: the EVP interface of OpenSSL 3
+ * dispatches through its provider on every initialisation, which costs more
+ * than hashing a short request.  The context is wiped: it may have seen a
+ * token.  Returns 0 on failure.
  */
-static EVP_MD_CTX *
-digest_begin(void)
-{
-	static EVP_MD *md = NULL;
-	static EVP_MD_CTX *ctx = NULL;
-
-	if (md == NULL && (md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
-		return NULL;
-	if (ctx == NULL && (ctx = EVP_MD_CTX_new()) == NULL)
-		return NULL;
-	return EVP_DigestInit_ex(ctx, md, NULL) ? ctx : NULL;
-}
-
 static int
 sha256(const void *data, size_t len, unsigned char out[32])
 {
-	EVP_MD_CTX *ctx = digest_begin();
+	SHA256_CTX	c;
+	int			ok = SHA256_Init(&c) && SHA256_Update(&c, data, len) && SHA256_Final(out, &c);
 
-	return ctx && EVP_DigestUpdate(ctx, data, len) && EVP_DigestFinal_ex(ctx, out, NULL);
+	OPENSSL_cleanse(&c, sizeof(c));
+	return ok;
 }
 
 void
@@ -214,10 +221,19 @@ awl_sha256_hex(const void *data, size_t len, char out[65])
 void
 awl_sigv4_amz_date(time_t t, char out[17])
 {
+	/* Calls come many to a second: format each second once. */
+	static time_t last_t = (time_t) -1;
+	static char last[17];
 	struct tm	tm;
 
-	gmtime_r(&t, &tm);
-	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+	if (t != last_t)
+	{
+		gmtime_r(&t, &tm);
+		if (strftime(last, sizeof(last), "%Y%m%dT%H%M%SZ", &tm) == 0)
+			last[0] = '\0';
+		last_t = t;
+	}
+	memcpy(out, last, 17);
 }
 
 /*
@@ -410,17 +426,22 @@ add_trimmed(Buf *b, const char *v)
 
 	while (is_space(*v))
 		v++;
-	for (; *v; v++)
+	while (*v)
 	{
+		const char *run = v;
+
 		if (is_space(*v))
-			pending_space = 1;
-		else
 		{
-			if (pending_space)
-				buf_char(b, ' ');
-			pending_space = 0;
-			buf_char(b, *v);
+			pending_space = 1;
+			v++;
+			continue;
 		}
+		if (pending_space)
+			buf_char(b, ' ');
+		pending_space = 0;
+		while (*v && !is_space(*v))
+			v++;
+		buf_add(b, run, v - run);
 	}
 }
 
@@ -493,58 +514,91 @@ canonical_headers(Buf *out, Buf *signed_list, const awl_sigv4_header *headers, i
 	free(h);
 }
 
-/* HMAC-SHA256 (RFC 2104) on the shared digest context. */
+/* An HMAC-SHA256 key (RFC 2104) as the hash states after its two pads. */
+typedef struct HmacKey
+{
+	SHA256_CTX	inner;
+	SHA256_CTX	outer;
+} HmacKey;
+
 static int
-hmac(const unsigned char *key, size_t keylen, const char *msg, unsigned char out[32])
+hmac_init(HmacKey *hk, const unsigned char *key, size_t keylen)
 {
 	unsigned char k[64] = {0};
 	unsigned char pad[64];
-	unsigned char inner[32];
-	EVP_MD_CTX *ctx;
-	int			ok;
+	int			ok = 1;
 	int			i;
 
 	if (keylen > sizeof(k))
-	{
-		if (!sha256(key, keylen, k))
-			return 0;
-	}
+		ok = sha256(key, keylen, k);
 	else
 		memcpy(k, key, keylen);
 	for (i = 0; i < 64; i++)
 		pad[i] = k[i] ^ 0x36;
-	ok = (ctx = digest_begin()) != NULL && EVP_DigestUpdate(ctx, pad, 64) &&
-		EVP_DigestUpdate(ctx, msg, strlen(msg)) && EVP_DigestFinal_ex(ctx, inner, NULL);
+	ok = ok && SHA256_Init(&hk->inner) && SHA256_Update(&hk->inner, pad, 64);
 	for (i = 0; i < 64; i++)
 		pad[i] = k[i] ^ 0x5c;
-	ok = ok && (ctx = digest_begin()) != NULL && EVP_DigestUpdate(ctx, pad, 64) &&
-		EVP_DigestUpdate(ctx, inner, 32) && EVP_DigestFinal_ex(ctx, out, NULL);
+	ok = ok && SHA256_Init(&hk->outer) && SHA256_Update(&hk->outer, pad, 64);
 	OPENSSL_cleanse(k, sizeof(k));
 	OPENSSL_cleanse(pad, sizeof(pad));
+	return ok;
+}
+
+/* HMAC of msg under a prepared key, which stays usable. */
+static int
+hmac_final(const HmacKey *hk, const char *msg, size_t len, unsigned char out[32])
+{
+	SHA256_CTX	c = hk->inner;
+	unsigned char inner[32];
+	int			ok;
+
+	ok = SHA256_Update(&c, msg, len) && SHA256_Final(inner, &c);
+	c = hk->outer;
+	ok = ok && SHA256_Update(&c, inner, 32) && SHA256_Final(out, &c);
+	OPENSSL_cleanse(&c, sizeof(c));
 	OPENSSL_cleanse(inner, sizeof(inner));
 	return ok;
 }
 
-/*
- * The last signing key and a digest of what it was derived from: the key
- * changes once a day per credential, so the four-HMAC chain is skipped on
- * almost every call (the AWS SDKs cache it too).
- */
-static unsigned char cached_key[32];
-static unsigned char cached_for[SHA256_DIGEST_LENGTH];
-static int	cached_valid = 0;
-
+/* HMAC-SHA256 of a NUL-terminated message. */
 static int
-key_inputs_digest(const awl_sigv4_signing *sig, const char *date, unsigned char out[32])
+hmac(const unsigned char *key, size_t keylen, const char *msg, unsigned char out[32])
 {
-	EVP_MD_CTX *ctx = digest_begin();
+	HmacKey		hk;
+	int			ok = hmac_init(&hk, key, keylen) && hmac_final(&hk, msg, strlen(msg), out);
 
-	return ctx &&
-		EVP_DigestUpdate(ctx, sig->secret_access_key, strlen(sig->secret_access_key) + 1) &&
-		EVP_DigestUpdate(ctx, date, strlen(date) + 1) &&
-		EVP_DigestUpdate(ctx, sig->region, strlen(sig->region) + 1) &&
-		EVP_DigestUpdate(ctx, sig->service, strlen(sig->service) + 1) &&
-		EVP_DigestFinal_ex(ctx, out, NULL);
+	OPENSSL_cleanse(&hk, sizeof(hk));
+	return ok;
+}
+
+/*
+ * The last signing key, prepared for HMAC, and what it was derived from: it
+ * changes once a day per secret, so the four-HMAC chain is skipped on almost
+ * every call (the AWS SDKs cache it too).  The secret is kept to recognise
+ * it, compared in constant time; date, region and service are not secret.
+ */
+static struct
+{
+	int			valid;
+	char	   *secret;			/* malloc'd copy */
+	size_t		secret_len;
+	char		date[9];
+	char	   *region;			/* malloc'd */
+	char	   *service;		/* malloc'd */
+	HmacKey		key;
+}			cached;
+
+void
+awl_sigv4_forget(void)
+{
+	if (cached.secret)
+	{
+		OPENSSL_cleanse(cached.secret, cached.secret_len);
+		free(cached.secret);
+	}
+	free(cached.region);
+	free(cached.service);
+	OPENSSL_cleanse(&cached, sizeof(cached));	/* zeroes: nothing is valid */
 }
 
 /* kSigning = HMAC chain over date, region, service, "aws4_request". */
@@ -570,23 +624,43 @@ derive_signing_key(const awl_sigv4_signing *sig, const char *date, unsigned char
 	return ok;
 }
 
-static int
-signing_key(const awl_sigv4_signing *sig, const char *date, unsigned char out[32])
+/* The prepared signing key for sig on date (YYYYMMDD), from the cache if it is that one. */
+static const HmacKey *
+signing_key(const awl_sigv4_signing *sig, const char *date)
 {
-	unsigned char inputs[SHA256_DIGEST_LENGTH];
+	size_t		slen = strlen(sig->secret_access_key);
+	unsigned char key[32];
+	int			ok;
 
-	if (!key_inputs_digest(sig, date, inputs))
-		return 0;
-	if (!cached_valid || CRYPTO_memcmp(inputs, cached_for, sizeof(inputs)) != 0)
+	if (cached.valid && slen == cached.secret_len &&
+		strcmp(date, cached.date) == 0 &&
+		strcmp(sig->region, cached.region) == 0 &&
+		strcmp(sig->service, cached.service) == 0 &&
+		CRYPTO_memcmp(sig->secret_access_key, cached.secret, slen) == 0)
+		return &cached.key;
+
+	awl_sigv4_forget();
+	cached.secret = malloc(slen + 1);
+	cached.region = strdup(sig->region);
+	cached.service = strdup(sig->service);
+	if (cached.secret == NULL || cached.region == NULL || cached.service == NULL ||
+		strlen(date) >= sizeof(cached.date))
 	{
-		cached_valid = 0;
-		if (!derive_signing_key(sig, date, cached_key))
-			return 0;
-		memcpy(cached_for, inputs, sizeof(inputs));
-		cached_valid = 1;
+		awl_sigv4_forget();
+		return NULL;
 	}
-	memcpy(out, cached_key, 32);
-	return 1;
+	memcpy(cached.secret, sig->secret_access_key, slen + 1);
+	cached.secret_len = slen;
+	strcpy(cached.date, date);
+	ok = derive_signing_key(sig, date, key) && hmac_init(&cached.key, key, 32);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (!ok)
+	{
+		awl_sigv4_forget();
+		return NULL;
+	}
+	cached.valid = 1;
+	return &cached.key;
 }
 
 char *
@@ -599,7 +673,7 @@ awl_sigv4_authorization(const awl_sigv4_request *req, const awl_sigv4_signing *s
 	Buf			authz = {0};
 	char		date[9];
 	char		hash[65];
-	unsigned char key[32];
+	const HmacKey *key;
 	unsigned char mac[32];
 	char		sighex[65];
 	static const char hex[] = "0123456789abcdef";
@@ -643,7 +717,7 @@ awl_sigv4_authorization(const awl_sigv4_request *req, const awl_sigv4_signing *s
 	if (sts.failed)
 		goto done;
 
-	if (!signing_key(sig, date, key) || !hmac(key, 32, sts.data, mac))
+	if ((key = signing_key(sig, date)) == NULL || !hmac_final(key, sts.data, sts.len, mac))
 		goto done;
 	for (i = 0; i < 32; i++)
 	{
@@ -667,7 +741,6 @@ awl_sigv4_authorization(const awl_sigv4_request *req, const awl_sigv4_signing *s
 	result = buf_finish(&authz);
 
 done:
-	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(mac, sizeof(mac));
 	if (trace && result)
 	{

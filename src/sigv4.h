@@ -57,6 +57,12 @@ extern char *awl_uri_encode(const char *s, size_t len, int keep_slash);
 
 extern void awl_sha256_hex(const void *data, size_t len, char out[65]);
 
+/*
+ * Wipes and forgets the signing key kept from the last signature (and the
+ * copy of the secret it was derived from, kept to recognise it).
+ */
+extern void awl_sigv4_forget(void);
+
 /* X-Amz-Date for t, in UTC. */
 extern void awl_sigv4_amz_date(time_t t, char out[17]);
 

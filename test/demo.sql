@@ -77,4 +77,10 @@ SELECT * FROM awslambda_credentials();
 SELECT awslambda_fn('lambdaError', '{"reason":"demo"}');
 \echo '-- A function that does not exist (SQLSTATE 42883).'
 SELECT awslambda_fn('noSuchFunction', '{}');
+\set ON_ERROR_STOP 1
+\echo '-- What the server called, per function and kind (sync: sessions; async: the dispatcher).'
+\echo '-- SELECT function_name, kind, calls, succeeded, function_errors, api_errors, p50_ms, p99_ms FROM awslambda_stat_functions;'
+SELECT function_name, kind, calls, succeeded, function_errors, api_errors,
+       round(p50_time_ms::numeric, 2) AS p50_ms, round(p99_time_ms::numeric, 2) AS p99_ms
+  FROM awslambda_stat_functions ORDER BY function_name, kind;
 \echo '-- Done. test/run runs the whole test suite.'

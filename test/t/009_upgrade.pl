@@ -135,6 +135,17 @@ my $shape = q{
 	  FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
 	 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'awslambda')
 	UNION ALL
+	SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'awslambda_invocations'::regclass
+	UNION ALL
+	SELECT string_agg(p.oid::regprocedure || ' ' || coalesce(p.proacl::text, 'default'), E'\n' ORDER BY 1)
+	  FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+	 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'awslambda')
+	UNION ALL
+	SELECT string_agg(c.oid::regclass || ' ' || coalesce(c.relacl::text, 'default') || ' '
+	                  || coalesce(pg_get_viewdef(c.oid), ''), E'\n' ORDER BY 1)
+	  FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
+	 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'awslambda')
+	UNION ALL
 	SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull
 	                  || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY attnum)
 	  FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -153,7 +164,7 @@ my $shape = q{
 	                  || relrowsecurity || ' ' || coalesce(array_to_string(relacl, ','), ''), E'\n' ORDER BY relname)
 	  FROM pg_class WHERE relname IN ('awslambda_invocations', 'awslambda_invocations_pending')};
 is($node->safe_psql('up', $shape), $node->safe_psql('fresh', $shape),
-	'objects, columns, functions and policy equal a fresh install');
+	'objects, columns, functions, policy, privileges and views equal a fresh install');
 
 $node->stop;
 done_testing();

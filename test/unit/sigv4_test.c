@@ -355,6 +355,48 @@ helper_checks(void)
 		failed++;
 }
 
+/*
+ * The signer keeps the signing key from one signature to the next.  Walk
+ * through secret, date, region and service changing one at a time (a Gray
+ * code; the two secrets differ in their last byte only), and check that each
+ * signature, made with the kept key, is the one a fresh signer makes.
+ */
+static void
+key_cache_checks(void)
+{
+	static const char *const secrets[] = {SECRET_KEY, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ"};
+	static const char *const dates[] = {"20260101T000000Z", "20260102T000000Z"};
+	static const char *const regions[] = {"us-east-1", "eu-west-1"};
+	static const char *const services[] = {"lambda", "sts"};
+	awl_sigv4_header h[] = {{"Host", "lambda.us-east-1.amazonaws.com"}, {"X-Amz-Date", NULL}};
+	awl_sigv4_request r = {"POST", "/2015-03-31/functions/f/invocations", NULL, h, 2,
+	(const unsigned char *) "{}", 2};
+	int			ok = 1;
+	int			i;
+
+	for (i = 0; i < 34 && ok; i++)
+	{
+		int			g = (i % 17 == 16) ? 0 : (i % 17) ^ ((i % 17) >> 1);	/* back to the start once */
+		awl_sigv4_signing sig = {ACCESS_KEY, secrets[g & 1], regions[(g >> 2) & 1],
+		services[(g >> 3) & 1], dates[(g >> 1) & 1]};
+		char	   *kept;
+		char	   *fresh;
+
+		h[1].value = sig.amz_date;
+		kept = awl_sigv4_authorization(&r, &sig, NULL);
+		awl_sigv4_forget();
+		fresh = awl_sigv4_authorization(&r, &sig, NULL);
+		ok = check("key-cache", "signature with the kept key", kept ? kept : "(null)",
+				   fresh ? fresh : "(none)");
+		free(kept);
+		free(fresh);
+	}
+	if (ok)
+		passed++;
+	else
+		failed++;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -366,6 +408,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	helper_checks();
+	key_cache_checks();
 	snprintf(path, sizeof(path), "%s/sigv4", argv[1]);
 	walk(path, "sigv4", 0);
 	snprintf(path, sizeof(path), "%s/sigv4-lambda", argv[1]);
