@@ -1,6 +1,6 @@
 # Sourced by bench/run (server started with awslambda preloaded, nginx as the
 # static endpoint, $static set): the article's trigger under pgbench at full
-# speed for SOAK_MINUTES (10; 2 for a quick check), BENCH_TRIGGER_CLIENTS
+# speed for SOAK_MINUTES (10; 2 for a quick check), SOAK_CLIENTS (2) pgbench
 # clients, the dispatcher sending in the background.  Every SOAK_INTERVAL
 # seconds (60) it records inserts/s, invocations sent/s, the queue depth, the
 # oldest queued invocation's age, and the sizes (with indexes and TOAST) of the
@@ -10,11 +10,17 @@
 # Writes $WORK/soak.md, $WORK/soak.dat and bench/soak.svg.
 soak_minutes=${SOAK_MINUTES:-10}
 soak_interval=${SOAK_INTERVAL:-60}
-soak_clients=${BENCH_TRIGGER_CLIENTS:-4}
+soak_clients=${SOAK_CLIENTS:-2}
 soak_seconds=$((soak_minutes * 60))
 psql -c "ALTER SYSTEM SET awslambda.endpoint_url = '$static'" -c "SELECT pg_reload_conf()" >/dev/null
 psql -f bench/triggers.sql >/dev/null
 psql -c "TRUNCATE awslambda_invocations" >/dev/null
+# A first invocation, sent by the dispatcher the reload restarted.
+psql -c "SELECT awslambda_fn_async('lambdaTest', '{}')" >/dev/null
+for _ in $(seq 100); do
+  [ "$(psql -c "SELECT count(*) FROM awslambda_invocations WHERE finished_at IS NULL")" = 0 ] && break
+  sleep 0.1
+done
 printf '%s\n' "INSERT INTO reading_async (sensor, reading) VALUES ('sensor-' || :client_id, random() * 40);" \
   >"$WORK/soak_insert.sql"
 chmod 644 "$WORK/soak_insert.sql"
@@ -36,7 +42,9 @@ soak_pid=$!
 start=$(psql -c "SELECT clock_timestamp()")
 prev=$start
 prev_ins=0
-soak_dispatcher=$(psql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'awslambda dispatcher' AND datname = 'postgres'")
+# The dispatcher that the reload above started (the old one leaves at once).
+soak_pid() { psql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'awslambda dispatcher' AND datname = 'postgres'"; }
+soak_dispatcher=$(soak_pid)
 prev_cpu=$(cpu_seconds "$soak_dispatcher")
 : >"$WORK/soak.dat"
 for m in $(seq "$soak_minutes"); do
@@ -45,7 +53,13 @@ for m in $(seq "$soak_minutes"); do
   read -r ins sent depth age psize pisize hsize < <(soak_sample "$prev" "$now")
   secs=$(psql -c "SELECT extract(epoch FROM '$now'::timestamptz - '$prev'::timestamptz)")
   cpu=$(cpu_seconds "$soak_dispatcher")
-  echo "$m $(awk -v i="$((ins - prev_ins))" -v s="$sent" -v t="$secs" 'BEGIN{printf "%.0f %.0f", i / t, s / t}') $depth $age $psize $pisize $hsize $(awk -v c="$cpu" -v p="$prev_cpu" -v s="$sent" 'BEGIN{printf "%.1f", s ? (c - p) * 1e6 / s : 0}')" \
+  if [ "$(soak_pid)" != "$soak_dispatcher" ]; then  # restarted: this minute's CPU is not known
+    soak_dispatcher=$(soak_pid); cpu=$(cpu_seconds "$soak_dispatcher"); prev_cpu=$cpu; sent_cpu_unknown=1
+  fi
+  cpu_per=$(awk -v c="$cpu" -v p="$prev_cpu" -v s="$sent" 'BEGIN{printf "%.1f", s ? (c - p) * 1e6 / s : 0}')
+  [ -n "${sent_cpu_unknown:-}" ] && cpu_per=n/a
+  sent_cpu_unknown=
+  echo "$m $(awk -v i="$((ins - prev_ins))" -v s="$sent" -v t="$secs" 'BEGIN{printf "%.0f %.0f", i / t, s / t}') $depth $age $psize $pisize $hsize $cpu_per" \
     >>"$WORK/soak.dat"
   prev=$now
   prev_ins=$ins
