@@ -122,9 +122,14 @@ SELECT id = :'d_id' AS by_id, durable_execution_name = id::text AS named_by_id, 
        durable_execution_arn LIKE '%/durable-execution/' || durable_execution_name || '/%' AS arn_names_it
   FROM awslambda_invocations WHERE id IN (:'d_id', :'d_rr') ORDER BY payload;
 SELECT durable_execution_arn AS d_arn FROM awslambda_invocations WHERE id = :'d_id' \gset
-UPDATE awslambda_invocations SET status = 'queued', next_attempt_at = now(), finished_at = NULL
- WHERE id = :'d_id';
--- (an UPDATE does not wake the dispatcher; the next queued invocation does)
+-- Back in flight as a dispatcher that crashed mid-send leaves it (the row in the
+-- pending table, 'sending'), then a new dispatcher, whose recovery queues it again.
+INSERT INTO awslambda_invocations_pending SELECT * FROM ONLY awslambda_invocations WHERE id = :'d_id';
+DELETE FROM ONLY awslambda_invocations WHERE id = :'d_id';
+UPDATE awslambda_invocations_pending SET status = 'sending', finished_at = NULL WHERE id = :'d_id';
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+ WHERE backend_type = 'awslambda dispatcher' AND datname = current_database();
+-- (the next queued invocation wakes it)
 SELECT awslambda_invoke_async('lambdaTest', '{"wake": 1}') AS wake_id \gset
 SELECT api_wait(ARRAY[:'d_id', :'wake_id']::uuid[]);
 SELECT status, attempts, durable_execution_arn = :'d_arn' AS same_arn

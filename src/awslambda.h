@@ -332,10 +332,12 @@ extern int	awl_flow_batch_size(const char *function_name);
 
 /* in queue.c */
 extern Oid	awl_queue_find(bool missing_ok);
+extern Oid	awl_queue_find_pending(Oid queue_relid);
 extern char *awl_queue_name(Oid relid);
 extern void awl_queue_wake_at_commit(void);
 extern void awl_queue_init(void);
 extern void awl_queue_guard_begin(Oid relid);
+extern void awl_queue_guard_begin_pair(Oid relid, Oid pending);
 extern void awl_queue_guard_end(void);
 
 /* in confine.c: the dispatcher's session, and user code run from it */

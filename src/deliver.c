@@ -15,15 +15,23 @@
  * exponential backoff and jitter (at least Retry-After), up to
  * awslambda.async_max_attempts; other API errors fail at once.
  *
+ * From 0.4.0 on, unfinished invocations are rows of a table of their own
+ * (awslambda_invocations_pending, a child of awslambda_invocations); a
+ * finished one is moved into awslambda_invocations with its outcome.  And
+ * no scan walks again what an earlier one took: see "Cursors" below.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_subscription.h"
 #include "catalog/pg_type.h"
@@ -47,6 +55,7 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
+#include "utils/xid8.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
@@ -66,10 +75,60 @@
 /* A claim looks past rows of functions at their limit this often at most. */
 #define CLAIM_PASSES		4
 
-/* The queue table, qualified and quoted; found once at start. */
+/*
+ * The queue table (finished invocations from 0.4.0 on, all of them before),
+ * qualified and quoted; found once at start.
+ */
 static char *queue = NULL;
 static Oid	queue_relid = InvalidOid;
 static Oid	queue_rowtype = InvalidOid;
+
+/*
+ * Where unfinished invocations are: the pending table (0.4.0), or the queue
+ * table itself before (then pending_relid is InvalidOid).
+ */
+static char *work = NULL;
+static Oid	pending_relid = InvalidOid;
+
+/*
+ * Cursors.  Each scan of an index whose entries the dispatcher makes dead
+ * (claiming, finishing, running callbacks, removing) starts where the
+ * previous one ended, so its cost does not grow with the dead entries that
+ * earlier work left behind until autovacuum comes.
+ *
+ * Fresh invocations are claimed in the order (queued_xact, id).  All those
+ * with a key up to fresh_from that were visible to an earlier claim have
+ * been claimed; rows of transactions still running then are found later
+ * because those transactions are watched (watch[]): when one of them has
+ * ended, the cursor goes back to its first key once.
+ *
+ * Retries (queued, attempts > 0) are written by the dispatcher alone:
+ * every one is due at or after retry_from.  Every finished invocation whose
+ * callback is still to run finished at or after callbacks_from.  Every
+ * finished row older than cleanup_from that could be removed was removed.
+ * All start from the beginning when the dispatcher starts, recovers or the
+ * queue changes.
+ */
+static FullTransactionId fresh_xact;	/* fresh claims start after (fresh_xact, fresh_id) */
+static pg_uuid_t fresh_id;
+static FullTransactionId *watch = NULL;
+static int	nwatch = 0;
+static int	maxwatch = 0;
+static TimestampTz retry_from = DT_NOBEGIN;
+static TimestampTz callbacks_from = DT_NOBEGIN;
+static TimestampTz cleanup_from = DT_NOBEGIN;
+
+/* Every cursor to the beginning. */
+static void
+reset_cursors(void)
+{
+	fresh_xact = FullTransactionIdFromU64(0);
+	memset(&fresh_id, 0, sizeof(fresh_id));
+	nwatch = 0;
+	retry_from = DT_NOBEGIN;
+	callbacks_from = DT_NOBEGIN;
+	cleanup_from = DT_NOBEGIN;
+}
 /* Whether it has callback_fn (0.3.0); callbacks wait for the update otherwise. */
 static bool queue_has_callback_fn = false;
 /* Whether it has 0.4.0's columns (tenant id, durable execution); per claim. */
@@ -84,6 +143,7 @@ typedef struct Claimed
 	bool		request_response;
 	const char *status;			/* new status */
 	long		delay_ms;		/* before the next attempt, when re-queued */
+	bool		has_callback;
 } Claimed;
 
 static void follow_queue_name(void);
@@ -111,8 +171,8 @@ end_work(void)
 }
 
 /*
- * Every statement the dispatcher runs is on the queue table alone: while it
- * is analysed (or re-analysed by the plan cache) it may name no other
+ * Every statement the dispatcher runs is on the queue's tables alone: while
+ * it is analysed (or re-analysed by the plan cache) it may name no other
  * relation (see awl_queue_guard_begin).
  */
 static void
@@ -120,7 +180,7 @@ run(const char *sql, int expected, int nargs, Oid *types, Datum *values, const c
 {
 	volatile int rc = 0;
 
-	awl_queue_guard_begin(queue_relid);
+	awl_queue_guard_begin_pair(queue_relid, pending_relid);
 	PG_TRY();
 	{
 		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
@@ -135,22 +195,34 @@ run(const char *sql, int expected, int nargs, Oid *types, Datum *values, const c
 }
 
 /* The statements planned once for the dispatcher's life, forgotten if the queue's name changes. */
-static SPIPlanPtr *saved_plans[16];
+static SPIPlanPtr *saved_plans[32];
 static int	nsaved_plans = 0;
 
+/* Finds the pending table of queue_relid anew (0.4.0), and work with it. */
+static void
+find_pending(void)
+{
+	pending_relid = awl_queue_find_pending(queue_relid);
+	reset_cursors();
+}
+
 /*
- * The queue's qualified name, as the SQL text has it, follows renames of the
- * table or its schema: checked at the start of each of the dispatcher's
- * transactions; the saved plans are made anew with the new name.
+ * The queue's qualified names, as the SQL text has them, follow renames of
+ * the tables or their schema: checked at the start of each of the
+ * dispatcher's transactions; the saved plans are made anew with the new
+ * names.  So does an update of the extension that moves unfinished
+ * invocations to their own table: rows in flight are recorded there.
  */
 static void
 follow_queue_name(void)
 {
 	char	   *now;
+	char	   *now_work;
 	int			i;
 
 	/* The extension dropped (and maybe created again) since: find its queue anew. */
-	if (get_rel_name(queue_relid) == NULL)
+	if (get_rel_name(queue_relid) == NULL ||
+		(OidIsValid(pending_relid) && get_rel_name(pending_relid) == NULL))
 	{
 		Oid			relid = awl_queue_find(true);
 
@@ -163,14 +235,28 @@ follow_queue_name(void)
 		queue_relid = relid;
 		queue_rowtype = get_rel_type_id(relid);
 		queue_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
+		find_pending();
+	}
+	else if (!OidIsValid(pending_relid))
+	{
+		/* Until ALTER EXTENSION awslambda UPDATE to 0.4.0. */
+		find_pending();
+		if (OidIsValid(pending_relid))
+			ereport(LOG,
+					(errmsg("awslambda dispatcher: unfinished invocations are now kept in table %s",
+							awl_queue_name(pending_relid))));
 	}
 	now = awl_queue_name(queue_relid);
-	if (strcmp(now, queue) == 0)
+	now_work = OidIsValid(pending_relid) ? awl_queue_name(pending_relid) : now;
+	if (strcmp(now, queue) == 0 && strcmp(now_work, work) == 0)
 		return;
-	ereport(LOG,
-			(errmsg("awslambda dispatcher: the queue table is now %s (was %s)", now, queue)));
+	if (strcmp(now, queue) != 0)
+		ereport(LOG,
+				(errmsg("awslambda dispatcher: the queue table is now %s (was %s)", now, queue)));
 	pfree(queue);
+	pfree(work);
 	queue = MemoryContextStrdup(TopMemoryContext, now);
+	work = MemoryContextStrdup(TopMemoryContext, now_work);
 	for (i = 0; i < nsaved_plans; i++)
 	{
 		SPI_freeplan(*saved_plans[i]);
@@ -189,7 +275,7 @@ run_prepared(SPIPlanPtr *plan, const char *sql, int expected, int nargs, Oid *ty
 {
 	volatile int rc = 0;
 
-	awl_queue_guard_begin(queue_relid);
+	awl_queue_guard_begin_pair(queue_relid, pending_relid);
 	PG_TRY();
 	{
 		if (*plan == NULL)
@@ -254,7 +340,8 @@ awl_deliver_held(void)
 	bool		now_held;
 
 	StartTransactionCommand();
-	now_held = queue_subscribed(queue_relid);
+	now_held = queue_subscribed(queue_relid) ||
+		(OidIsValid(pending_relid) && queue_subscribed(pending_relid));
 	CommitTransactionCommand();
 	if (now_held != held)
 		ereport(LOG,
@@ -282,6 +369,9 @@ awl_deliver_open(void)
 		queue_relid = relid;
 		queue_rowtype = get_rel_type_id(relid);
 		queue_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
+		find_pending();
+		work = MemoryContextStrdup(TopMemoryContext,
+								   awl_queue_name(OidIsValid(pending_relid) ? pending_relid : relid));
 		if (!queue_has_callback_fn)
 			ereport(LOG,
 					(errmsg("awslambda dispatcher: extension \"awslambda\" in this database predates 0.3.0; callbacks wait until ALTER EXTENSION awslambda UPDATE")));
@@ -291,6 +381,101 @@ awl_deliver_open(void)
 }
 
 
+/* A 32-bit xid from a snapshot (running, or its xmax) as a full one. */
+static FullTransactionId
+full_xid(TransactionId xid, FullTransactionId next)
+{
+	return FullTransactionIdFromU64(U64FromFullTransactionId(next) -
+									(uint32) (XidFromFullTransactionId(next) - xid));
+}
+
+/* Orders fresh invocations' keys (queued_xact, id). */
+static int
+fresh_key_cmp(FullTransactionId ax, const pg_uuid_t *aid, FullTransactionId bx,
+			  const pg_uuid_t *bid)
+{
+	if (FullTransactionIdPrecedes(ax, bx))
+		return -1;
+	if (FullTransactionIdPrecedes(bx, ax))
+		return 1;
+	return memcmp(aid->data, bid->data, UUID_LEN);
+}
+
+static void
+watch_add(FullTransactionId x)
+{
+	int			i;
+
+	for (i = 0; i < nwatch; i++)
+		if (FullTransactionIdEquals(watch[i], x))
+			return;
+	if (nwatch == maxwatch)
+	{
+		maxwatch = Max(64, maxwatch * 2);
+		watch = watch ? repalloc(watch, maxwatch * sizeof(FullTransactionId))
+			: MemoryContextAlloc(TopMemoryContext, maxwatch * sizeof(FullTransactionId));
+	}
+	watch[nwatch++] = x;
+}
+
+/*
+ * Before looking for fresh invocations: a watched transaction that snap (a
+ * snapshot taken before the statement's own) no longer sees running has
+ * committed or aborted; the cursor goes back to its first key, once.
+ */
+static void
+fresh_rewind(Snapshot snap)
+{
+	pg_uuid_t	nil = {{0}};
+	int			kept = 0;
+	int			i;
+
+	for (i = 0; i < nwatch; i++)
+	{
+		if (XidInMVCCSnapshot(XidFromFullTransactionId(watch[i]), snap))
+			watch[kept++] = watch[i];
+		else if (fresh_key_cmp(watch[i], &nil, fresh_xact, &fresh_id) < 0)
+		{
+			fresh_xact = watch[i];
+			fresh_id = nil;
+		}
+	}
+	nwatch = kept;
+}
+
+/*
+ * After a claim of fresh invocations under a statement whose snapshot is no
+ * older than snap: if it took all it found (full is false), it took every
+ * fresh row past the cursor that it could see, and the rows it could not see
+ * belong to transactions running at snap (watched from now on) or later ones
+ * (at or past snap's xmax); otherwise the next claim goes on after the last
+ * row taken (lx, lid).
+ */
+static void
+fresh_advance(Snapshot snap, bool full, FullTransactionId lx, const pg_uuid_t *lid)
+{
+	FullTransactionId next = ReadNextFullTransactionId();
+	FullTransactionId nx = full_xid(snap->xmax, next);
+	pg_uuid_t	nil = {{0}};
+	pg_uuid_t	nid = nil;
+	uint32		i;
+
+	if (full && fresh_key_cmp(lx, lid, nx, &nil) < 0)
+	{
+		nx = lx;
+		nid = *lid;
+	}
+	for (i = 0; i < snap->xcnt; i++)
+	{
+		FullTransactionId x = full_xid(snap->xip[i], next);
+
+		if (fresh_key_cmp(x, &nil, nx, &nid) < 0)
+			watch_add(x);
+	}
+	fresh_xact = nx;
+	fresh_id = nid;
+}
+
 /* Milliseconds until the next queued invocation is due, at most cap_ms. */
 long
 awl_deliver_next_due_ms(long cap_ms)
@@ -299,12 +484,34 @@ awl_deliver_next_due_ms(long cap_ms)
 	bool		isnull;
 	Datum		d;
 
+	static SPIPlanPtr legacy_plan = NULL;
 	static SPIPlanPtr plan = NULL;
 
 	begin_work("awslambda: look for due invocations");
-	run_prepared(&plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
-								 "WHERE status OPERATOR(pg_catalog.=) 'queued'", queue),
-				 SPI_OK_SELECT, 0, NULL, NULL);
+	if (!OidIsValid(pending_relid))
+		run_prepared(&legacy_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
+											"WHERE status OPERATOR(pg_catalog.=) 'queued'", work),
+					 SPI_OK_SELECT, 0, NULL, NULL);
+	else
+	{
+		Oid			types[3] = {TIMESTAMPTZOID, XID8OID, UUIDOID};
+		Datum		values[3];
+
+		fresh_rewind(GetActiveSnapshot());
+		values[0] = TimestampTzGetDatum(retry_from);
+		values[1] = FullTransactionIdGetDatum(fresh_xact);
+		values[2] = UUIDPGetDatum(&fresh_id);
+		run_prepared(&plan, psprintf("SELECT LEAST((SELECT pg_catalog.min(next_attempt_at) FROM %s "
+									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+									 "AND attempts OPERATOR(pg_catalog.>) 0 "
+									 "AND next_attempt_at OPERATOR(pg_catalog.>=) $1), "
+									 "(SELECT next_attempt_at FROM %s "
+									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+									 "AND attempts OPERATOR(pg_catalog.=) 0 "
+									 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+									 "ORDER BY queued_xact, id LIMIT 1))", work, work),
+					 SPI_OK_SELECT, 3, types, values);
+	}
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 	{
@@ -410,7 +617,10 @@ awl_deliver_in_pipeline(void)
 	return npipeline;
 }
 
-/* Invocations a stopped dispatcher had in flight go back to the queue. */
+/*
+ * Invocations a stopped dispatcher had in flight go back to the queue; the
+ * next scans start from the beginning.
+ */
 void
 awl_deliver_recover(void)
 {
@@ -420,6 +630,7 @@ awl_deliver_recover(void)
 	int			i;
 
 	begin_work("awslambda: re-queue interrupted invocations");
+	reset_cursors();
 	/* Not this dispatcher's own (in flight while a subscription came and went). */
 	ids = palloc(Max(npipeline, 1) * sizeof(Datum));
 	for (i = 0; i < npipeline; i++)
@@ -428,7 +639,7 @@ awl_deliver_recover(void)
 												TYPALIGN_CHAR));
 	run(psprintf("UPDATE %s SET status = 'queued', next_attempt_at = pg_catalog.now() "
 				 "WHERE status OPERATOR(pg_catalog.=) 'sending' "
-				 "AND NOT id OPERATOR(pg_catalog.=) ANY ($1)", queue),
+				 "AND NOT id OPERATOR(pg_catalog.=) ANY ($1)", work),
 		SPI_OK_UPDATE, 1, types, values, NULL);
 	if (SPI_processed > 0)
 		ereport(LOG,
@@ -487,6 +698,7 @@ take_claimed(int i)
 	c->attempts = atoi(column_text(i, 7, cxt));
 	c->request_response = strcmp(column_text(i, 5, cxt), "RequestResponse") == 0;
 	f->callback = strcmp(column_text(i, 8, cxt), "t") == 0;
+	c->has_callback = f->callback;
 
 	r->function_name = pg_server_to_any(name, strlen(name), PG_UTF8);
 	r->qualifier = column_text(i, 3, cxt);
@@ -511,23 +723,53 @@ take_claimed(int i)
 	pipeline_append(f);
 }
 
+/* The uuid just before id (as a 128-bit number): "> pred(id)" is ">= id". */
+static pg_uuid_t
+uuid_pred(const pg_uuid_t *id)
+{
+	pg_uuid_t	p = *id;
+	int			i;
+
+	for (i = UUID_LEN - 1; i >= 0; i--)
+		if (p.data[i]-- != 0)
+			break;
+	return p;
+}
+
+/* What one part of a claim (retries, or fresh invocations) found and took. */
+typedef struct ClaimPart
+{
+	int			asked;
+	int			found;
+	int			took;			/* rows taken into ids[] */
+	bool		cut;			/* stopped short: the limit, or CLAIM_MAX_BYTES */
+	int			last_taken;		/* the last row taken, -1 if none */
+} ClaimPart;
+
 /*
  * Claims up to limit due invocations into the pipeline, keeping no more
  * than CLAIM_MAX_BYTES of payload in it (at least one invocation), nor more
  * of a function than awslambda.async_function_limits allows: committed as
- * 'sending', attempts counted, before anything is sent.  The time is a
- * parameter (not clock_timestamp()) so that the due index delivers rows in
+ * 'sending', attempts counted, before anything is sent.  Retries that are due
+ * come first, in the order of their due time, then fresh invocations in the
+ * order they were queued, each from where the last claim ended (see
+ * "Cursors"; before 0.4.0, every due row by its time).  The time is a
+ * parameter (not clock_timestamp()) so that the index delivers rows in
  * order, without sorting a long backlog.  Rows of a function at its limit
- * are left queued and, from the next pass on (at most CLAIM_PASSES), named
- * in the query so that they do not hide the rows behind them.  *more: the
- * claim was cut short, so more may be due; *limited: it left rows of
- * functions at their limit.
+ * are left queued, and no cursor passes them; from the next pass on (at
+ * most CLAIM_PASSES) they are named in the query so that they do not hide
+ * the rows behind them.  *more: the claim was cut short, so more may be
+ * due; *limited: it left rows of functions at their limit.
  */
 int
 awl_deliver_claim(int limit, bool *more, bool *limited)
 {
-	Oid			due_types[3] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID};
-	Datum		due_values[3];
+	Oid			due_types[4] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, TIMESTAMPTZOID};
+	Datum		due_values[4];
+	Oid			fresh_types[4] = {INT4OID, XID8OID, UUIDOID, TEXTARRAYOID};
+	Datum		fresh_values[5];
+	Oid			floor_types[3] = {TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Oid			fresh_floor_types[5] = {TEXTARRAYOID, XID8OID, UUIDOID, XID8OID, UUIDOID};
 	Oid			claim_types[1] = {UUIDARRAYOID};
 	Datum		claim_values[1];
 	Datum	   *ids;
@@ -537,8 +779,27 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	int		   *in_group;
 	int			claimed = 0;
 	int			pass;
+	bool		v04;
+	Snapshot	snap = NULL;
+	TimestampTz now = GetCurrentTimestamp();
+
+	/* The cursors' new places, settled at the end (see "Cursors"). */
+	bool		retry_ran = false;
+	TimestampTz retry_next = retry_from;
+	TimestampTz retry_floor = DT_NOEND;
+	bool		fresh_ran = false;
+	bool		fresh_full = false;
+	FullTransactionId fresh_last_x = InvalidFullTransactionId;
+	pg_uuid_t	fresh_last_id;
+	bool		fresh_floored = false;
+	FullTransactionId fresh_floor_x = InvalidFullTransactionId;
+	pg_uuid_t	fresh_floor_id;
 
 	static SPIPlanPtr due_plan = NULL;
+	static SPIPlanPtr retry_plan = NULL;
+	static SPIPlanPtr fresh_plan = NULL;
+	static SPIPlanPtr retry_floor_plan = NULL;
+	static SPIPlanPtr fresh_floor_plan = NULL;
 	static SPIPlanPtr claim_plan = NULL;
 	static SPIPlanPtr claim_plan_v04 = NULL;
 
@@ -550,80 +811,236 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	if (limit <= 0)
 		return 0;
 	begin_work("awslambda: claim due invocations");
+	v04 = OidIsValid(pending_relid);
 	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
 	queue_has_v04 = get_attnum(queue_relid, "durable_execution_name") != InvalidAttrNumber;
+	if (v04)
+	{
+		snap = GetActiveSnapshot();
+		fresh_rewind(snap);
+		fresh_last_x = fresh_xact;
+		fresh_last_id = fresh_id;
+	}
 	ids = palloc(limit * sizeof(Datum));
 	in_group = flow_counts(limit, &names, &nnames);
 	for (pass = 0; pass < CLAIM_PASSES && claimed < limit; pass++)
 	{
 		bool		at_limit = false;
 		bool		full_of_bytes = false;
-		int			asked = limit - claimed;
-		int			ndue;
-		int			n = 0;
-		int			i;
+		bool		cut_by_limit = false;
+		int			part;
 
-		due_values[0] = Int32GetDatum(asked);
-		due_values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
-		due_values[2] = PointerGetDatum(construct_array(names, nnames, TEXTOID, -1, false,
-														TYPALIGN_INT));
-		run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name FROM %s "
-										 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-										 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-										 "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
-										 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", queue),
-					 SPI_OK_SELECT, 3, due_types, due_values);
-		ndue = (int) SPI_processed;
-		if (ndue >= asked)
-			*more = true;
-		for (i = 0; i < ndue; i++)
+		for (part = v04 ? 0 : 1; part < 2 && claimed < limit && !full_of_bytes; part++)
 		{
+			ClaimPart	cp = {0};
+			int			n = 0;
+			int			i;
 			bool		isnull;
-			int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-			int			group = in_group ? awl_flow_group(SPI_getvalue(SPI_tuptable->vals[i],
-																		SPI_tuptable->tupdesc, 3)) : -1;
+			bool		fresh = v04 && part == 1;
+			Datum		name_array = PointerGetDatum(construct_array(names, nnames, TEXTOID, -1,
+																	 false, TYPALIGN_INT));
 
-			if ((claimed + n > 0 || npipeline > 0) && pipeline_bytes + bytes + size > CLAIM_MAX_BYTES)
+			cp.asked = limit - claimed;
+			cp.last_taken = -1;
+			if (!v04)
 			{
-				full_of_bytes = *more = true;
-				break;
+				/* Before 0.4.0: every invocation in one table, the due ones by time. */
+				due_values[0] = Int32GetDatum(cp.asked);
+				due_values[1] = TimestampTzGetDatum(now);
+				due_values[2] = name_array;
+				run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name FROM %s "
+												 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+												 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+												 "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
+												 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work),
+							 SPI_OK_SELECT, 3, due_types, due_values);
 			}
-			/* Its function has as many in flight as awslambda.async_function_limits allows. */
-			if (group >= 0 && in_group[group] >= awl_flow_limit(group))
+			else if (!fresh)
 			{
-				names[nnames++] = CStringGetTextDatum(SPI_getvalue(SPI_tuptable->vals[i],
-																   SPI_tuptable->tupdesc, 3));
-				at_limit = *more = true;
-				continue;
+				due_values[0] = Int32GetDatum(cp.asked);
+				due_values[1] = TimestampTzGetDatum(now);
+				due_values[2] = name_array;
+				due_values[3] = TimestampTzGetDatum(retry_from);
+				run_prepared(&retry_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+												   "next_attempt_at FROM %s "
+												   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+												   "AND attempts OPERATOR(pg_catalog.>) 0 "
+												   "AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
+												   "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+												   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
+												   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work),
+							 SPI_OK_SELECT, 4, due_types, due_values);
 			}
-			if (group >= 0)
-				in_group[group]++;
-			bytes += size;
-			ids[n++] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+			else
+			{
+				fresh_values[0] = Int32GetDatum(cp.asked);
+				fresh_values[1] = FullTransactionIdGetDatum(fresh_xact);
+				fresh_values[2] = UUIDPGetDatum(&fresh_id);
+				fresh_values[3] = name_array;
+				run_prepared(&fresh_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+												   "queued_xact FROM %s "
+												   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+												   "AND attempts OPERATOR(pg_catalog.=) 0 "
+												   "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+												   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($4) "
+												   "ORDER BY queued_xact, id LIMIT $1 FOR UPDATE SKIP LOCKED", work),
+							 SPI_OK_SELECT, 4, fresh_types, fresh_values);
+			}
+			cp.found = (int) SPI_processed;
+			if (cp.found >= cp.asked)
+				cut_by_limit = cp.cut = *more = true;
+			for (i = 0; i < cp.found; i++)
+			{
+				int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+				int			group = in_group ? awl_flow_group(SPI_getvalue(SPI_tuptable->vals[i],
+																			SPI_tuptable->tupdesc, 3)) : -1;
+
+				if ((claimed + n > 0 || npipeline > 0) && pipeline_bytes + bytes + size > CLAIM_MAX_BYTES)
+				{
+					full_of_bytes = cp.cut = *more = true;
+					break;
+				}
+				/* Its function has as many in flight as awslambda.async_function_limits allows. */
+				if (group >= 0 && in_group[group] >= awl_flow_limit(group))
+				{
+					names[nnames++] = CStringGetTextDatum(SPI_getvalue(SPI_tuptable->vals[i],
+																	   SPI_tuptable->tupdesc, 3));
+					at_limit = *more = true;
+					continue;
+				}
+				if (group >= 0)
+					in_group[group]++;
+				bytes += size;
+				ids[n++] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+				cp.last_taken = i;
+			}
+
+			/* Where this part's cursor may go, from what it found (before the UPDATE below). */
+			if (v04 && !fresh)
+			{
+				retry_ran = true;
+				if (cp.cut)
+				{
+					if (cp.last_taken >= 0)
+						retry_next = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[cp.last_taken],
+																	   SPI_tuptable->tupdesc, 4, &isnull));
+				}
+				else
+					retry_next = now;
+			}
+			else if (fresh)
+			{
+				fresh_ran = true;
+				fresh_full = cp.cut;
+				if (cp.last_taken >= 0)
+				{
+					HeapTuple	last = SPI_tuptable->vals[cp.last_taken];
+
+					fresh_last_id = *DatumGetUUIDP(SPI_getbinval(last, SPI_tuptable->tupdesc, 1, &isnull));
+					fresh_last_x = DatumGetFullTransactionId(SPI_getbinval(last, SPI_tuptable->tupdesc, 4, &isnull));
+				}
+			}
+			if (n > 0)
+			{
+				claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
+																  TYPALIGN_CHAR));
+				run_prepared(queue_has_v04 ? &claim_plan_v04 : &claim_plan,
+							 psprintf("UPDATE %s q SET status = 'sending', "
+									  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
+									  "last_attempt_at = pg_catalog.clock_timestamp() "
+									  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+									  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
+									  "q.invocation_type, q.payload, q.attempts, "
+									  "q.callback IS NOT NULL%s", work,
+									  queue_has_v04 ? ", q.tenant_id, q.durable_execution_name" : ""),
+							 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
+				for (i = 0; i < (int) SPI_processed; i++)
+					take_claimed(i);
+				claimed += (int) SPI_processed;
+			}
+			elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
+				 n, cp.found, (long long) bytes);
 		}
-		if (n > 0)
-		{
-			claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
-															  TYPALIGN_CHAR));
-			run_prepared(queue_has_v04 ? &claim_plan_v04 : &claim_plan,
-						 psprintf("UPDATE %s q SET status = 'sending', "
-								  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
-								  "last_attempt_at = pg_catalog.clock_timestamp() "
-								  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
-								  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
-								  "q.invocation_type, q.payload, q.attempts, "
-								  "q.callback IS NOT NULL%s", queue,
-								  queue_has_v04 ? ", q.tenant_id, q.durable_execution_name" : ""),
-						 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
-			for (i = 0; i < (int) SPI_processed; i++)
-				take_claimed(i);
-			claimed += (int) SPI_processed;
-		}
-		elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
-			 n, ndue, (long long) bytes);
 		/* Again only past rows at their limit, and if there may be others behind them. */
-		if (full_of_bytes || !at_limit || ndue < asked)
+		if (full_of_bytes || !at_limit || !cut_by_limit)
 			break;
+	}
+
+	/*
+	 * Rows of functions at their limit were left queued (named in the query,
+	 * or skipped): no cursor passes the first of them.
+	 */
+	if (v04 && nnames > 0)
+	{
+		Datum		name_array = PointerGetDatum(construct_array(names, nnames, TEXTOID, -1,
+																 false, TYPALIGN_INT));
+		bool		isnull;
+
+		if (retry_ran)
+		{
+			/* Only where this claim looked: up to where its cursor would go. */
+			due_values[0] = name_array;
+			due_values[1] = TimestampTzGetDatum(retry_next);
+			due_values[2] = TimestampTzGetDatum(retry_from);
+			run_prepared(&retry_floor_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
+													 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+													 "AND attempts OPERATOR(pg_catalog.>) 0 "
+													 "AND next_attempt_at OPERATOR(pg_catalog.>=) $3 "
+													 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+													 "AND function_name OPERATOR(pg_catalog.=) ANY ($1)", work),
+						 SPI_OK_SELECT, 3, floor_types, due_values);
+			if (SPI_processed == 1)
+			{
+				Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+				if (!isnull)
+					retry_floor = DatumGetTimestampTz(d);
+			}
+		}
+		if (fresh_ran)
+		{
+			FullTransactionId upto_x = fresh_last_x;
+			pg_uuid_t	upto_id = fresh_last_id;
+
+			if (!fresh_full)
+			{
+				upto_x = full_xid(snap->xmax, ReadNextFullTransactionId());
+				memset(upto_id.data, 0xff, UUID_LEN);
+			}
+			fresh_values[0] = name_array;
+			fresh_values[1] = FullTransactionIdGetDatum(fresh_xact);
+			fresh_values[2] = UUIDPGetDatum(&fresh_id);
+			fresh_values[3] = FullTransactionIdGetDatum(upto_x);
+			fresh_values[4] = UUIDPGetDatum(&upto_id);
+			run_prepared(&fresh_floor_plan, psprintf("SELECT id, queued_xact FROM %s "
+													 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+													 "AND attempts OPERATOR(pg_catalog.=) 0 "
+													 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+													 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.<=) ROW($4, $5) "
+													 "AND function_name OPERATOR(pg_catalog.=) ANY ($1) "
+													 "ORDER BY queued_xact, id LIMIT 1", work),
+						 SPI_OK_SELECT, 5, fresh_floor_types, fresh_values);
+			if (SPI_processed == 1)
+			{
+				HeapTuple	first = SPI_tuptable->vals[0];
+
+				fresh_floor_id = uuid_pred(DatumGetUUIDP(SPI_getbinval(first, SPI_tuptable->tupdesc, 1, &isnull)));
+				fresh_floor_x = DatumGetFullTransactionId(SPI_getbinval(first, SPI_tuptable->tupdesc, 2, &isnull));
+				fresh_floored = true;
+			}
+		}
+	}
+	if (retry_ran)
+		retry_from = Min(retry_next, retry_floor);
+	if (fresh_ran)
+	{
+		if (fresh_floored &&
+			fresh_key_cmp(fresh_floor_x, &fresh_floor_id, fresh_last_x, &fresh_last_id) < 0)
+		{
+			fresh_last_x = fresh_floor_x;
+			fresh_last_id = fresh_floor_id;
+		}
+		fresh_advance(snap, fresh_full || fresh_floored, fresh_last_x, &fresh_last_id);
 	}
 	*limited = nnames > 0;
 	end_work();
@@ -749,23 +1166,120 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 	}
 }
 
-/* Writes the outcome of every claimed invocation with one statement. */
+/* The queue table's columns (0.4.0), as the one-statement record names them. */
+static const char *const known_columns[] = {
+	"id", "function_name", "qualifier", "region", "invocation_type", "payload", "callback",
+	"invoked_by", "status", "attempts", "enqueued_at", "next_attempt_at", "last_attempt_at",
+	"finished_at", "http_status", "request_id", "function_error", "response", "error_sqlstate",
+	"last_error", "error_detail", "callback_done_at", "callback_error", "callback_fn",
+	"tenant_id", "durable_execution_name", "durable_execution_arn", "throttle_reason"
+};
+
+/* The number of attributes of relation relid (dropped ones too), 0 if it is gone. */
+static int
+rel_natts(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	int			natts;
+
+	if (!HeapTupleIsValid(tup))
+		return 0;
+	natts = ((Form_pg_class) GETSTRUCT(tup))->relnatts;
+	ReleaseSysCache(tup);
+	return natts;
+}
+
+/* Whether relation relid has exactly the known columns, and extra besides. */
+static bool
+has_columns(Oid relid, const char *extra)
+{
+	int			natts = rel_natts(relid);
+	int			found = 0;
+	int			attnum;
+
+	for (attnum = 1; attnum <= natts; attnum++)
+	{
+		HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+		Form_pg_attribute att;
+		bool		known = false;
+		int			i;
+
+		if (!HeapTupleIsValid(tup))
+			return false;
+		att = (Form_pg_attribute) GETSTRUCT(tup);
+		if (att->attisdropped)
+			known = true;
+		else if (extra && strcmp(NameStr(att->attname), extra) == 0)
+		{
+			known = true;
+			found++;
+		}
+		else
+			for (i = 0; i < (int) lengthof(known_columns); i++)
+				if (strcmp(NameStr(att->attname), known_columns[i]) == 0)
+				{
+					known = true;
+					found++;
+					break;
+				}
+		ReleaseSysCache(tup);
+		if (!known)
+			return false;
+	}
+	return found == (int) lengthof(known_columns) + (extra ? 1 : 0);
+}
+
+/*
+ * Whether the queue's two tables have exactly the columns the one-statement
+ * record names (a later version may add some: then the rows are moved as the
+ * queue table's row type, with whatever columns it has).  Looked at again
+ * when either table's number of columns changes.
+ */
+static bool
+queue_columns_known(void)
+{
+	static int	queue_natts = -1;
+	static int	pending_natts = -1;
+	static bool known = false;
+	int			qn = rel_natts(queue_relid);
+	int			pn = rel_natts(pending_relid);
+
+	if (qn != queue_natts || pn != pending_natts)
+	{
+		known = has_columns(queue_relid, NULL) && has_columns(pending_relid, "queued_xact");
+		queue_natts = qn;
+		pending_natts = pn;
+	}
+	return known;
+}
+
+/*
+ * Writes the outcome of every claimed invocation.  From 0.4.0 on, one
+ * statement updates the retries in the pending table and moves the finished
+ * invocations, with their outcomes, into the queue table; before, one UPDATE
+ * of the queue table.
+ */
 static void
 record(Claimed *claimed, AwlInvokeResult *results, int n)
 {
 	Datum	   *cols[NUM_REC];
 	bool	   *colnulls[NUM_REC];
-	Datum		arrays[NUM_REC];
-	Oid			types[NUM_REC];
+	Datum		arrays[NUM_REC + 1];
+	Oid			types[NUM_REC + 1];
 	int			dims[1] = {n};
 	int			lbs[1] = {1};
 	int			i;
 	int			k;
 	int			nrec = queue_has_v04 ? NUM_REC : NUM_REC_V03;
+	TimestampTz finished_at;
+	bool		finished = false;
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr plan_v04 = NULL;
+	static SPIPlanPtr move_plan = NULL;
+	static SPIPlanPtr record_plan = NULL;
 
 	begin_work("awslambda: record outcomes");
+	finished_at = GetCurrentTimestamp();
 	for (k = 0; k < NUM_REC; k++)
 	{
 		cols[k] = palloc0(n * sizeof(Datum));
@@ -784,6 +1298,15 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 			cols[k][i] = values[k];
 			colnulls[k][i] = nulls[k];
 		}
+		/* The cursors of retries and callbacks stay behind what is written here. */
+		if (!nulls[REC_NEXT_AT])
+			retry_from = Min(retry_from, DatumGetTimestampTz(values[REC_NEXT_AT]));
+		else
+		{
+			finished = true;
+			if (claimed[i].has_callback)
+				callbacks_from = Min(callbacks_from, finished_at);
+		}
 	}
 	for (k = 0; k < NUM_REC; k++)
 	{
@@ -797,6 +1320,50 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 													   typalign));
 		types[k] = rec_array_types[k];
 	}
+	if (OidIsValid(pending_relid) && queue_has_v04 && queue_columns_known())
+	{
+		/* The outcome columns, the finish time last. */
+		arrays[NUM_REC] = TimestampTzGetDatum(finished_at);
+		types[NUM_REC] = TIMESTAMPTZOID;
+		run_prepared(&record_plan, psprintf("WITH u AS MATERIALIZED (SELECT * FROM ROWS FROM ("
+											"pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+											"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
+											"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+											"pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12)) "
+											"AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
+											"last_error, detail, next_at, durable_execution_arn, throttle_reason)), "
+											"requeued AS (UPDATE %s q SET status = u.status, http_status = u.http_status, "
+											"request_id = u.request_id, function_error = u.function_error, "
+											"response = u.response::pg_catalog.jsonb, error_sqlstate = u.sqlstate, "
+											"last_error = u.last_error, error_detail = u.detail, "
+											"next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), finished_at = NULL, "
+											"durable_execution_arn = COALESCE(u.durable_execution_arn, q.durable_execution_arn), "
+											"throttle_reason = u.throttle_reason "
+											"FROM u WHERE q.id OPERATOR(pg_catalog.=) u.id "
+											"AND u.status OPERATOR(pg_catalog.=) 'queued'), "
+											"moved AS (DELETE FROM ONLY %s p USING u "
+											"WHERE p.id OPERATOR(pg_catalog.=) u.id "
+											"AND u.status OPERATOR(pg_catalog.<>) 'queued' "
+											"RETURNING p.id, p.function_name, p.qualifier, p.region, p.invocation_type, "
+											"p.payload, p.callback, p.invoked_by, u.status, p.attempts, p.enqueued_at, "
+											"p.next_attempt_at, p.last_attempt_at, u.http_status, u.request_id, "
+											"u.function_error, u.response::pg_catalog.jsonb, u.sqlstate, u.last_error, "
+											"u.detail, p.callback_done_at, p.callback_error, p.callback_fn, "
+											"p.tenant_id, p.durable_execution_name, "
+											"COALESCE(u.durable_execution_arn, p.durable_execution_arn), u.throttle_reason) "
+											"INSERT INTO %s (id, function_name, qualifier, region, invocation_type, "
+											"payload, callback, invoked_by, status, attempts, enqueued_at, "
+											"next_attempt_at, last_attempt_at, http_status, request_id, function_error, "
+											"response, error_sqlstate, last_error, error_detail, callback_done_at, "
+											"callback_error, callback_fn, tenant_id, durable_execution_name, "
+											"durable_execution_arn, throttle_reason, finished_at) "
+											"SELECT moved.*, $%d FROM moved", work, work, queue, NUM_REC + 1),
+					 SPI_OK_INSERT, NUM_REC + 1, types, arrays);
+		end_work();
+		return;
+	}
+	arrays[nrec] = TimestampTzGetDatum(finished_at);
+	types[nrec] = TIMESTAMPTZOID;
 	run_prepared(queue_has_v04 ? &plan_v04 : &plan,
 				 psprintf("UPDATE %s q SET status = u.status, http_status = u.http_status, "
 						  "request_id = u.request_id, function_error = u.function_error, "
@@ -804,19 +1371,32 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 						  "last_error = u.last_error, error_detail = u.detail, "
 						  "next_attempt_at = COALESCE(u.next_at, q.next_attempt_at), "
 						  "finished_at = CASE WHEN u.status OPERATOR(pg_catalog.=) 'queued' THEN NULL "
-						  "ELSE pg_catalog.clock_timestamp() END%s "
+						  "ELSE $%d END%s "
 						  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
 						  "pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
 						  "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
 						  "pg_catalog.unnest($10)%s) "
 						  "AS u(id, status, http_status, request_id, function_error, response, sqlstate, "
-						  "last_error, detail, next_at%s) WHERE q.id OPERATOR(pg_catalog.=) u.id", queue,
+						  "last_error, detail, next_at%s) WHERE q.id OPERATOR(pg_catalog.=) u.id", work,
+						  nrec + 1,
 						  queue_has_v04 ? ", durable_execution_arn = "
 						  "COALESCE(u.durable_execution_arn, q.durable_execution_arn), "
 						  "throttle_reason = u.throttle_reason" : "",
 						  queue_has_v04 ? ", pg_catalog.unnest($11), pg_catalog.unnest($12)" : "",
 						  queue_has_v04 ? ", durable_execution_arn, throttle_reason" : ""),
-				 SPI_OK_UPDATE, nrec, types, arrays);
+				 SPI_OK_UPDATE, nrec + 1, types, arrays);
+
+	/*
+	 * Finished: into the queue table, as its row type (so with whatever
+	 * columns it has), out of the pending table.
+	 */
+	if (OidIsValid(pending_relid) && finished)
+		run_prepared(&move_plan, psprintf("WITH moved AS (DELETE FROM ONLY %s p "
+										  "WHERE p.id OPERATOR(pg_catalog.=) ANY ($1) "
+										  "AND p.finished_at IS NOT NULL RETURNING p::%s AS r) "
+										  "INSERT INTO %s SELECT (moved.r).* FROM moved",
+										  work, queue, queue),
+					 SPI_OK_INSERT, 1, types, arrays);
 	end_work();
 }
 
@@ -1493,7 +2073,7 @@ run_callback(const PendingCallback *cb)
 	check_callback(cb->fn, cb->callback, cb->role);
 
 	/* The row as it is now, handed over as the argument. */
-	run(psprintf("SELECT q FROM %s q WHERE q.id OPERATOR(pg_catalog.=) $1", queue),
+	run(psprintf("SELECT q FROM ONLY %s q WHERE q.id OPERATOR(pg_catalog.=) $1", queue),
 		SPI_OK_SELECT, 1, types, values, NULL);
 	if (SPI_processed != 1)
 		elog(ERROR, "invocation %s disappeared", cb->id);
@@ -1514,7 +2094,7 @@ run_callback(const PendingCallback *cb)
 	awl_confine_leave(&confinement);
 	CommandCounterIncrement();
 
-	run(psprintf("UPDATE %s SET callback_done_at = pg_catalog.clock_timestamp() "
+	run(psprintf("UPDATE ONLY %s SET callback_done_at = pg_catalog.clock_timestamp() "
 				 "WHERE id OPERATOR(pg_catalog.=) $1", queue),
 		SPI_OK_UPDATE, 1, types, values, NULL);
 	end_work();
@@ -1529,7 +2109,7 @@ record_callback_error(const char *id, const char *message)
 	begin_work("awslambda: record a callback error");
 	values[0] = DirectFunctionCall1(uuid_in, CStringGetDatum(id));
 	values[1] = CStringGetTextDatum(message);
-	run(psprintf("UPDATE %s SET callback_done_at = pg_catalog.clock_timestamp(), "
+	run(psprintf("UPDATE ONLY %s SET callback_done_at = pg_catalog.clock_timestamp(), "
 				 "callback_error = $2 WHERE id OPERATOR(pg_catalog.=) $1", queue),
 		SPI_OK_UPDATE, 2, types, values, NULL);
 	end_work();
@@ -1544,8 +2124,8 @@ awl_deliver_callbacks(int limit)
 {
 	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "awslambda callbacks",
 											  ALLOCSET_DEFAULT_SIZES);
-	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(limit)};
+	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int32GetDatum(limit), TimestampTzGetDatum(callbacks_from)};
 	PendingCallback *pending;
 	int			n;
 	int			i;
@@ -1562,11 +2142,26 @@ awl_deliver_callbacks(int limit)
 			return 0;
 	}
 	begin_work("awslambda: look for callbacks");
-	run_prepared(&plan, psprintf("SELECT id, callback, callback_fn, invoked_by FROM %s "
+	run_prepared(&plan, psprintf("SELECT id, callback, callback_fn, invoked_by, finished_at FROM ONLY %s "
 								 "WHERE callback IS NOT NULL AND callback_done_at IS NULL "
-								 "AND finished_at IS NOT NULL ORDER BY finished_at LIMIT $1", queue),
-				 SPI_OK_SELECT, 1, types, values);
+								 "AND finished_at IS NOT NULL AND finished_at OPERATOR(pg_catalog.>=) $2 "
+								 "ORDER BY finished_at LIMIT $1", queue),
+				 SPI_OK_SELECT, 2, types, values);
 	n = (int) SPI_processed;
+
+	/*
+	 * Each row found is marked done below (or the dispatcher stops, and the
+	 * next starts from the beginning): the next look starts after them.
+	 */
+	if (n < limit)
+		callbacks_from = DT_NOEND;
+	else
+	{
+		bool		isnull;
+
+		callbacks_from = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[n - 1],
+														   SPI_tuptable->tupdesc, 5, &isnull));
+	}
 	pending = MemoryContextAllocZero(cxt, Max(n, 1) * sizeof(PendingCallback));
 	for (i = 0; i < n; i++)
 	{
@@ -1621,25 +2216,40 @@ awl_deliver_callbacks(int limit)
 	return n;
 }
 
-/* Removes finished invocations older than awslambda.async_retention, in chunks. */
+/*
+ * Removes finished invocations older than awslambda.async_retention, in
+ * chunks, oldest first, from where the last removal ended (no row with a
+ * callback still to run is older than callbacks_from).
+ */
 void
 awl_deliver_cleanup(void)
 {
-	Oid			types[1] = {TIMESTAMPTZOID};
-	Datum		values[1];
-	uint64		removed;
+	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[2];
+	TimestampTz cutoff = GetCurrentTimestamp() -
+		(TimestampTz) awl_async_retention_s * USECS_PER_SEC;
+	int64		removed;
 
-	values[0] = TimestampTzGetDatum(GetCurrentTimestamp() -
-									(TimestampTz) awl_async_retention_s * USECS_PER_SEC);
+	values[0] = TimestampTzGetDatum(cutoff);
 	do
 	{
+		bool		isnull;
+		Datum		last;
+
 		begin_work("awslambda: remove old invocations");
-		run(psprintf("DELETE FROM %s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-					 "SELECT ctid FROM %s WHERE finished_at OPERATOR(pg_catalog.<) $1 "
-					 "AND (callback IS NULL OR callback_done_at IS NOT NULL) LIMIT %d))",
+		values[1] = TimestampTzGetDatum(cleanup_from);
+		run(psprintf("WITH removed AS (DELETE FROM ONLY %s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+					 "SELECT ctid FROM ONLY %s WHERE finished_at OPERATOR(pg_catalog.<) $1 "
+					 "AND finished_at OPERATOR(pg_catalog.>=) $2 "
+					 "AND (callback IS NULL OR callback_done_at IS NOT NULL) "
+					 "ORDER BY finished_at LIMIT %d)) RETURNING finished_at) "
+					 "SELECT pg_catalog.count(*), pg_catalog.max(finished_at) FROM removed",
 					 queue, queue, CLEANUP_CHUNK),
-			SPI_OK_DELETE, 1, types, values, NULL);
-		removed = SPI_processed;
+			SPI_OK_SELECT, 2, types, values, NULL);
+		removed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		last = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		cleanup_from = Min(removed >= CLEANUP_CHUNK ? DatumGetTimestampTz(last) : cutoff,
+						   callbacks_from);
 		end_work();
 		CHECK_FOR_INTERRUPTS();
 	} while (removed >= CLEANUP_CHUNK);

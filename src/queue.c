@@ -26,6 +26,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -55,6 +56,7 @@ static bool xact_callback_registered = false;
 /* The INSERT, prepared once per backend (and again if the extension is re-created). */
 static SPIPlanPtr insert_plan = NULL;
 static Oid	insert_plan_relid = InvalidOid;
+static Oid	insert_plan_pending = InvalidOid;
 static bool insert_plan_callback_fn = false;
 static bool insert_plan_v04 = false;
 static char insert_plan_name[2 * NAMEDATALEN + 8];	/* the name it was planned with */
@@ -147,9 +149,9 @@ rel_owner(Oid relid)
 	return owner;
 }
 
-/* The table named awslambda_invocations among the extension's member objects. */
+/* The table called name among the extension's member objects. */
 static Oid
-member_queue_table(Oid ext)
+member_table(Oid ext, const char *name)
 {
 	Relation	rel = table_open(DependRelationId, AccessShareLock);
 	ScanKeyData keys[2];
@@ -165,13 +167,13 @@ member_queue_table(Oid ext)
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-		char	   *name;
+		char	   *relname;
 
 		if (dep->classid != RelationRelationId || dep->deptype != DEPENDENCY_EXTENSION ||
 			get_rel_relkind(dep->objid) != RELKIND_RELATION)
 			continue;
-		name = get_rel_name(dep->objid);
-		if (name && strcmp(name, "awslambda_invocations") == 0)
+		relname = get_rel_name(dep->objid);
+		if (relname && strcmp(relname, name) == 0)
 		{
 			found = dep->objid;
 			break;
@@ -204,7 +206,7 @@ awl_queue_find(bool missing_ok)
 		Oid			same_name;
 
 		extension_schema_owner(ext, &nsp, &owner);
-		relid = member_queue_table(ext);
+		relid = member_table(ext, "awslambda_invocations");
 		if (OidIsValid(relid) && rel_owner(relid) != owner)
 		{
 			ereport(LOG,
@@ -226,6 +228,36 @@ awl_queue_find(bool missing_ok)
 }
 
 /*
+ * The unfinished part of the queue (0.4.0 on): the table
+ * awslambda_invocations_pending that is a member object of the extension,
+ * owned by the extension's owner and a child of the queue table queue_relid.
+ * InvalidOid before 0.4.0, when the queue table holds every row.
+ */
+Oid
+awl_queue_find_pending(Oid queue_relid)
+{
+	Oid			ext = get_extension_oid("awslambda", true);
+	Oid			relid;
+	Oid			nsp;
+	Oid			owner;
+
+	if (!OidIsValid(ext) || !OidIsValid(queue_relid))
+		return InvalidOid;
+	relid = member_table(ext, "awslambda_invocations_pending");
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	extension_schema_owner(ext, &nsp, &owner);
+	if (rel_owner(relid) != owner ||
+		!list_member_oid(find_inheritance_children(queue_relid, NoLock), relid))
+	{
+		ereport(LOG,
+				(errmsg("awslambda: ignoring table \"awslambda_invocations_pending\": it is not owned by the owner of extension \"awslambda\" or does not inherit from its queue table")));
+		return InvalidOid;
+	}
+	return relid;
+}
+
+/*
  * The queue table's name is put into SQL text, and the plan cache parses
  * that text again whenever it replans (after any schema rename, say).  A
  * database owner who renames the extension's schema (public, which it owns
@@ -236,6 +268,7 @@ awl_queue_find(bool missing_ok)
  * checked: each relation it names must be the queue table, by OID.
  */
 static Oid	guarded_relid = InvalidOid;
+static Oid	guarded_pending = InvalidOid;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 
 static bool
@@ -250,11 +283,12 @@ names_only_queue(Node *node, void *context)
 	{
 		RangeTblEntry *rte = (RangeTblEntry *) node;
 
-		if (rte->rtekind == RTE_RELATION && rte->relid != guarded_relid)
+		if (rte->rtekind == RTE_RELATION && rte->relid != guarded_relid &&
+			(rte->relid != guarded_pending || !OidIsValid(guarded_pending)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("awslambda: a statement on the queue names relation %u, which is not the queue table %u",
-							rte->relid, guarded_relid),
+					 errmsg("awslambda: a statement on the queue names relation %u, which is not the queue table %u or its pending part %u",
+							rte->relid, guarded_relid, guarded_pending),
 					 errdetail("The name of the queue table's schema may have been changed.")));
 		return false;
 	}
@@ -286,13 +320,26 @@ awl_queue_init(void)
 void
 awl_queue_guard_begin(Oid relid)
 {
+	awl_queue_guard_begin_pair(relid, InvalidOid);
+}
+
+/*
+ * Like awl_queue_guard_begin, for statements that may also name pending,
+ * the queue's table of unfinished invocations (awl_queue_find_pending), or
+ * only relid when pending is InvalidOid.
+ */
+void
+awl_queue_guard_begin_pair(Oid relid, Oid pending)
+{
 	guarded_relid = relid;
+	guarded_pending = pending;
 }
 
 void
 awl_queue_guard_end(void)
 {
 	guarded_relid = InvalidOid;
+	guarded_pending = InvalidOid;
 }
 
 /* The queue table's name, qualified and quoted, for SQL text. */
@@ -311,7 +358,8 @@ awl_queue_name(Oid relid)
  */
 static Oid	cached_relid = InvalidOid;
 static Oid	cached_owner = InvalidOid;
-static char cached_name[2 * NAMEDATALEN + 8];
+static Oid	cached_pending = InvalidOid;	/* where rows are inserted (0.4.0) */
+static char cached_name[2 * NAMEDATALEN + 8];	/* of the table rows are inserted into */
 static bool cached_has_callback_fn = false;
 static bool cached_has_v04 = false;	/* tenant_id, durable_execution_name (0.4.0) */
 static bool cache_callbacks_registered = false;
@@ -319,7 +367,7 @@ static bool cache_callbacks_registered = false;
 static void
 forget_queue(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == cached_relid)
+	if (relid == InvalidOid || relid == cached_relid || relid == cached_pending)
 		cached_relid = InvalidOid;
 }
 
@@ -331,14 +379,17 @@ forget_queue_name(Datum arg, int cacheid, uint32 hashvalue)
 }
 
 static Oid
-queue_relid(Oid *owner)
+queue_relid(Oid *owner, Oid *pending)
 {
 	if (!OidIsValid(cached_relid))
 	{
 		Oid			relid = awl_queue_find(false);
 
 		cached_owner = rel_owner(relid);
-		strlcpy(cached_name, awl_queue_name(relid), sizeof(cached_name));
+		cached_pending = awl_queue_find_pending(relid);
+		strlcpy(cached_name,
+				awl_queue_name(OidIsValid(cached_pending) ? cached_pending : relid),
+				sizeof(cached_name));
 		cached_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
 		cached_has_v04 = get_attnum(relid, "durable_execution_name") != InvalidAttrNumber;
 		if (!cache_callbacks_registered)
@@ -350,6 +401,7 @@ queue_relid(Oid *owner)
 		cached_relid = relid;
 	}
 	*owner = cached_owner;
+	*pending = cached_pending;
 	return cached_relid;
 }
 
@@ -401,13 +453,13 @@ resolve_callback(const char *name, Oid relid, char **qualified)
 	return fn;
 }
 
-/* SPI_prepare of a statement on the queue table relid alone (see awl_queue_guard_begin). */
+/* SPI_prepare of a statement on the queue's tables alone (see awl_queue_guard_begin). */
 static SPIPlanPtr
-prepare_guarded(const char *sql, int nargs, Oid *types, Oid relid)
+prepare_guarded(const char *sql, int nargs, Oid *types, Oid relid, Oid pending)
 {
 	SPIPlanPtr volatile plan = NULL;
 
-	awl_queue_guard_begin(relid);
+	awl_queue_guard_begin_pair(relid, pending);
 	PG_TRY();
 	{
 		plan = SPI_prepare(sql, nargs, types);
@@ -461,6 +513,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	AwlInvokeRequest req = {0};
 	const char *target_region;
 	Oid			relid;
+	Oid			pending;
 	Oid			owner;
 	Oid			save_user;
 	int			save_sec;
@@ -497,7 +550,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		awl_check_payload_size(invocation_type, strlen(utf8));
 	}
 
-	relid = queue_relid(&owner);
+	relid = queue_relid(&owner, &pending);
 	/* A queue table from before 0.3.0 (the library was updated, the extension not yet). */
 	has_callback_fn = cached_has_callback_fn;
 	if (callback && !has_callback_fn)
@@ -537,7 +590,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	queue_name = cached_name;
-	if (insert_plan == NULL || insert_plan_relid != relid ||
+	if (insert_plan == NULL || insert_plan_relid != relid || insert_plan_pending != pending ||
 		insert_plan_callback_fn != has_callback_fn || insert_plan_v04 != has_v04 ||
 		strcmp(insert_plan_name, queue_name) != 0)
 	{
@@ -557,7 +610,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 								   has_callback_fn ? ", $9" : "",
 								   has_v04 ? ", $10, $11" : "");
 		SPIPlanPtr	plan = prepare_guarded(sql, has_v04 ? 11 : has_callback_fn ? 9 : 8,
-										   types, relid);
+										   types, relid, pending);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -566,6 +619,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		SPI_keepplan(plan);
 		insert_plan = plan;
 		insert_plan_relid = relid;
+		insert_plan_pending = pending;
 		insert_plan_callback_fn = has_callback_fn;
 		insert_plan_v04 = has_v04;
 		strlcpy(insert_plan_name, queue_name, sizeof(insert_plan_name));
@@ -575,7 +629,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	awl_queue_guard_begin(relid);
+	awl_queue_guard_begin_pair(relid, pending);
 	PG_TRY();
 	{
 		if (SPI_execute_plan(insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)

@@ -289,8 +289,8 @@ is($node->safe_psql('appdb', "SELECT what || ' ' || concurrency FROM cb_log WHER
 $node->safe_psql('postgres', q{ALTER ROLE postgres IN DATABASE appdb RESET work_mem;
 	ALTER SYSTEM RESET awslambda.max_concurrency; SELECT pg_reload_conf()});
 
-# The database owner renames the extension's schema and plants a same-named
-# queue table with a trigger: neither the backend's cached INSERT nor the
+# The database owner renames the extension's schema and plants same-named
+# queue tables (the queue and its pending part) with a trigger: neither the backend's cached INSERT nor the
 # dispatcher's saved statements may reach it.
 my $renamed_log_start = -s $node->logfile;
 my $rename_out = as_app('appdb', q{
@@ -305,13 +305,21 @@ my $rename_out = as_app('appdb', q{
 	BEGIN PERFORM public.escalate('renamed schema ' || TG_OP); RETURN NEW; END $$;
 	CREATE TRIGGER planted BEFORE INSERT OR UPDATE OR DELETE ON public.awslambda_invocations
 	  FOR EACH ROW EXECUTE FUNCTION public.planted_trigger();
+	CREATE TABLE public.awslambda_invocations_pending
+	  (LIKE public_old.awslambda_invocations INCLUDING DEFAULTS, queued_xact xid8 DEFAULT pg_current_xact_id());
+	INSERT INTO public.awslambda_invocations_pending (id, function_name, region, invocation_type, payload, invoked_by)
+	VALUES (gen_random_uuid(), 'lambdaTest', 'us-east-1', 'Event', '{"planted": 2}', 10);
+	CREATE TRIGGER planted BEFORE INSERT OR UPDATE OR DELETE ON public.awslambda_invocations_pending
+	  FOR EACH ROW EXECUTE FUNCTION public.planted_trigger();
 	SELECT public_old.awslambda_invoke_async('lambdaTest', '{"rename": "after"}');
 });
 ok($node->poll_query_until('appdb', q{SELECT count(*) = 2 FROM public_old.awslambda_invocations
 	WHERE payload LIKE '%rename%' AND status = 'sent'}),
 	'invocations queued around the rename went to the real queue and were sent');
-is($node->safe_psql('appdb', 'SELECT status FROM public.awslambda_invocations'), 'queued',
+is($node->safe_psql('appdb', 'SELECT status FROM ONLY public.awslambda_invocations'), 'queued',
 	'the planted table was not touched');
+is($node->safe_psql('appdb', 'SELECT status FROM public.awslambda_invocations_pending'), 'queued',
+	'nor the planted pending table');
 is($node->safe_psql('appdb', 'SELECT (SELECT count(*) FROM public.pwned) + (SELECT count(*) FROM public_old.pwned)'),
 	'0', 'renamed schema: no plant ran');
 not_superuser('renamed schema');

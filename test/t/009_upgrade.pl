@@ -1,8 +1,9 @@
 # A database still at 0.2.0 served by this library: invocations keep flowing,
 # callbacks wait for ALTER EXTENSION awslambda UPDATE, which resolves the
-# callbacks of rows queued before it.  A database at 0.3.0: the functions of
-# its definitions work, tenant ids wait for the update, which keeps the
-# roles' EXECUTE grants on the functions it makes anew.
+# callbacks of rows queued before it, and moves unfinished invocations into
+# the table of their own (0.4.0), where they are sent.  A database at 0.3.0:
+# the functions of its definitions work, tenant ids wait for the update,
+# which keeps the roles' EXECUTE grants on the functions it makes anew.
 use strict;
 use warnings;
 use FindBin;
@@ -45,9 +46,38 @@ my $pending = $node->safe_psql('up', q{
 sleep(1);
 is($node->safe_psql('up', 'SELECT count(*) FROM cb_log'), '0', 'its callback waits for the update');
 
-$node->safe_psql('up', 'ALTER EXTENSION awslambda UPDATE');
+# Unfinished rows at the time of the update: a retry due in a few seconds,
+# and one queued in the updating transaction itself.
+my $retry = $node->safe_psql('up', q{
+	INSERT INTO awslambda_invocations (id, function_name, region, invocation_type, payload,
+	                                   invoked_by, attempts, next_attempt_at)
+	VALUES (gen_random_uuid(), 'lambdaTest', 'us-east-1', 'Event', '{"moved": "retry"}',
+	        'postgres'::regrole, 1, now() + interval '3 seconds')
+	RETURNING id});
+my $fresh = $node->safe_psql('up', q{
+	BEGIN;
+	INSERT INTO awslambda_invocations (id, function_name, region, invocation_type, payload, invoked_by)
+	VALUES (gen_random_uuid(), 'lambdaTest', 'us-east-1', 'Event', '{"moved": "fresh"}',
+	        'postgres'::regrole)
+	RETURNING id;
+	ALTER EXTENSION awslambda UPDATE;
+	COMMIT;});
 is($node->safe_psql('up', q{SELECT extversion FROM pg_extension WHERE extname = 'awslambda'}), '0.4.0',
 	'updated to 0.4.0');
+is($node->safe_psql('up', "SELECT count(*) FROM ONLY awslambda_invocations_pending WHERE id = '$retry'"),
+	'1', 'the update moved the waiting retry to the pending table');
+is($node->safe_psql('up', q{SELECT count(*) FROM ONLY awslambda_invocations WHERE finished_at IS NULL}),
+	'0', 'no unfinished row is left in awslambda_invocations itself');
+is($node->safe_psql('up', "SELECT status FROM awslambda_invocations WHERE id = '$id'"), 'sent',
+	'a finished row stayed, and reads as before');
+ok($node->poll_query_until('up', "SELECT status = 'sent' FROM awslambda_invocation('$fresh')"),
+	'the row queued in the updating transaction is sent');
+ok($node->poll_query_until('up', "SELECT status = 'sent' FROM awslambda_invocation('$retry')"),
+	'the moved retry is sent when due');
+is($node->safe_psql('up', "SELECT count(*) FROM ONLY awslambda_invocations WHERE id IN ('$fresh', '$retry')"),
+	'2', 'and both are finished rows of awslambda_invocations now');
+my $moved = awl_accepted($node, 'lambdaTest', 1);
+is(scalar(grep { /"moved"/ } @{ $moved->{payloads} // [] }), 2, 'each moved invocation reached Lambda once');
 is($node->safe_psql('up', "SELECT callback_fn = 'public.cb(awslambda_invocations)'::regprocedure FROM awslambda_invocations WHERE id = '$pending'"),
 	't', 'the update resolved the pending callback');
 ok($node->poll_query_until('up', "SELECT count(*) = 1 FROM cb_log WHERE id = '$pending'"),
@@ -114,7 +144,25 @@ my $shape = q{
 	SELECT string_agg(c.oid::regclass || ' ' || coalesce(c.relacl::text, 'default') || ' '
 	                  || coalesce(pg_get_viewdef(c.oid), ''), E'\n' ORDER BY 1)
 	  FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
-	 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'awslambda')};
+	 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'awslambda')
+	UNION ALL
+	SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull
+	                  || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY attnum)
+	  FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+	 WHERE attrelid = 'awslambda_invocations_pending'::regclass AND attnum > 0 AND NOT attisdropped
+	UNION ALL
+	SELECT string_agg(polname || ' ' || pg_get_expr(polqual, polrelid), E'\n' ORDER BY polname) FROM pg_policy
+	 WHERE polrelid IN ('awslambda_invocations'::regclass, 'awslambda_invocations_pending'::regclass)
+	UNION ALL
+	SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes
+	 WHERE tablename IN ('awslambda_invocations', 'awslambda_invocations_pending')
+	UNION ALL
+	SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), E'\n' ORDER BY conname) FROM pg_constraint
+	 WHERE conrelid IN ('awslambda_invocations'::regclass, 'awslambda_invocations_pending'::regclass)
+	UNION ALL
+	SELECT string_agg(relname || ' ' || coalesce(array_to_string(reloptions, ','), '') || ' '
+	                  || relrowsecurity || ' ' || coalesce(array_to_string(relacl, ','), ''), E'\n' ORDER BY relname)
+	  FROM pg_class WHERE relname IN ('awslambda_invocations', 'awslambda_invocations_pending')};
 is($node->safe_psql('up', $shape), $node->safe_psql('fresh', $shape),
 	'objects, columns, functions, policy, privileges and views equal a fresh install');
 
