@@ -70,7 +70,7 @@ BEGIN
     RETURN 'accepted';
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-    RETURN CASE WHEN detail ~* 'certificate' THEN 'refused (certificate)' ELSE 'failed: ' || detail END;
+    RETURN CASE WHEN detail ~* 'certificate|trust anchor' THEN 'refused (certificate)' ELSE 'failed: ' || detail END;
 END;
 $$;
 -- Under valgrind, verifying against the whole system store is slow.
