@@ -29,7 +29,7 @@ soak_sample() {
   psql -F ' ' -c "SELECT (SELECT coalesce(max(id), 0) FROM reading_async),
       (SELECT count(*) FROM ONLY awslambda_invocations WHERE finished_at > '$1' AND finished_at <= '$2'),
       (SELECT count(*) FROM awslambda_invocations WHERE finished_at IS NULL),
-      (SELECT coalesce(round(extract(epoch FROM '$2'::timestamptz - min(enqueued_at))::numeric, 1), 0)
+      (SELECT coalesce(round(GREATEST(extract(epoch FROM '$2'::timestamptz - min(enqueued_at)), 0)::numeric, 1), 0)
          FROM awslambda_invocations WHERE finished_at IS NULL AND status = 'queued'),
       pg_total_relation_size('awslambda_invocations_pending'),
       pg_indexes_size('awslambda_invocations_pending'),
@@ -71,7 +71,9 @@ for _ in $(seq 3000); do
   [ "$(psql -c "SELECT count(*) FROM awslambda_invocations WHERE finished_at IS NULL")" = 0 ] && break
   sleep 0.2
 done
-drained=$(psql -c "SELECT round(extract(epoch FROM max(finished_at) - '$prev'::timestamptz)::numeric, 1) FROM awslambda_invocations")
+drained=$(psql -c "SELECT CASE WHEN max(finished_at) > '$prev' THEN 'what was queued at the end was sent '
+  || round(extract(epoch FROM max(finished_at) - '$prev'::timestamptz)::numeric, 1) || ' s after the last sample'
+  ELSE 'nothing was left to send after the last sample' END FROM awslambda_invocations")
 mb() { awk -v b="$1" 'BEGIN{printf "%.1f", b / 1048576}'; }
 first_sent=$(awk 'NR == 1 {print $3}' "$WORK/soak.dat")
 last_sent=$(awk 'END {print $3}' "$WORK/soak.dat")
@@ -85,7 +87,7 @@ soak_ratio=$(awk -v a="$last_sent" -v b="$first_sent" 'BEGIN{printf "%.2f", a / 
   echo
   echo "**Sent/s in the last minute / the first: $soak_ratio** (target ≥ 0.9). $soak_clients pgbench clients"
   echo "for $soak_minutes min ($(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/soak.pgbench") rows inserted);"
-  echo "what was queued at the end was sent ${drained} s after the last sample. Load average before and"
+  echo "$drained. Load average before and"
   echo "after: $load0 / $load1. Queue depth and oldest age are sampled at each minute's end; the"
   echo "finished rows' table grows by design (async_retention 1 day keeps every row)."
 } >"$WORK/soak.md"

@@ -66,6 +66,14 @@ static const struct
 	{"default_transaction_read_only", "off"},
 	{"role", "none"},
 	{"exit_on_error", "off"},
+
+	/*
+	 * Its statements find their rows by index.  A plan the plan cache made
+	 * while the pending table was nearly empty (a sequential scan then costs
+	 * nothing) would otherwise read the whole table for every batch once it
+	 * has grown; callbacks get the server's value back.
+	 */
+	{"enable_seqscan", "off"},
 };
 
 /* A setting and the value the server gives it (before any per-database setting). */

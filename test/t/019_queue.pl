@@ -116,9 +116,9 @@ $app->{h}->finish;
 #    back for those rows once their callbacks have run.
 # ---------------------------------------------------------------------------
 $node->safe_psql('postgres', q{
-	CREATE TABLE cb_log (id uuid, at timestamptz DEFAULT clock_timestamp());
+	CREATE TABLE cb_log (id uuid, at timestamptz DEFAULT clock_timestamp(), seqscan text);
 	CREATE FUNCTION cb(inv awslambda_invocations) RETURNS void LANGUAGE sql
-	  AS $$ SELECT pg_sleep(0.02); INSERT INTO cb_log (id) VALUES (inv.id) $$;
+	  AS $$ SELECT pg_sleep(0.02); INSERT INTO cb_log (id, seqscan) VALUES (inv.id, current_setting('enable_seqscan')) $$;
 	ALTER SYSTEM SET awslambda.async_retention = '1s';
 	SELECT pg_reload_conf();
 });
@@ -132,6 +132,8 @@ $node->safe_psql('postgres', q{
 });
 ok($node->poll_query_until('postgres', 'SELECT count(*) = 400 FROM cb_log'), 'all 400 callbacks ran');
 is($node->safe_psql('postgres', 'SELECT count(DISTINCT id) FROM cb_log'), '400', 'each once');
+is($node->safe_psql('postgres', 'SELECT string_agg(DISTINCT seqscan, \',\') FROM cb_log'), 'on',
+	'with the server\'s enable_seqscan (the dispatcher\'s own statements run with it off)');
 ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM awslambda_invocations'),
 	'cleanup removed every finished row, those whose callbacks ran late too');
 is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM cb_log
