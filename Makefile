@@ -14,12 +14,16 @@ OBJS = \
 	src/endpoint.o \
 	src/flow.o \
 	src/http.o \
+	src/imds.o \
 	src/invoke.o \
 	src/jsonutil.o \
 	src/parse.o \
 	src/partition.o \
 	src/process.o \
+	src/providers.o \
 	src/queue.o \
+	src/region.o \
+	src/secret.o \
 	src/sigv4.o \
 	src/stats.o \
 	src/sts.o
@@ -57,4 +61,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/http.h src/parse.h src/partition.h src/pg_compat.h src/sigv4.h src/stats.h awslambda.control
+$(OBJS): src/awslambda.h src/awsconfig.h src/credentials.h src/endpoint.h src/http.h src/parse.h src/partition.h src/pg_compat.h src/sigv4.h src/stats.h awslambda.control

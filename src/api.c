@@ -196,7 +196,7 @@ awl_check_log_type(const char *value)
 void
 awl_check_qualifier(const char *function_name, const char *qualifier)
 {
-	awl_function_name parts;
+	AwlFunctionName parts;
 
 	if (!awl_qualifier_ok(qualifier, strlen(qualifier)))
 		ereport(ERROR,

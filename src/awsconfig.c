@@ -7,7 +7,8 @@
  * (and "[default]"); AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE move
  * them.  A key is looked up in the credentials file first; parse.c reads
  * the INI text.  The files are re-read on every lookup: lookups happen
- * only when credentials are (re)fetched.
+ * only when credentials are (re)fetched.  The profile in use is
+ * awslambda.profile's, defined here; the environment is read here too.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,10 +19,42 @@
 #include <unistd.h>
 
 #include "storage/fd.h"
+#include "utils/guc.h"
 
-#include "awslambda.h"
+#include "awsconfig.h"
 #include "parse.h"
 
+/* awslambda.profile */
+static char *profile_setting = NULL;
+
+void
+awl_config_define_settings(GucStringAssignHook profile_changed)
+{
+	DefineCustomStringVariable("awslambda.profile",
+							   "Sets the profile of the shared AWS config and credentials files to use.",
+							   "Empty means AWS_PROFILE, then \"default\".",
+							   &profile_setting,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, profile_changed, NULL);
+}
+
+const char *
+awl_env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+
+	return (v != NULL && v[0] != '\0') ? v : NULL;
+}
+
+bool
+awl_env_is_true(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && pg_strcasecmp(v, "true") == 0;
+}
 
 /* The server OS user's home directory, for the default file locations. */
 static const char *
@@ -155,8 +188,8 @@ awl_profile_name(bool *explicit_choice)
 	const char *env = getenv("AWS_PROFILE");
 
 	*explicit_choice = true;
-	if (awl_profile && awl_profile[0])
-		return awl_profile;
+	if (profile_setting && profile_setting[0])
+		return profile_setting;
 	if (env && env[0])
 		return env;
 	*explicit_choice = false;

@@ -19,17 +19,13 @@
 #include "utils/guc.h"
 
 #include "awslambda.h"
+#include "credentials.h"
+#include "endpoint.h"
 #include "stats.h"
 
 PG_MODULE_MAGIC;
 
-char	   *awl_region = NULL;
 char	   *awl_endpoint_url = NULL;
-char	   *awl_imds_endpoint = NULL;
-bool		awl_imds_v1_fallback = false;
-char	   *awl_profile = NULL;
-int			awl_credential_process_timeout_ms = 60000;
-char	   *awl_sts_endpoint = NULL;
 char	   *awl_allowed_functions = NULL;
 char	   *awl_async_function_limits = NULL;
 char	   *awl_async_batch_sizes = NULL;
@@ -54,20 +50,6 @@ static const struct config_enum_entry async_mode_options[] = {
 	{NULL, 0, false}
 };
 
-/* Region names go into host names: letters, digits and dashes only. */
-static bool
-check_region(char **newval, void **extra, GucSource source)
-{
-	if (*newval == NULL || (*newval)[0] == '\0' || awl_region_is_valid(*newval))
-		return true;
-	GUC_check_errdetail("An AWS region name such as \"us-east-1\" consists of lower-case letters, digits and dashes.");
-	return false;
-}
-
-/*
- * Endpoints must be plain http(s) URLs with a host, a valid port if any, and
- * no credentials, query, fragment, white space or control characters in them.
- */
 static bool
 check_function_limits(char **newval, void **extra, GucSource source)
 {
@@ -90,26 +72,6 @@ check_batch_sizes(char **newval, void **extra, GucSource source)
 	return false;
 }
 
-static bool
-check_url(char **newval, void **extra, GucSource source)
-{
-	const char *v = *newval;
-
-	if (v == NULL || v[0] == '\0')
-		return true;
-	if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-	{
-		GUC_check_errdetail("The URL must start with \"http://\" or \"https://\".");
-		return false;
-	}
-	if (!awl_endpoint_url_ok(v))
-	{
-		GUC_check_errdetail("The URL must name a host (an IPv6 address in brackets) and a port from 1 to 65535 if any, and contain no user information, query, fragment, white space or control characters.");
-		return false;
-	}
-	return true;
-}
-
 /*
  * aws_lambda.endpoint_override takes a URL or, as a VPC endpoint's DNS name
  * is usually given, a bare host[:port], which means https (see compat.c).
@@ -122,18 +84,11 @@ check_endpoint_override(char **newval, void **extra, GucSource source)
 	bool		ok;
 
 	if (v == NULL || v[0] == '\0' || strstr(v, "://") != NULL)
-		return check_url(newval, extra, source);
+		return awl_check_url_setting(newval, extra, source);
 	url = psprintf("https://%s", v);
-	ok = check_url(&url, extra, source);
+	ok = awl_check_url_setting(&url, extra, source);
 	pfree(url);
 	return ok;
-}
-
-/* Another profile means other credentials: drop the cached ones. */
-static void
-assign_profile(const char *newval, void *extra)
-{
-	awl_credentials_reset();
 }
 
 void		_PG_init(void);
@@ -141,14 +96,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	DefineCustomStringVariable("awslambda.region",
-							   "Sets the default AWS region for Lambda invocations.",
-							   "Empty means: AWS_REGION, then AWS_DEFAULT_REGION, then instance metadata. A full function ARN's region always wins.",
-							   &awl_region,
-							   "",
-							   PGC_USERSET,
-							   0,
-							   check_region, NULL, NULL);
+	awl_credentials_define_settings();
 
 	DefineCustomStringVariable("awslambda.endpoint_url",
 							   "Sets the Lambda endpoint URL, used as given.",
@@ -157,52 +105,7 @@ _PG_init(void)
 							   "",
 							   PGC_SUSET,
 							   0,
-							   check_url, NULL, NULL);
-
-	DefineCustomStringVariable("awslambda.imds_endpoint",
-							   "Sets the EC2 instance metadata service URL used for credentials and region.",
-							   "Empty means AWS_EC2_METADATA_SERVICE_ENDPOINT, then http://169.254.169.254.",
-							   &awl_imds_endpoint,
-							   "",
-							   PGC_SUSET,
-							   0,
-							   check_url, NULL, NULL);
-
-	DefineCustomBoolVariable("awslambda.imds_v1_fallback",
-							 "Allows instance metadata requests without an IMDSv2 session token.",
-							 "Only used when the token request is refused; AWS_EC2_METADATA_V1_DISABLED=true still forbids it.",
-							 &awl_imds_v1_fallback,
-							 false,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomStringVariable("awslambda.profile",
-							   "Sets the profile of the shared AWS config and credentials files to use.",
-							   "Empty means AWS_PROFILE, then \"default\".",
-							   &awl_profile,
-							   "",
-							   PGC_SUSET,
-							   0,
-							   NULL, assign_profile, NULL);
-
-	DefineCustomIntVariable("awslambda.credential_process_timeout_ms",
-							"Sets the maximum time a profile's credential_process may run.",
-							"A helper still running then is killed, with its whole process group, and the call fails.",
-							&awl_credential_process_timeout_ms,
-							60000, 1, INT_MAX,
-							PGC_SUSET,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("awslambda.sts_endpoint",
-							   "Sets the AWS STS endpoint URL used to assume roles.",
-							   "Empty means AWS_ENDPOINT_URL_STS, then https://sts.<region>.amazonaws.com.",
-							   &awl_sts_endpoint,
-							   "",
-							   PGC_SUSET,
-							   0,
-							   check_url, NULL, NULL);
+							   awl_check_url_setting, NULL, NULL);
 
 	DefineCustomStringVariable("awslambda.allowed_functions",
 							   "Limits which Lambda functions may be invoked.",

@@ -26,13 +26,7 @@
 #endif
 
 /* Settings, defined in awslambda.c */
-extern char *awl_region;
 extern char *awl_endpoint_url;
-extern char *awl_imds_endpoint;
-extern bool awl_imds_v1_fallback;
-extern char *awl_profile;
-extern int	awl_credential_process_timeout_ms;
-extern char *awl_sts_endpoint;
 extern char *awl_allowed_functions;
 extern char *awl_ca_file;
 extern int	awl_connect_timeout_ms;
@@ -56,32 +50,6 @@ extern char *awl_compat_endpoint_override;
 extern int	awl_compat_connect_timeout_ms;
 extern int	awl_compat_request_timeout_ms;
 
-/* in credentials.c */
-typedef struct AwlCredentials
-{
-	const char *access_key_id;
-	const char *secret_access_key;
-	const char *session_token;	/* NULL for long-term keys */
-	time_t		expiration;		/* 0: does not expire */
-	const char *source;			/* which provider, for introspection */
-} AwlCredentials;
-
-extern void awl_credentials_get(AwlCredentials *out);
-extern void awl_credentials_reset(void);
-
-/*
- * Forgets the cached credentials because AWS rejected them (an expired or
- * unknown token or key), so the next call fetches new ones; does so at most
- * once a minute per backend, so that a loop of rejected calls does not ask
- * the provider each time.  Returns whether they were forgotten.
- */
-extern bool awl_credentials_rejected(void);
-extern bool awl_credentials_refreshable(void);
-extern const char *awl_default_region(void);
-extern const char *awl_default_region_or_null(void);
-extern const char *awl_region_for_sts(void);
-extern bool awl_region_is_valid(const char *region);
-
 /* in process.c */
 /*
  * Runs command with /bin/sh -c and collects its stdout, at most max_output
@@ -95,43 +63,6 @@ extern bool awl_region_is_valid(const char *region);
 extern bool awl_run_helper(const char *what, const char *command, int timeout_ms,
 						   size_t max_output, char **output, size_t *len, int *status,
 						   char **why);
-
-/* in awsconfig.c */
-extern char *awl_config_file_path(bool credentials_file);
-extern char *awl_config_value(const char *profile, const char *key, bool *profile_exists);
-extern const char *awl_profile_name(bool *explicit_choice);
-/*
- * The value of key in the service's block of the config file's
- * "[services SECTION]" section, palloc'd, or NULL; *section_exists says
- * whether that section is there at all.
- */
-extern char *awl_config_services_value(const char *section, const char *service,
-									   const char *key, bool *section_exists);
-
-/* in sts.c */
-extern bool awl_sts_assume_role(const char *region, const char *role_arn,
-								const char *session_name, const char *external_id,
-								const AwlCredentials *source, AwlCredentials *out,
-								char **why);
-extern bool awl_sts_assume_role_with_web_identity(const char *region, const char *role_arn,
-												  const char *session_name,
-												  const char *token,
-												  AwlCredentials *out, char **why);
-
-/* in endpoint.c */
-/*
- * Where a request for region goes: override (awslambda.endpoint_url or
- * aws_lambda.endpoint_override; NULL or empty for none) as given; else the
- * endpoint URL configured for the AWS SDKs (AWS_ENDPOINT_URL_LAMBDA,
- * AWS_ENDPOINT_URL, the profile's services section, its endpoint_url);
- * else Lambda's endpoint in the region's partition, FIPS and dual-stack as
- * configured.  Sets *base_url (scheme://authority) and *host (the
- * authority), palloc'd.  Raises 22023 for a configuration the SDKs refuse
- * too (an invalid URL or boolean, FIPS or dual-stack with a configured
- * URL, a missing services section).
- */
-extern void awl_endpoint_resolve(const char *override, const char *region,
-								 char **base_url, char **host);
 
 /* in invoke.c */
 typedef struct AwlInvokeRequest
@@ -264,7 +195,7 @@ extern void awl_invoke_stream_abort(AwlInvokeStream *s);
  * Splits a function name (UTF-8) by Lambda's grammar, see parse.h; raises
  * 22023 naming the accepted forms when it does not match.
  */
-extern void awl_parse_function_name(const char *name, awl_function_name *parts);
+extern void awl_parse_function_name(const char *name, AwlFunctionName *parts);
 pg_noreturn extern void awl_invoke_raise(const AwlInvokeError *err);
 extern AwlInvokeError *awl_non_json_error(const char *function_name,
 										  const AwlInvokeResult *result);

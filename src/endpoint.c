@@ -24,9 +24,11 @@
 
 #include <stdlib.h>
 
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "awslambda.h"
+#include "awsconfig.h"
+#include "endpoint.h"
 #include "parse.h"
 #include "partition.h"
 
@@ -46,12 +48,24 @@ typedef struct EndpointConfig
 static EndpointConfig config;
 static MemoryContext config_context = NULL;
 
-static const char *
-env_nonempty(const char *name)
+bool
+awl_check_url_setting(char **newval, void **extra, GucSource source)
 {
-	const char *v = getenv(name);
+	const char *v = *newval;
 
-	return (v && v[0]) ? v : NULL;
+	if (v == NULL || v[0] == '\0')
+		return true;
+	if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+	{
+		GUC_check_errdetail("The URL must start with \"http://\" or \"https://\".");
+		return false;
+	}
+	if (!awl_endpoint_url_ok(v))
+	{
+		GUC_check_errdetail("The URL must name a host (an IPv6 address in brackets) and a port from 1 to 65535 if any, and contain no user information, query, fragment, white space or control characters.");
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -61,7 +75,7 @@ env_nonempty(const char *name)
 static bool
 bool_setting(const char *env, const char *profile, const char *key, char **source)
 {
-	const char *v = env_nonempty(env);
+	const char *v = awl_env_nonempty(env);
 	char	   *pv = NULL;
 	int			b;
 
@@ -108,9 +122,9 @@ configured_url(const char *profile, char **source)
 	if (bool_setting("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", profile,
 					 "ignore_configured_endpoint_urls", &ignore_source))
 		return NULL;
-	if ((v = env_nonempty("AWS_ENDPOINT_URL_LAMBDA")) != NULL)
+	if ((v = awl_env_nonempty("AWS_ENDPOINT_URL_LAMBDA")) != NULL)
 		return checked_url(v, "environment variable AWS_ENDPOINT_URL_LAMBDA", source);
-	if ((v = env_nonempty("AWS_ENDPOINT_URL")) != NULL)
+	if ((v = awl_env_nonempty("AWS_ENDPOINT_URL")) != NULL)
 		return checked_url(v, "environment variable AWS_ENDPOINT_URL", source);
 	if ((pv = awl_config_value(profile, "services", NULL)) != NULL && pv[0])
 	{

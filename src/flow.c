@@ -134,7 +134,7 @@ load_list(FlowList *list)
 static int
 match(FlowList *list, const char *function_name)
 {
-	awl_function_name parts;
+	AwlFunctionName parts;
 	char	   *bare = NULL;
 	int			i;
 

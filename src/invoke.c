@@ -25,6 +25,8 @@
 #include "utils/wait_event.h"
 
 #include "awslambda.h"
+#include "credentials.h"
+#include "endpoint.h"
 #include "http.h"
 #include "parse.h"
 #include "sigv4.h"
@@ -80,7 +82,7 @@ uri_encode(const char *s)
 }
 
 void
-awl_parse_function_name(const char *name, awl_function_name *parts)
+awl_parse_function_name(const char *name, AwlFunctionName *parts)
 {
 	if (awl_function_name_parse(name, strlen(name), parts))
 		return;
@@ -162,7 +164,7 @@ allowed_list(int *n)
  * the bare function name as Lambda reads it.  Empty allows everything.
  */
 static void
-check_allowed(const char *name, const awl_function_name *parts)
+check_allowed(const char *name, const AwlFunctionName *parts)
 {
 	char	  **patterns;
 	char	   *bare = NULL;
@@ -198,7 +200,7 @@ resolve_target(const AwlInvokeRequest *req, InvokeTarget *t)
 {
 	const char *name = req->function_name;
 	const char *endpoint = req->endpoint_url ? req->endpoint_url : awl_endpoint_url;
-	awl_function_name parts;
+	AwlFunctionName parts;
 
 	/* Lambda's grammar, as Lambda reads it, before anything else. */
 	awl_parse_function_name(name, &parts);
@@ -275,7 +277,7 @@ concat3(const char *a, const char *b, const char *c)
 
 /* Appends one header both to the signing list and to the wire lines. */
 static void
-add_header(awl_sigv4_header *sig, char **wire, int *n, const char *name, const char *value)
+add_header(AwlSigV4Header *sig, char **wire, int *n, const char *name, const char *value)
 {
 	sig[*n].name = name;
 	sig[*n].value = value;
@@ -927,12 +929,12 @@ start_invoke(int i, AwlHttpRequest *hreq, void *arg)
 	InvokeBatch *b = (InvokeBatch *) arg;
 	const AwlInvokeRequest *req = &b->reqs[i];
 	const InvokeTarget *t = &b->targets[i];
-	awl_sigv4_header sig_headers[10];
+	AwlSigV4Header sig_headers[10];
 	char	  **wire = palloc(11 * sizeof(char *));
 	int			n = 0;
 	char		amz_date[17];
-	awl_sigv4_request sreq = {0};
-	awl_sigv4_signing signing = {0};
+	AwlSigV4Request sreq = {0};
+	AwlSigV4Signing signing = {0};
 	char	   *authz;
 
 	b->offsets[i] = clock_offset;

@@ -188,7 +188,7 @@ account_token(const char *p, const char *end)
  * it can be) and fills the name and qualifier.
  */
 static bool
-match_name_rest(const char *p, const char *end, awl_function_name *out)
+match_name_rest(const char *p, const char *end, AwlFunctionName *out)
 {
 	int			with_function;
 
@@ -237,7 +237,7 @@ match_name_rest(const char *p, const char *end, awl_function_name *out)
 
 /* The grammar, without the length limits. */
 static bool
-match_function_name(const char *s, const char *end, awl_function_name *out)
+match_function_name(const char *s, const char *end, AwlFunctionName *out)
 {
 	int			with_region;
 	int			with_account;
@@ -315,7 +315,7 @@ match_function_name(const char *s, const char *end, awl_function_name *out)
 }
 
 bool
-awl_function_name_parse(const char *s, size_t len, awl_function_name *out)
+awl_function_name_parse(const char *s, size_t len, AwlFunctionName *out)
 {
 	if (len < 1 || len > AWL_MAX_FUNCTION_NAME ||
 		!match_function_name(s, s + len, out) ||
@@ -476,7 +476,7 @@ host_char(char c)
 }
 
 bool
-awl_url_parse(const char *url, awl_url *out)
+awl_url_parse(const char *url, AwlUrl *out)
 {
 	const char *p = url;
 	const char *authority;
@@ -579,7 +579,7 @@ awl_url_parse(const char *url, awl_url *out)
 }
 
 bool
-awl_url_scheme_is(const awl_url *u, const char *scheme)
+awl_url_scheme_is(const AwlUrl *u, const char *scheme)
 {
 	return u->scheme_len == strlen(scheme) &&
 		strncasecmp(u->scheme, scheme, u->scheme_len) == 0;
@@ -596,7 +596,7 @@ container_ipv4(const unsigned char a[4])
 bool
 awl_container_url_allowed(const char *url)
 {
-	awl_url	u;
+	AwlUrl	u;
 	unsigned char a4[4];
 
 	if (!awl_url_parse(url, &u) || u.userinfo != NULL)
@@ -623,7 +623,7 @@ awl_container_url_allowed(const char *url)
 bool
 awl_endpoint_url_ok(const char *url)
 {
-	awl_url		u;
+	AwlUrl		u;
 
 	return url != NULL &&
 		(strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) &&

@@ -33,7 +33,7 @@ extern bool awl_region_name_ok(const char *s, size_t len);
  * The parts of a function name; each points into the parsed string (not
  * NUL-terminated) with its length, NULL and 0 when the form has no such part.
  */
-typedef struct awl_function_name
+typedef struct AwlFunctionName
 {
 	bool		full_arn;		/* arn:PARTITION:lambda:... */
 	const char *partition;		/* full ARN only; may be empty ("arn::lambda:...") */
@@ -46,7 +46,7 @@ typedef struct awl_function_name
 	size_t		name_len;
 	const char *qualifier;		/* $LATEST, $LATEST.PUBLISHED, a version or an alias */
 	size_t		qualifier_len;
-} awl_function_name;
+} AwlFunctionName;
 
 /*
  * Matches s[0..len) as a whole against Lambda's FunctionName pattern
@@ -61,7 +61,7 @@ typedef struct awl_function_name
  * *out) for anything else.  Never reads past s + len; NUL bytes are not
  * name characters.
  */
-extern bool awl_function_name_parse(const char *s, size_t len, awl_function_name *out);
+extern bool awl_function_name_parse(const char *s, size_t len, AwlFunctionName *out);
 
 /*
  * Is s[0..len) a valid Invoke Qualifier: $LATEST, $LATEST.PUBLISHED or
@@ -74,7 +74,7 @@ extern bool awl_qualifier_ok(const char *s, size_t len);
  * the strings point into the parsed URL with their lengths (NULL/0 when
  * absent; path may be empty).
  */
-typedef struct awl_url
+typedef struct AwlUrl
 {
 	const char *scheme;
 	size_t		scheme_len;
@@ -91,7 +91,7 @@ typedef struct awl_url
 	size_t		query_len;
 	const char *fragment;
 	size_t		fragment_len;
-} awl_url;
+} AwlUrl;
 
 /*
  * Splits an absolute URL with an authority.  Returns false (the URL is not
@@ -102,10 +102,10 @@ typedef struct awl_url
  * URL holds no control characters, spaces or DEL.  It does not judge the
  * scheme or the user information: see the callers' checks.
  */
-extern bool awl_url_parse(const char *url, awl_url *out);
+extern bool awl_url_parse(const char *url, AwlUrl *out);
 
 /* Is the parsed URL's scheme this one (ASCII case-insensitive)? */
-extern bool awl_url_scheme_is(const awl_url *u, const char *scheme);
+extern bool awl_url_scheme_is(const AwlUrl *u, const char *scheme);
 
 /*
  * May container credentials (and the authorization token) be fetched from

@@ -18,7 +18,7 @@
 
 #include "partition.h"
 
-static const awl_partition partitions[] = {
+static const AwlPartition partitions[] = {
 	{"aws", "amazonaws.com", "api.aws"},
 	{"aws-cn", "amazonaws.com.cn", "api.amazonwebservices.com.cn"},
 	{"aws-eusc", "amazonaws.eu", "api.amazonwebservices.eu"},
@@ -63,7 +63,7 @@ word_dash_digits(const char *s)
 	return *p == '\0' && p > dash + 1;
 }
 
-const awl_partition *
+const AwlPartition *
 awl_partition_for_region(const char *region)
 {
 	size_t		i;
@@ -81,7 +81,7 @@ awl_partition_for_region(const char *region)
 int
 awl_lambda_endpoint(const char *region, bool fips, bool dualstack, char *buf, size_t size)
 {
-	const awl_partition *p = awl_partition_for_region(region);
+	const AwlPartition *p = awl_partition_for_region(region);
 	int			n;
 
 	n = snprintf(buf, size, "https://%s.%s.%s", fips ? "lambda-fips" : "lambda", region,

@@ -14,19 +14,19 @@
 #include <stddef.h>
 
 /* One partition of partitions.json, with the outputs Lambda's rules use. */
-typedef struct awl_partition
+typedef struct AwlPartition
 {
 	const char *id;				/* "aws", "aws-cn", "aws-us-gov", ... */
 	const char *dns_suffix;		/* "amazonaws.com" */
 	const char *dualstack_dns_suffix;	/* "api.aws" */
-} awl_partition;
+} AwlPartition;
 
 /*
  * The partition of a region, by the partitions' region patterns (aws-cn
  * for cn-*, aws-us-gov for us-gov-*, ...); "aws" for any region no pattern
  * matches, as the SDKs fall back.  Never NULL.
  */
-extern const awl_partition *awl_partition_for_region(const char *region);
+extern const AwlPartition *awl_partition_for_region(const char *region);
 
 /*
  * Writes Lambda's endpoint for region into buf (NUL-terminated) as the

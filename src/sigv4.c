@@ -447,7 +447,7 @@ add_trimmed(Buf *b, const char *v)
 
 /* Writes canonical headers into out and the signed-header list into signed_list. */
 static void
-canonical_headers(Buf *out, Buf *signed_list, const awl_sigv4_header *headers, int n)
+canonical_headers(Buf *out, Buf *signed_list, const AwlSigV4Header *headers, int n)
 {
 	CanonHeader *h;
 	int			nh = 0;
@@ -603,7 +603,7 @@ awl_sigv4_forget(void)
 
 /* kSigning = HMAC chain over date, region, service, "aws4_request". */
 static int
-derive_signing_key(const awl_sigv4_signing *sig, const char *date, unsigned char out[32])
+derive_signing_key(const AwlSigV4Signing *sig, const char *date, unsigned char out[32])
 {
 	size_t		slen = strlen(sig->secret_access_key);
 	unsigned char *k0 = malloc(slen + 5);
@@ -626,7 +626,7 @@ derive_signing_key(const awl_sigv4_signing *sig, const char *date, unsigned char
 
 /* The prepared signing key for sig on date (YYYYMMDD), from the cache if it is that one. */
 static const HmacKey *
-signing_key(const awl_sigv4_signing *sig, const char *date)
+signing_key(const AwlSigV4Signing *sig, const char *date)
 {
 	size_t		slen = strlen(sig->secret_access_key);
 	unsigned char key[32];
@@ -664,8 +664,8 @@ signing_key(const awl_sigv4_signing *sig, const char *date)
 }
 
 char *
-awl_sigv4_authorization(const awl_sigv4_request *req, const awl_sigv4_signing *sig,
-						awl_sigv4_trace *trace)
+awl_sigv4_authorization(const AwlSigV4Request *req, const AwlSigV4Signing *sig,
+						AwlSigV4Trace *trace)
 {
 	Buf			creq = {0};
 	Buf			signed_list = {0};

@@ -14,43 +14,43 @@
 #include <stddef.h>
 #include <time.h>
 
-typedef struct awl_sigv4_header
+typedef struct AwlSigV4Header
 {
 	const char *name;			/* as sent; lower-cased for signing */
 	const char *value;			/* may hold obs-fold line breaks */
-} awl_sigv4_header;
+} AwlSigV4Header;
 
-typedef struct awl_sigv4_request
+typedef struct AwlSigV4Request
 {
 	const char *method;
 	const char *path;			/* as on the wire, before '?' */
 	const char *query;			/* as on the wire, after '?', or NULL */
-	const awl_sigv4_header *headers;	/* every header to sign */
+	const AwlSigV4Header *headers;	/* every header to sign */
 	int			nheaders;
 	const unsigned char *body;
 	size_t		body_len;
-} awl_sigv4_request;
+} AwlSigV4Request;
 
-typedef struct awl_sigv4_signing
+typedef struct AwlSigV4Signing
 {
 	const char *access_key_id;
 	const char *secret_access_key;
 	const char *region;
 	const char *service;
 	const char *amz_date;		/* YYYYMMDDTHHMMSSZ, same as X-Amz-Date */
-} awl_sigv4_signing;
+} AwlSigV4Signing;
 
 /* Intermediate strings, for tests; free() both. */
-typedef struct awl_sigv4_trace
+typedef struct AwlSigV4Trace
 {
 	char	   *canonical_request;
 	char	   *string_to_sign;
-} awl_sigv4_trace;
+} AwlSigV4Trace;
 
 /* Value of the Authorization header; trace may be NULL. */
-extern char *awl_sigv4_authorization(const awl_sigv4_request *req,
-									 const awl_sigv4_signing *sig,
-									 awl_sigv4_trace *trace);
+extern char *awl_sigv4_authorization(const AwlSigV4Request *req,
+									 const AwlSigV4Signing *sig,
+									 AwlSigV4Trace *trace);
 
 /* Percent-encodes all but A-Z a-z 0-9 - _ . ~ (and '/' if keep_slash). */
 extern char *awl_uri_encode(const char *s, size_t len, int keep_slash);

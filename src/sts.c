@@ -17,14 +17,32 @@
 #include <time.h>
 
 #include "lib/stringinfo.h"
+#include "utils/guc.h"
 
-#include "awslambda.h"
+#include "credentials.h"
+#include "endpoint.h"
 #include "http.h"
 #include "parse.h"
 #include "sigv4.h"
 
 #define STS_TIMEOUT_MS 5000
 #define STS_VERSION "2011-06-15"
+
+/* awslambda.sts_endpoint */
+static char *sts_endpoint_setting = NULL;
+
+void
+awl_sts_define_settings(void)
+{
+	DefineCustomStringVariable("awslambda.sts_endpoint",
+							   "Sets the AWS STS endpoint URL used to assume roles.",
+							   "Empty means AWS_ENDPOINT_URL_STS, then https://sts.<region>.amazonaws.com.",
+							   &sts_endpoint_setting,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   awl_check_url_setting, NULL, NULL);
+}
 
 /* Text of <tag> in an STS reply, palloc'd; the malloc'd copy is wiped (it may be a secret). */
 static char *
@@ -59,8 +77,8 @@ sts_endpoint(const char *region)
 {
 	const char *env = getenv("AWS_ENDPOINT_URL_STS");
 
-	if (awl_sts_endpoint && awl_sts_endpoint[0])
-		return pstrdup(awl_sts_endpoint);
+	if (sts_endpoint_setting && sts_endpoint_setting[0])
+		return pstrdup(sts_endpoint_setting);
 	if (env && env[0])
 		return pstrdup(env);
 	return psprintf("https://sts.%s.amazonaws.com", region ? region : "us-east-1");
@@ -93,10 +111,10 @@ sts_call(const char *region, StringInfo body, const AwlCredentials *source,
 	lines[n++] = "Content-Type: application/x-www-form-urlencoded; charset=utf-8";
 	if (source)
 	{
-		awl_sigv4_header h[4];
+		AwlSigV4Header h[4];
 		int			nh = 0;
-		awl_sigv4_request sreq = {0};
-		awl_sigv4_signing sig = {0};
+		AwlSigV4Request sreq = {0};
+		AwlSigV4Signing sig = {0};
 		char	   *authz;
 
 		awl_sigv4_amz_date(time(NULL), amz_date);

@@ -30,7 +30,7 @@ misuse_parse_c(void)
 {
 	char	   *region = malloc(4);
 	char	   *pattern = malloc(8);
-	char	   *partition = malloc(sizeof(awl_function_name) - sizeof(size_t));
+	char	   *partition = malloc(sizeof(AwlFunctionName) - sizeof(size_t));
 	char	   *leak;
 
 	/* Invalid read: a length beyond the block, the first four bytes pass. */
@@ -43,7 +43,7 @@ misuse_parse_c(void)
 	/* Invalid write: the result block is one field short of the struct it is given as. */
 	sink = partition;
 	printf("name: %d\n", awl_function_name_parse("us-gov-west-1:123456789012:function:f:prod", 41,
-												 (awl_function_name *) sink));
+												 (AwlFunctionName *) sink));
 
 	/* Definite leak: a result of awl_xml_text that is never freed. */
 	leak = awl_xml_text("<a>leak</a>", "a");

@@ -33,8 +33,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char	   *pattern;
 	char	   *name;
 	size_t		len;
-	awl_function_name f;
-	awl_function_name again;
+	AwlFunctionName f;
+	AwlFunctionName again;
 	bool		ok;
 
 	memcpy(buf, data, size);

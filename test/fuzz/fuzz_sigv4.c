@@ -37,11 +37,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				query[512],
 				hname[128],
 				hvalue[512];
-	awl_sigv4_header headers[3];
-	awl_sigv4_request req = {0};
-	awl_sigv4_signing sig = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+	AwlSigV4Header headers[3];
+	AwlSigV4Request req = {0};
+	AwlSigV4Signing sig = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
 	"us-east-1", "lambda", "20260101T000000Z"};
-	awl_sigv4_trace trace = {0};
+	AwlSigV4Trace trace = {0};
 	char	   *a;
 	char	   *b;
 	char	   *enc;

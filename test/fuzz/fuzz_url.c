@@ -27,7 +27,7 @@ check_inside(const char *part, size_t len, const char *s, size_t slen)
 
 /* A few characters every allowed http host must consist of. */
 static int
-plausible_local_host(const awl_url *u)
+plausible_local_host(const AwlUrl *u)
 {
 	size_t		i;
 
@@ -50,8 +50,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char	   *url = malloc(size + 1);
 	size_t		len;
-	awl_url		u;
-	awl_url		again;
+	AwlUrl		u;
+	AwlUrl		again;
 	bool		parsed;
 	bool		allowed;
 

@@ -38,7 +38,7 @@ static void
 url_parts(const char *url, const char *scheme, const char *userinfo, const char *host,
 		  int port, const char *path, const char *query)
 {
-	awl_url		u;
+	AwlUrl		u;
 	int			ok = awl_url_parse(url, &u);
 
 #define PART_IS(p, len, want) \
@@ -56,7 +56,7 @@ url_parts(const char *url, const char *scheme, const char *userinfo, const char 
 static void
 url_invalid(const char *url)
 {
-	awl_url		u;
+	AwlUrl		u;
 
 	result(!awl_url_parse(url, &u), "URL should not parse", url);
 }
@@ -203,7 +203,7 @@ static void
 name_parts(const char *s, const char *partition, const char *region, const char *account,
 		   const char *name, const char *qualifier)
 {
-	awl_function_name f;
+	AwlFunctionName f;
 	int			ok = awl_function_name_parse(s, strlen(s), &f);
 
 	ok = ok && f.full_arn == (partition != NULL) &&
@@ -218,7 +218,7 @@ name_parts(const char *s, const char *partition, const char *region, const char 
 static void
 name_invalid(const char *s)
 {
-	awl_function_name f;
+	AwlFunctionName f;
 
 	result(!awl_function_name_parse(s, strlen(s), &f) && f.name == NULL,
 		   "name should be invalid", s);
@@ -248,7 +248,7 @@ static void
 name_tests(void)
 {
 	char	   *s;
-	awl_function_name f;
+	AwlFunctionName f;
 
 	/* Issue 13: these name the function "secret", not "function" etc. */
 	name_parts("function:secret", NULL, NULL, NULL, "secret", NULL);

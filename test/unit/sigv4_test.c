@@ -59,7 +59,7 @@ typedef struct ParsedReq
 	char	   *method;
 	char	   *path;
 	char	   *query;
-	awl_sigv4_header headers[MAX_HEADERS];
+	AwlSigV4Header headers[MAX_HEADERS];
 	char	   *values[MAX_HEADERS];	/* malloc'd, folded lines joined */
 	int			nheaders;
 	char	   *body;
@@ -195,9 +195,9 @@ run_case(const char *dir, const char *name, int is_lambda)
 	char		region[64] = "",
 				service[64] = "";
 	ParsedReq	r;
-	awl_sigv4_request sreq_in = {0};
-	awl_sigv4_signing sig = {0};
-	awl_sigv4_trace trace = {0};
+	AwlSigV4Request sreq_in = {0};
+	AwlSigV4Signing sig = {0};
+	AwlSigV4Trace trace = {0};
 	char	   *got;
 	int			ok = 1;
 	int			i;
@@ -368,8 +368,8 @@ key_cache_checks(void)
 	static const char *const dates[] = {"20260101T000000Z", "20260102T000000Z"};
 	static const char *const regions[] = {"us-east-1", "eu-west-1"};
 	static const char *const services[] = {"lambda", "sts"};
-	awl_sigv4_header h[] = {{"Host", "lambda.us-east-1.amazonaws.com"}, {"X-Amz-Date", NULL}};
-	awl_sigv4_request r = {"POST", "/2015-03-31/functions/f/invocations", NULL, h, 2,
+	AwlSigV4Header h[] = {{"Host", "lambda.us-east-1.amazonaws.com"}, {"X-Amz-Date", NULL}};
+	AwlSigV4Request r = {"POST", "/2015-03-31/functions/f/invocations", NULL, h, 2,
 	(const unsigned char *) "{}", 2};
 	int			ok = 1;
 	int			i;
@@ -377,7 +377,7 @@ key_cache_checks(void)
 	for (i = 0; i < 34 && ok; i++)
 	{
 		int			g = (i % 17 == 16) ? 0 : (i % 17) ^ ((i % 17) >> 1);	/* back to the start once */
-		awl_sigv4_signing sig = {ACCESS_KEY, secrets[g & 1], regions[(g >> 2) & 1],
+		AwlSigV4Signing sig = {ACCESS_KEY, secrets[g & 1], regions[(g >> 2) & 1],
 		services[(g >> 3) & 1], dates[(g >> 1) & 1]};
 		char	   *kept;
 		char	   *fresh;
