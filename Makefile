@@ -6,12 +6,14 @@ OBJS = \
 	src/api.o \
 	src/awslambda.o \
 	src/awsconfig.o \
+	src/clock.o \
 	src/compat.o \
 	src/confine.o \
 	src/credentials.o \
 	src/deliver.o \
 	src/dispatcher.o \
 	src/endpoint.o \
+	src/errors.o \
 	src/flow.o \
 	src/http.o \
 	src/imds.o \
@@ -23,10 +25,14 @@ OBJS = \
 	src/providers.o \
 	src/queue.o \
 	src/region.o \
+	src/reply.o \
 	src/secret.o \
+	src/signing.o \
 	src/sigv4.o \
 	src/stats.o \
-	src/sts.o
+	src/stream.o \
+	src/sts.o \
+	src/target.o
 
 DATA = sql/awslambda--0.1.0.sql sql/awslambda--0.1.0--0.2.0.sql sql/awslambda--0.2.0--0.3.0.sql sql/awslambda--0.3.0--0.4.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
 PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
@@ -61,4 +67,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/awsconfig.h src/credentials.h src/endpoint.h src/http.h src/parse.h src/partition.h src/pg_compat.h src/sigv4.h src/stats.h awslambda.control
+$(OBJS): src/awslambda.h src/awsconfig.h src/credentials.h src/endpoint.h src/http.h src/invoke.h src/invoke_int.h src/parse.h src/partition.h src/pg_compat.h src/signing.h src/sigv4.h src/stats.h awslambda.control

@@ -280,9 +280,7 @@ request_from_args(FunctionCallInfo fcinfo, AwlInvokeRequest *req, int tenant_arg
 		if (req->durable_execution_name)
 			awl_check_durable_execution_name(req->durable_execution_name);
 	}
-	req->connect_timeout_ms = awl_connect_timeout_ms;
-	req->request_timeout_ms = awl_request_timeout_ms;
-	req->max_attempts = awl_max_attempts;
+	awl_invoke_request_defaults(req);
 }
 
 static void
@@ -459,7 +457,7 @@ awslambda_invoke_many(PG_FUNCTION_ARGS)
 			reqs[nsend++] = r;
 	}
 	if (nsend > 0)
-		awl_invoke_many(reqs, results, nsend, awl_max_concurrency, fail_fast);
+		awl_invoke_many(reqs, results, nsend, awl_invoke_max_concurrency(), fail_fast);
 
 	for (i = 0; i < n; i++)
 	{

@@ -21,19 +21,13 @@
 #include "awslambda.h"
 #include "credentials.h"
 #include "endpoint.h"
+#include "http.h"
 #include "stats.h"
 
 PG_MODULE_MAGIC;
 
-char	   *awl_endpoint_url = NULL;
-char	   *awl_allowed_functions = NULL;
 char	   *awl_async_function_limits = NULL;
 char	   *awl_async_batch_sizes = NULL;
-char	   *awl_ca_file = NULL;
-int			awl_connect_timeout_ms = 5000;
-int			awl_request_timeout_ms = 905000;
-int			awl_max_concurrency = 16;
-int			awl_max_attempts = 3;
 char	   *awl_compat_endpoint_override = NULL;
 int			awl_compat_connect_timeout_ms = 1000;
 int			awl_compat_request_timeout_ms = 3000;
@@ -97,69 +91,8 @@ void
 _PG_init(void)
 {
 	awl_credentials_define_settings();
-
-	DefineCustomStringVariable("awslambda.endpoint_url",
-							   "Sets the Lambda endpoint URL, used as given.",
-							   "For VPC endpoints, emulators and tests. Empty means AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL, the profile's endpoint settings, then the regional endpoint (FIPS and dual-stack as configured).",
-							   &awl_endpoint_url,
-							   "",
-							   PGC_SUSET,
-							   0,
-							   awl_check_url_setting, NULL, NULL);
-
-	DefineCustomStringVariable("awslambda.allowed_functions",
-							   "Limits which Lambda functions may be invoked.",
-							   "Comma-separated patterns with * and ?, matched against the function name, or against the name as given when the pattern contains a colon (ARNs). Empty allows all. Set per role with ALTER ROLE ... SET.",
-							   &awl_allowed_functions,
-							   "",
-							   PGC_SUSET,
-							   GUC_LIST_INPUT,
-							   NULL, NULL, NULL);
-
-	DefineCustomStringVariable("awslambda.ca_file",
-							   "Sets a file of PEM CA certificates to verify HTTPS endpoints with.",
-							   "Empty means the system's CA store. For a private CA in front of a VPC endpoint or an emulator.",
-							   &awl_ca_file,
-							   "",
-							   PGC_SUSET,
-							   0,
-							   NULL, NULL, NULL);
-
-	DefineCustomIntVariable("awslambda.connect_timeout_ms",
-							"Sets the maximum time to establish a connection to Lambda.",
-							NULL,
-							&awl_connect_timeout_ms,
-							5000, 1, INT_MAX,
-							PGC_USERSET,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("awslambda.request_timeout_ms",
-							"Sets the maximum time for a whole Lambda request, including the function's run time.",
-							"Zero means no limit other than statement_timeout.",
-							&awl_request_timeout_ms,
-							905000, 0, INT_MAX,
-							PGC_USERSET,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("awslambda.max_attempts",
-							"Sets how many times a throttled or failed Lambda call is tried in all.",
-							"Retried: throttling (429), server errors (500, 502-504) and connections that could not be made; never a call that may have reached the function. 1 means no retries.",
-							&awl_max_attempts,
-							3, 1, 10,
-							PGC_USERSET,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("awslambda.max_concurrency",
-							"Sets how many requests one fan-out call keeps in flight at once.",
-							NULL,
-							&awl_max_concurrency,
-							16, 1, 1024,
-							PGC_USERSET,
-							0,
-							NULL, NULL, NULL);
+	awl_invoke_define_settings();
+	awl_http_define_settings();
 
 	DefineCustomEnumVariable("awslambda.async_mode",
 							 "Sets how awslambda_fn_async sends its invocation.",
@@ -294,9 +227,7 @@ awslambda_fn(PG_FUNCTION_ARGS)
 	req.invocation_type = "RequestResponse";
 	req.payload = text_to_utf8(args, &req.payload_len);
 	awl_check_payload_size(req.invocation_type, req.payload_len);
-	req.connect_timeout_ms = awl_connect_timeout_ms;
-	req.request_timeout_ms = awl_request_timeout_ms;
-	req.max_attempts = awl_max_attempts;
+	awl_invoke_request_defaults(&req);
 	awl_invoke(&req, &res);
 
 	if (res.function_error)

@@ -134,9 +134,9 @@ compat_invoke(FunctionCallInfo fcinfo, const CompatArgs *a)
 			? awl_compat_endpoint_override
 			: psprintf("https://%s", awl_compat_endpoint_override);
 	req.settings_prefix = "aws_lambda";
+	awl_invoke_request_defaults(&req);
 	req.connect_timeout_ms = awl_compat_connect_timeout_ms;
 	req.request_timeout_ms = awl_compat_request_timeout_ms;
-	req.max_attempts = awl_max_attempts;
 
 	awl_invoke(&req, &res);
 

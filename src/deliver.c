@@ -708,8 +708,7 @@ take_claimed(int i)
 	r->payload_len = strlen(r->payload);
 	f->bytes = (int64) strlen(payload);
 	r->client_context = c->request_response ? client_context_for(c->id) : NULL;
-	r->connect_timeout_ms = awl_connect_timeout_ms;
-	r->request_timeout_ms = awl_request_timeout_ms;
+	awl_invoke_request_defaults(r);
 	r->max_attempts = 1;		/* retried through the queue, with backoff */
 	r->allowed_checked = true;	/* by the caller, under its settings */
 	r->retry = c->attempts > 1; /* for the statistics */
@@ -1878,7 +1877,7 @@ awl_deliver_pump(long wait_ms, bool wake_on_latch, bool *with_callbacks, bool *r
 	if (npipeline == 0)
 		return 0;
 	if (stream == NULL)
-		stream = awl_invoke_stream_create(awl_max_concurrency);
+		stream = awl_invoke_stream_create(awl_invoke_max_concurrency());
 
 	pgstat_report_activity(STATE_RUNNING, "awslambda: send invocations");
 	/* A transaction (without a snapshot) for encoding conversion and the like. */

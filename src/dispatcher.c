@@ -786,7 +786,7 @@ awl_dispatcher_main(Datum arg)
 
 	for (;;)
 	{
-		int			capacity = awl_max_concurrency * BATCH_PER_SLOT;
+		int			capacity = awl_invoke_max_concurrency() * BATCH_PER_SLOT;
 		int			in_pipeline = awl_deliver_in_pipeline();
 		bool		may_claim = in_pipeline == 0 || capacity - in_pipeline >= capacity / 2;
 		bool		with_callbacks = false;

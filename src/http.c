@@ -24,6 +24,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/pmsignal.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -31,6 +32,22 @@
 #include "awslambda.h"
 #include "http.h"
 #include "parse.h"
+
+/* awslambda.ca_file */
+static char *ca_file_setting = NULL;
+
+void
+awl_http_define_settings(void)
+{
+	DefineCustomStringVariable("awslambda.ca_file",
+							   "Sets a file of PEM CA certificates to verify HTTPS endpoints with.",
+							   "Empty means the system's CA store. For a private CA in front of a VPC endpoint or an emulator.",
+							   &ca_file_setting,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+}
 
 /* How long one wait for socket activity may last before we look at interrupts. */
 #define AWL_HTTP_POLL_MS 10
@@ -189,7 +206,7 @@ typedef struct AwlEasyConfig
 static void
 awl_http_configure(CURL *h, AwlEasyConfig *cfg)
 {
-	const char *ca = (awl_ca_file && awl_ca_file[0]) ? awl_ca_file : NULL;
+	const char *ca = (ca_file_setting && ca_file_setting[0]) ? ca_file_setting : NULL;
 
 	curl_easy_reset(h);
 	free(cfg->ca_file);
@@ -233,7 +250,7 @@ awl_http_setup(AwlTransfer *x)
 	const AwlHttpRequest *req = &x->req;
 	CURL	   *h = x->easy;
 	AwlEasyConfig *cfg = NULL;
-	const char *ca = (awl_ca_file && awl_ca_file[0]) ? awl_ca_file : NULL;
+	const char *ca = (ca_file_setting && ca_file_setting[0]) ? ca_file_setting : NULL;
 	static char no_content_type[] = "Content-Type:";
 	static char no_expect[] = "Expect:";
 	struct curl_slist *list;

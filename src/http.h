@@ -8,6 +8,9 @@
 #ifndef AWL_HTTP_H
 #define AWL_HTTP_H
 
+/* Defines awslambda.ca_file; called once from _PG_init. */
+extern void awl_http_define_settings(void);
+
 /*
  * What a backend of ours waits for, each with a wait event of its own from
  * PostgreSQL 17 on (AwsLambdaHttp, ... in pg_stat_activity.wait_event).

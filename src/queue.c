@@ -659,9 +659,7 @@ invoke_event_now(const char *function_name, const char *payload)
 	req.payload = pg_server_to_any(payload, strlen(payload), PG_UTF8);
 	req.payload_len = strlen(req.payload);
 	awl_check_payload_size(req.invocation_type, req.payload_len);
-	req.connect_timeout_ms = awl_connect_timeout_ms;
-	req.request_timeout_ms = awl_request_timeout_ms;
-	req.max_attempts = awl_max_attempts;
+	awl_invoke_request_defaults(&req);
 	awl_invoke(&req, &res);
 	return res.request_id ? cstring_to_text(res.request_id) : NULL;
 }

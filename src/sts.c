@@ -24,6 +24,7 @@
 #include "http.h"
 #include "parse.h"
 #include "sigv4.h"
+#include "signing.h"
 
 #define STS_TIMEOUT_MS 5000
 #define STS_VERSION "2011-06-15"
@@ -86,7 +87,8 @@ sts_endpoint(const char *region)
 
 /*
  * Calls STS; fills *out on success.  On failure returns false with *why.
- * source is NULL for the unsigned web identity call.
+ * source is NULL for the unsigned web identity call; a signed call's
+ * headers are assembled by signing.c, as the Lambda requests' are.
  */
 static bool
 sts_call(const char *region, StringInfo body, const AwlCredentials *source,
@@ -95,65 +97,33 @@ sts_call(const char *region, StringInfo body, const AwlCredentials *source,
 	char	   *base = sts_endpoint(region);
 	const char *authority = strstr(base, "://");
 	char	   *host;
-	char		amz_date[17];
-	char	   *lines[5];
-	int			n = 0;
+	const char *content_type = "Content-Type: application/x-www-form-urlencoded; charset=utf-8";
+	AwlSignedHeaders h = {0};
 	AwlHttpRequest req = {.wait = AWL_WAIT_CREDENTIALS};
 	AwlHttpResponse resp;
 	char	   *v;
-	int			i;
 
 	authority = authority ? authority + 3 : base;
 	host = pnstrdup(authority, strcspn(authority, "/"));
 	while (strlen(base) > 0 && base[strlen(base) - 1] == '/')
 		base[strlen(base) - 1] = '\0';
 
-	lines[n++] = "Content-Type: application/x-www-form-urlencoded; charset=utf-8";
-	if (source)
-	{
-		AwlSigV4Header h[4];
-		int			nh = 0;
-		AwlSigV4Request sreq = {0};
-		AwlSigV4Signing sig = {0};
-		char	   *authz;
-
-		awl_sigv4_amz_date(time(NULL), amz_date);
-		h[nh].name = "Content-Type";
-		h[nh++].value = "application/x-www-form-urlencoded; charset=utf-8";
-		h[nh].name = "Host";
-		h[nh++].value = host;
-		h[nh].name = "X-Amz-Date";
-		h[nh++].value = amz_date;
-		if (source->session_token)
-		{
-			h[nh].name = "X-Amz-Security-Token";
-			h[nh++].value = source->session_token;
-			lines[n++] = psprintf("X-Amz-Security-Token: %s", source->session_token);
-		}
-		lines[n++] = psprintf("X-Amz-Date: %s", amz_date);
-		sreq.method = "POST";
-		sreq.path = "/";
-		sreq.headers = h;
-		sreq.nheaders = nh;
-		sreq.body = (const unsigned char *) body->data;
-		sreq.body_len = body->len;
-		sig.access_key_id = source->access_key_id;
-		sig.secret_access_key = source->secret_access_key;
-		sig.region = region ? region : "us-east-1";
-		sig.service = "sts";
-		sig.amz_date = amz_date;
-		authz = awl_sigv4_authorization(&sreq, &sig, NULL);
-		if (authz == NULL)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		lines[n++] = psprintf("Authorization: %s", authz);
-		explicit_bzero(authz, strlen(authz));
-		free(authz);
-	}
-
 	req.method = "POST";
 	req.url = psprintf("%s/", base);
-	req.headers = (const char *const *) lines;
-	req.nheaders = n;
+	if (source)
+	{
+		awl_signed_begin(&h, host, time(NULL));
+		awl_signed_add(&h, "Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
+		awl_signed_finish(&h, "POST", "/", NULL, body->data, body->len, source,
+						  region ? region : "us-east-1", "sts", "STS");
+		req.headers = (const char *const *) h.lines;
+		req.nheaders = h.nlines;
+	}
+	else
+	{
+		req.headers = &content_type;
+		req.nheaders = 1;
+	}
 	req.body = body->data;
 	req.body_len = body->len;
 	req.connect_timeout_ms = STS_TIMEOUT_MS;
@@ -165,8 +135,7 @@ sts_call(const char *region, StringInfo body, const AwlCredentials *source,
 	}
 	PG_FINALLY();
 	{
-		for (i = 1; i < n; i++)
-			explicit_bzero(lines[i], strlen(lines[i]));
+		awl_signed_wipe(&h);
 		explicit_bzero(body->data, body->len);
 	}
 	PG_END_TRY();
