@@ -16,6 +16,7 @@ OBJS = \
 	src/errors.o \
 	src/flow.o \
 	src/http.o \
+	src/http_stream.o \
 	src/imds.o \
 	src/invoke.o \
 	src/jsonutil.o \
@@ -67,4 +68,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/awsconfig.h src/credentials.h src/endpoint.h src/http.h src/invoke.h src/invoke_int.h src/parse.h src/partition.h src/pg_compat.h src/signing.h src/sigv4.h src/stats.h awslambda.control
+$(OBJS): src/awslambda.h src/awsconfig.h src/credentials.h src/endpoint.h src/http.h src/http_int.h src/invoke.h src/invoke_int.h src/parse.h src/partition.h src/pg_compat.h src/signing.h src/sigv4.h src/stats.h awslambda.control

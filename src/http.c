@@ -31,6 +31,7 @@
 
 #include "awslambda.h"
 #include "http.h"
+#include "http_int.h"
 #include "parse.h"
 
 /* awslambda.ca_file */
@@ -49,10 +50,6 @@ awl_http_define_settings(void)
 							   NULL, NULL, NULL);
 }
 
-/* How long one wait for socket activity may last before we look at interrupts. */
-#define AWL_HTTP_POLL_MS 10
-/* Upper bound of concurrent transfers (and of easy handles kept per backend). */
-#define AWL_HTTP_MAX_PARALLEL 1024
 
 /*
  * Easy handles live as long as the backend; they share the multi handle's
@@ -61,32 +58,6 @@ awl_http_define_settings(void)
 static CURLM *awl_multi = NULL;
 static CURL **awl_easy = NULL;
 static int	awl_neasy = 0;
-
-/* A growable byte buffer filled from libcurl callbacks. */
-typedef struct AwlBuffer
-{
-	MemoryContext cxt;
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	size_t		limit;
-	bool		overflow;
-} AwlBuffer;
-
-/* One running transfer: its handle, request and what has arrived so far. */
-typedef struct AwlTransfer
-{
-	CURLM	   *multi;			/* the multi handle it runs on */
-	CURL	   *easy;
-	int			index;			/* caller's request number, -1 when idle */
-	void	   *tag;			/* a stream's caller's, for AwlHttpStreamDone */
-	MemoryContext cxt;			/* a stream's: where the response goes */
-	AwlHttpRequest req;
-	struct curl_slist *list;
-	AwlBuffer	body;
-	AwlBuffer	headers;
-	char		errbuf[CURL_ERROR_SIZE];
-} AwlTransfer;
 
 /* Appends bytes; false on out-of-memory or when the limit is exceeded. */
 static bool
@@ -151,7 +122,7 @@ awl_progress_callback(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 /* Creates the multi handle and at least n easy handles. */
-static void
+void
 awl_http_init(int n)
 {
 	if (awl_multi == NULL)
@@ -244,7 +215,7 @@ awl_http_configure(CURL *h, AwlEasyConfig *cfg)
  * request (its method, body, limits, headers) carries over.  libcurl reads
  * the header lines in place, without copies, until awl_http_detach.
  */
-static void
+void
 awl_http_setup(AwlTransfer *x)
 {
 	const AwlHttpRequest *req = &x->req;
@@ -345,7 +316,7 @@ awl_http_classify(CURLcode rc, const AwlBuffer *body)
  * Takes a transfer off the multi handle.  A finished connection goes back to
  * the cache; an unfinished one is closed, so the next request starts clean.
  */
-static void
+void
 awl_http_detach(AwlTransfer *x)
 {
 	curl_multi_remove_handle(x->multi, x->easy);
@@ -362,7 +333,7 @@ awl_http_detach(AwlTransfer *x)
 }
 
 /* Builds the response of a finished transfer. */
-static void
+void
 awl_http_collect(AwlTransfer *x, CURLcode rc, AwlHttpResponse *resp)
 {
 	memset(resp, 0, sizeof(*resp));
@@ -414,6 +385,66 @@ awl_wait_event(AwlWait kind)
 	return events[kind];
 }
 
+void
+awl_http_step(CURLM *multi)
+{
+	int			running = 0;
+	CURLMcode	mc;
+
+	CHECK_FOR_INTERRUPTS();
+	/* Like a latch wait with WL_EXIT_ON_PM_DEATH: no orphan outlives the server. */
+	if (!PostmasterIsAlive())
+		proc_exit(1);
+
+	mc = curl_multi_perform(multi, &running);
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("HTTP client failure: %s", curl_multi_strerror(mc))));
+}
+
+AwlTransfer *
+awl_http_next_done(CURLM *multi, AwlTransfer *slots, int nslots, CURLcode *rc)
+{
+	CURLMsg    *msg;
+	int			queued;
+
+	while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+	{
+		AwlTransfer *x = NULL;
+		int			i;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		for (i = 0; i < nslots; i++)
+			if (slots[i].index >= 0 && slots[i].easy == msg->easy_handle)
+				x = &slots[i];
+		if (x == NULL)
+			continue;
+		*rc = msg->data.result;
+
+		/* An abort from the progress callback means an interrupt is pending: raise it. */
+		if (*rc == CURLE_ABORTED_BY_CALLBACK)
+			CHECK_FOR_INTERRUPTS();
+		return x;
+	}
+	return NULL;
+}
+
+void
+awl_http_wait(CURLM *multi, uint32 wait_event, int timeout_ms)
+{
+	CURLMcode	mc;
+
+	pgstat_report_wait_start(wait_event);
+	mc = curl_multi_wait(multi, NULL, 0, timeout_ms, NULL);
+	pgstat_report_wait_end();
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("HTTP client failure: %s", curl_multi_strerror(mc))));
+}
+
 /*
  * Drives all transfers, checking for interrupts between short waits, and
  * refills each slot as soon as its transfer ends.
@@ -435,43 +466,15 @@ awl_http_run(AwlTransfer *slots, int nslots, int n, AwlHttpStart start,
 
 	while (finished < n)
 	{
-		int			running = 0;
-		int			queued;
-		CURLMsg    *msg;
-		CURLMcode	mc;
+		AwlTransfer *x;
+		CURLcode	rc;
 
-		CHECK_FOR_INTERRUPTS();
-		/* Like a latch wait with WL_EXIT_ON_PM_DEATH: no orphan outlives the server. */
-		if (!PostmasterIsAlive())
-			proc_exit(1);
-
-		mc = curl_multi_perform(awl_multi, &running);
-		if (mc != CURLM_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("HTTP client failure: %s", curl_multi_strerror(mc))));
-
-		while ((msg = curl_multi_info_read(awl_multi, &queued)) != NULL)
+		awl_http_step(awl_multi);
+		while ((x = awl_http_next_done(awl_multi, slots, nslots, &rc)) != NULL)
 		{
-			AwlTransfer *x = NULL;
 			AwlHttpResponse resp;
-			CURLcode	rc;
-			int			index;
+			int			index = x->index;
 
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			for (i = 0; i < nslots; i++)
-				if (slots[i].index >= 0 && slots[i].easy == msg->easy_handle)
-					x = &slots[i];
-			if (x == NULL)
-				continue;
-			rc = msg->data.result;
-
-			/* An abort from the progress callback means an interrupt is pending: raise it. */
-			if (rc == CURLE_ABORTED_BY_CALLBACK)
-				CHECK_FOR_INTERRUPTS();
-
-			index = x->index;
 			awl_http_collect(x, rc, &resp);
 			awl_http_detach(x);
 			finished++;
@@ -481,14 +484,7 @@ awl_http_run(AwlTransfer *slots, int nslots, int n, AwlHttpStart start,
 		}
 		if (finished >= n)
 			break;
-
-		pgstat_report_wait_start(wait_event);
-		mc = curl_multi_wait(awl_multi, NULL, 0, AWL_HTTP_POLL_MS, NULL);
-		pgstat_report_wait_end();
-		if (mc != CURLM_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("HTTP client failure: %s", curl_multi_strerror(mc))));
+		awl_http_wait(awl_multi, wait_event, AWL_HTTP_POLL_MS);
 	}
 }
 
@@ -554,6 +550,35 @@ awl_http_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
 	awl_http_perform_many(1, 1, awl_single_start, awl_single_done, &single);
 }
 
+/* Zeroes a request's header lines and body. */
+static void
+wipe_request(const AwlHttpRequest *req)
+{
+	int			i;
+
+	for (i = 0; i < req->nheaders; i++)
+		if (req->headers[i])
+			explicit_bzero(unconstify(char *, req->headers[i]), strlen(req->headers[i]));
+	if (req->body_len > 0)
+		explicit_bzero(unconstify(char *, req->body), req->body_len);
+}
+
+void
+awl_http_perform_wiped(const AwlHttpRequest *req, AwlHttpResponse *resp)
+{
+	PG_TRY();
+	{
+		awl_http_perform(req, resp);
+	}
+	PG_CATCH();
+	{
+		wipe_request(req);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	wipe_request(req);
+}
+
 char *
 awl_http_header(const AwlHttpResponse *resp, const char *name)
 {
@@ -565,166 +590,4 @@ awl_http_header(const AwlHttpResponse *resp, const char *name)
 	copy = pstrdup(v);
 	free(v);
 	return copy;
-}
-
-/*
- * A stream: transfers that join and leave one at a time, on a multi handle
- * and easy handles of its own (so that awl_http_perform, for credentials,
- * may run while its transfers are in flight; their messages never mix).
- */
-struct AwlHttpStream
-{
-	CURLM	   *multi;
-	AwlTransfer *slots;
-	int			nslots;
-	int			running;		/* slots with a transfer */
-};
-
-AwlHttpStream *
-awl_http_stream_create(int max_parallel)
-{
-	AwlHttpStream *s;
-	int			i;
-
-	awl_http_init(0);			/* curl_global_init */
-	s = MemoryContextAllocZero(TopMemoryContext, sizeof(AwlHttpStream));
-	s->nslots = Max(1, Min(max_parallel, AWL_HTTP_MAX_PARALLEL));
-	s->slots = MemoryContextAllocZero(TopMemoryContext, s->nslots * sizeof(AwlTransfer));
-	s->multi = curl_multi_init();
-	if (s->multi == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not create an HTTP client handle")));
-	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long) s->nslots);
-	for (i = 0; i < s->nslots; i++)
-	{
-		s->slots[i].multi = s->multi;
-		s->slots[i].index = -1;
-		s->slots[i].easy = curl_easy_init();
-		if (s->slots[i].easy == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("could not create an HTTP client handle")));
-	}
-	return s;
-}
-
-int
-awl_http_stream_idle_slots(const AwlHttpStream *s)
-{
-	return s->nslots - s->running;
-}
-
-int
-awl_http_stream_running(const AwlHttpStream *s)
-{
-	return s->running;
-}
-
-void
-awl_http_stream_add(AwlHttpStream *s, const AwlHttpRequest *req, MemoryContext cxt, void *tag)
-{
-	AwlTransfer *x = NULL;
-	MemoryContext old;
-	int			i;
-
-	for (i = 0; i < s->nslots && x == NULL; i++)
-		if (s->slots[i].index < 0)
-			x = &s->slots[i];
-	if (x == NULL)
-		elog(ERROR, "awslambda: no idle HTTP slot in the stream");
-	old = MemoryContextSwitchTo(cxt);
-	x->req = *req;
-	x->tag = tag;
-	x->cxt = cxt;
-	awl_http_setup(x);
-	MemoryContextSwitchTo(old);
-	if (curl_multi_add_handle(s->multi, x->easy) != CURLM_OK)
-	{
-		awl_http_detach(x);
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not start an HTTP request")));
-	}
-	x->index = (int) (x - s->slots);
-	s->running++;
-}
-
-int
-awl_http_stream_drive(AwlHttpStream *s, long wait_ms, bool wake_on_latch,
-					  AwlHttpStreamDone done, void *arg)
-{
-	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Max(wait_ms, 0));
-	int			finished = 0;
-
-	for (;;)
-	{
-		int			still_running = 0;
-		int			queued;
-		long		left;
-		CURLMsg    *msg;
-		CURLMcode	mc;
-
-		CHECK_FOR_INTERRUPTS();
-		if (!PostmasterIsAlive())
-			proc_exit(1);
-
-		mc = curl_multi_perform(s->multi, &still_running);
-		if (mc != CURLM_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("HTTP client failure: %s", curl_multi_strerror(mc))));
-		while ((msg = curl_multi_info_read(s->multi, &queued)) != NULL)
-		{
-			AwlTransfer *x = NULL;
-			AwlHttpResponse resp;
-			MemoryContext old;
-			CURLcode	rc;
-			void	   *tag;
-			int			i;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			for (i = 0; i < s->nslots; i++)
-				if (s->slots[i].index >= 0 && s->slots[i].easy == msg->easy_handle)
-					x = &s->slots[i];
-			if (x == NULL)
-				continue;
-			rc = msg->data.result;
-			if (rc == CURLE_ABORTED_BY_CALLBACK)
-				CHECK_FOR_INTERRUPTS();
-			old = MemoryContextSwitchTo(x->cxt);
-			awl_http_collect(x, rc, &resp);
-			MemoryContextSwitchTo(old);
-			tag = x->tag;
-			awl_http_detach(x);
-			s->running--;
-			finished++;
-			done(tag, &resp, arg);
-		}
-		if (finished > 0 || s->running == 0)
-			return finished;
-		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
-		if (left <= 0 || (wake_on_latch && MyLatch->is_set))
-			return 0;
-
-		pgstat_report_wait_start(awl_wait_event(AWL_WAIT_DISPATCHER_SENDING));
-		mc = curl_multi_wait(s->multi, NULL, 0, (int) Min(left, AWL_HTTP_POLL_MS), NULL);
-		pgstat_report_wait_end();
-		if (mc != CURLM_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("HTTP client failure: %s", curl_multi_strerror(mc))));
-	}
-}
-
-void
-awl_http_stream_abort(AwlHttpStream *s)
-{
-	int			i;
-
-	for (i = 0; i < s->nslots; i++)
-		if (s->slots[i].index >= 0 || s->slots[i].list != NULL)
-			awl_http_detach(&s->slots[i]);
-	s->running = 0;
 }

@@ -124,6 +124,13 @@ extern int	awl_http_stream_drive(AwlHttpStream *s, long wait_ms, bool wake_on_la
 /* Ends every running transfer unanswered (their connections are closed). */
 extern void awl_http_stream_abort(AwlHttpStream *s);
 
+/*
+ * awl_http_perform for a request that carries secrets: afterwards, also
+ * when it raises, its header lines and its body are zeroed (they must be
+ * writable: the caller's own palloc'd copies).
+ */
+extern void awl_http_perform_wiped(const AwlHttpRequest *req, AwlHttpResponse *resp);
+
 /* Value of a response header (case-insensitive name), palloc'd, or NULL. */
 extern char *awl_http_header(const AwlHttpResponse *resp, const char *name);
 

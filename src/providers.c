@@ -50,11 +50,23 @@ awl_providers_define_settings(void)
 
 /*
  * Takes AccessKeyId, SecretAccessKey, Token and Expiration (v[0..3]) of a
- * credentials document (instance metadata, container agent) into *out.
+ * credentials document (instance metadata, container agent) into *out,
+ * when it was parsed and is complete; otherwise wipes the secrets it has
+ * and fails with *why = incomplete.
  */
 static AwlFound
-take_document(char **v, const char *from, AwlCredentials *out, char **why)
+take_document(char **v, bool parsed, bool complete, const char *from, char *incomplete,
+			  AwlCredentials *out, char **why)
 {
+	if (!complete)
+	{
+		*why = incomplete;
+		if (parsed && v[1])
+			explicit_bzero(v[1], strlen(v[1]));
+		if (parsed && v[2])
+			explicit_bzero(v[2], strlen(v[2]));
+		return AWL_FAILED;
+	}
 	out->access_key_id = v[0];
 	out->secret_access_key = v[1];
 	out->session_token = v[2];
@@ -396,7 +408,9 @@ awl_provider_container(AwlCredentials *out, char **why)
 	const char *full = awl_env_nonempty("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	char	   *header = NULL;
 	bool		failed;
-	AwlHttpRequest req = {.wait = AWL_WAIT_CREDENTIALS};
+	AwlHttpRequest req = {.method = "GET", .wait = AWL_WAIT_CREDENTIALS,
+		.connect_timeout_ms = CONTAINER_TIMEOUT_MS, .timeout_ms = CONTAINER_TIMEOUT_MS,
+	.max_response = 64 * 1024};
 	AwlHttpResponse resp;
 	bool		parsed;
 
@@ -408,24 +422,9 @@ awl_provider_container(AwlCredentials *out, char **why)
 	header = container_token_header(&failed, why);
 	if (failed)
 		return AWL_FAILED;
-
-	req.method = "GET";
 	req.headers = (const char *const *) &header;
 	req.nheaders = header ? 1 : 0;
-	req.connect_timeout_ms = CONTAINER_TIMEOUT_MS;
-	req.timeout_ms = CONTAINER_TIMEOUT_MS;
-	req.max_response = 64 * 1024;
-	PG_TRY();
-	{
-		awl_http_perform(&req, &resp);
-	}
-	PG_FINALLY();
-	{
-		if (header)
-			explicit_bzero(header, strlen(header));
-	}
-	PG_END_TRY();
-
+	awl_http_perform_wiped(&req, &resp);
 	if (resp.failure != AWL_HTTP_OK)
 	{
 		*why = psprintf("container credentials endpoint \"%s\" is unreachable: %s", req.url, resp.error);
@@ -433,17 +432,12 @@ awl_provider_container(AwlCredentials *out, char **why)
 	}
 	parsed = awl_json_get_strings(resp.body, resp.body_len, keys, v, lengthof(keys));
 	explicit_bzero(resp.body, resp.body_len);
-	if (resp.status != 200 || !parsed || !v[0] || !v[1] || !v[3])
-	{
-		*why = psprintf("container credentials endpoint \"%s\" returned HTTP %ld%s%s", req.url,
-						resp.status, (parsed && v[4]) ? ": " : "", (parsed && v[4]) ? v[4] : "");
-		if (parsed && v[1])
-			explicit_bzero(v[1], strlen(v[1]));
-		if (parsed && v[2])
-			explicit_bzero(v[2], strlen(v[2]));
-		return AWL_FAILED;
-	}
-	return take_document(v, "container credentials endpoint", out, why);
+	return take_document(v, parsed, resp.status == 200 && parsed && v[0] && v[1] && v[3],
+						 "container credentials endpoint",
+						 psprintf("container credentials endpoint \"%s\" returned HTTP %ld%s%s",
+								  req.url, resp.status, (parsed && v[4]) ? ": " : "",
+								  (parsed && v[4]) ? v[4] : ""),
+						 out, why);
 }
 
 /* ---- EC2 instance metadata ------------------------------------------------ */
@@ -481,16 +475,8 @@ awl_provider_instance_metadata(AwlCredentials *out, char **why)
 		return AWL_FAILED;
 	parsed = awl_json_get_strings(resp.body, resp.body_len, keys, v, lengthof(keys));
 	explicit_bzero(resp.body, resp.body_len);
-	if (!parsed || !v[0] || !v[1] || !v[3])
-	{
-		*why = psprintf("instance metadata returned no credentials for role \"%s\"%s%s",
-						role, (parsed && v[5]) ? ": " : "", (parsed && v[5]) ? v[5] : "");
-		if (parsed && v[1])
-			explicit_bzero(v[1], strlen(v[1]));
-		if (parsed && v[2])
-			explicit_bzero(v[2], strlen(v[2]));
-		return AWL_FAILED;
-	}
-	return take_document(v, "instance metadata", out, why);
+	return take_document(v, parsed, parsed && v[0] && v[1] && v[3], "instance metadata",
+						 psprintf("instance metadata returned no credentials for role \"%s\"%s%s",
+								  role, (parsed && v[5]) ? ": " : "", (parsed && v[5]) ? v[5] : ""),
+						 out, why);
 }
-

@@ -168,6 +168,54 @@ unicode_escape(const char *s, const char *end)
 	return v;
 }
 
+/* jsonb's refusal of a payload: sqlstate with the facts in detail. */
+static AwlInvokeError *
+refusal(int sqlstate, const char *function_name, char *detail)
+{
+	return awl_invoke_error(sqlstate,
+							psprintf("Lambda function \"%s\" returned a response that jsonb cannot hold",
+									 function_name),
+							detail, NULL);
+}
+
+/*
+ * The code point of the \u escape at p (one, or a surrogate pair, which
+ * *p is then moved past), -1 for a lone surrogate, -2 for no escape json-c
+ * would leave to us; p points at the backslash and is left at its last
+ * character.
+ */
+static long
+escaped_code_point(const char **p, const char *end)
+{
+	long		cp = unicode_escape(*p, end);
+
+	if (cp < 0)
+		return -2;				/* json-c accepted it; not ours to judge */
+	*p += 5;
+	if (is_utf16_surrogate_first((pg_wchar) cp))
+	{
+		long		lo = unicode_escape(*p + 1, end);
+
+		if (lo < 0 || !is_utf16_surrogate_second((pg_wchar) lo))
+			return -1;
+		*p += 6;
+		return surrogate_pair_to_codepoint((pg_wchar) cp, (pg_wchar) lo);
+	}
+	return is_utf16_surrogate_second((pg_wchar) cp) ? -1 : cp;
+}
+
+/* Whether the database encoding has no equivalent of code point cp. */
+static bool
+untranslatable(long cp)
+{
+	unsigned char utf8[8] = {0};
+	size_t		outlen;
+	size_t		bad_at;
+
+	unicode_to_utf8((pg_wchar) cp, utf8);
+	return utf8_to_server_noerror((char *) utf8, strlen((char *) utf8), &outlen, &bad_at) == NULL;
+}
+
 /* Why jsonb would refuse a payload, or NULL; see awl_jsonb_payload_error. */
 static AwlInvokeError *
 jsonb_refusal(const char *function_name, const AwlInvokeResult *result)
@@ -203,54 +251,22 @@ jsonb_refusal(const char *function_name, const AwlInvokeResult *result)
 			p++;				/* \" \\ \n ... */
 			continue;
 		}
-		cp = unicode_escape(p, end);
-		if (cp < 0)
-			continue;			/* json-c accepted it; not ours to judge */
-		p += 5;
-		if (is_utf16_surrogate_first((pg_wchar) cp))
-		{
-			long		lo = unicode_escape(p + 1, end);
-
-			if (lo < 0 || !is_utf16_surrogate_second((pg_wchar) lo))
-				cp = -1;
-			else
-			{
-				cp = surrogate_pair_to_codepoint((pg_wchar) cp, (pg_wchar) lo);
-				p += 6;
-			}
-		}
-		else if (is_utf16_surrogate_second((pg_wchar) cp))
-			cp = -1;
-		if (cp < 0)
-			return awl_invoke_error(ERRCODE_PROTOCOL_VIOLATION,
-							  psprintf("Lambda function \"%s\" returned a response that jsonb cannot hold",
-									   function_name),
-							  psprintf("A \\u escape at byte %zu of %zu is a lone UTF-16 surrogate.",
-									   (size_t) (at - s), result->payload_len),
-							  NULL);
+		cp = escaped_code_point(&p, end);
+		if (cp == -2)
+			continue;
+		if (cp == -1)
+			return refusal(ERRCODE_PROTOCOL_VIOLATION, function_name,
+						   psprintf("A \\u escape at byte %zu of %zu is a lone UTF-16 surrogate.",
+									(size_t) (at - s), result->payload_len));
 		if (cp == 0)
-			return awl_invoke_error(ERRCODE_UNTRANSLATABLE_CHARACTER,
-							  psprintf("Lambda function \"%s\" returned a response that jsonb cannot hold",
-									   function_name),
-							  psprintf("\\u0000 at byte %zu of %zu cannot be converted to text.",
-									   (size_t) (at - s), result->payload_len),
-							  NULL);
-		if (cp > 0x7f && !utf8_db)
-		{
-			unsigned char utf8[8] = {0};
-			size_t		outlen;
-			size_t		bad_at;
-
-			unicode_to_utf8((pg_wchar) cp, utf8);
-			if (utf8_to_server_noerror((char *) utf8, strlen((char *) utf8), &outlen, &bad_at) == NULL)
-				return awl_invoke_error(ERRCODE_UNTRANSLATABLE_CHARACTER,
-								  psprintf("Lambda function \"%s\" returned a response that jsonb cannot hold",
-										   function_name),
-								  psprintf("The \\u escape of U+%04lX at byte %zu of %zu has no equivalent in encoding \"%s\".",
-										   cp, (size_t) (at - s),
-										   result->payload_len, GetDatabaseEncodingName()),
-								  NULL);
-		}
+			return refusal(ERRCODE_UNTRANSLATABLE_CHARACTER, function_name,
+						   psprintf("\\u0000 at byte %zu of %zu cannot be converted to text.",
+									(size_t) (at - s), result->payload_len));
+		if (cp > 0x7f && !utf8_db && untranslatable(cp))
+			return refusal(ERRCODE_UNTRANSLATABLE_CHARACTER, function_name,
+						   psprintf("The \\u escape of U+%04lX at byte %zu of %zu has no equivalent in encoding \"%s\".",
+									cp, (size_t) (at - s),
+									result->payload_len, GetDatabaseEncodingName()));
 	}
 	return NULL;
 }

@@ -97,9 +97,11 @@ sts_call(const char *region, StringInfo body, const AwlCredentials *source,
 	char	   *base = sts_endpoint(region);
 	const char *authority = strstr(base, "://");
 	char	   *host;
-	const char *content_type = "Content-Type: application/x-www-form-urlencoded; charset=utf-8";
+	char	   *content_type;
 	AwlSignedHeaders h = {0};
-	AwlHttpRequest req = {.wait = AWL_WAIT_CREDENTIALS};
+	AwlHttpRequest req = {.method = "POST", .wait = AWL_WAIT_CREDENTIALS,
+		.connect_timeout_ms = STS_TIMEOUT_MS, .timeout_ms = STS_TIMEOUT_MS,
+	.max_response = 64 * 1024};
 	AwlHttpResponse resp;
 	char	   *v;
 
@@ -108,8 +110,9 @@ sts_call(const char *region, StringInfo body, const AwlCredentials *source,
 	while (strlen(base) > 0 && base[strlen(base) - 1] == '/')
 		base[strlen(base) - 1] = '\0';
 
-	req.method = "POST";
 	req.url = psprintf("%s/", base);
+	req.body = body->data;
+	req.body_len = body->len;
 	if (source)
 	{
 		awl_signed_begin(&h, host, time(NULL));
@@ -121,24 +124,12 @@ sts_call(const char *region, StringInfo body, const AwlCredentials *source,
 	}
 	else
 	{
-		req.headers = &content_type;
+		content_type = pstrdup("Content-Type: application/x-www-form-urlencoded; charset=utf-8");
+		req.headers = (const char *const *) &content_type;
 		req.nheaders = 1;
 	}
-	req.body = body->data;
-	req.body_len = body->len;
-	req.connect_timeout_ms = STS_TIMEOUT_MS;
-	req.timeout_ms = STS_TIMEOUT_MS;
-	req.max_response = 64 * 1024;
-	PG_TRY();
-	{
-		awl_http_perform(&req, &resp);
-	}
-	PG_FINALLY();
-	{
-		awl_signed_wipe(&h);
-		explicit_bzero(body->data, body->len);
-	}
-	PG_END_TRY();
+	/* The token or the signature in the lines, the web identity token in the body. */
+	awl_http_perform_wiped(&req, &resp);
 
 	if (resp.failure != AWL_HTTP_OK)
 	{
