@@ -149,10 +149,6 @@ typedef void (*AwlInvokeStreamDone) (void *tag, AwlInvokeResult *result, void *a
 /* A stream of at most max_parallel invocations in flight; lives as long as the backend. */
 extern AwlInvokeStream *awl_invoke_stream_create(int max_parallel);
 
-/* How many more invocations may start now, and how many are in flight. */
-extern int	awl_invoke_stream_idle_slots(const AwlInvokeStream *s);
-extern int	awl_invoke_stream_running(const AwlInvokeStream *s);
-
 /*
  * Signs and starts req (an idle slot must exist).  req's strings, result and
  * cxt (where everything of this invocation is allocated) must stay valid
@@ -179,6 +175,8 @@ extern int	awl_invoke_stream_poll(AwlInvokeStream *s, long wait_ms, bool wake_on
  * awl_invoke_stream_resend_failed, and that refusal is its result.
  */
 extern bool awl_invoke_stream_resend(AwlInvokeStream *s);
+
+/* After awl_invoke_stream_resend raised: its request keeps its refusal as its result. */
 extern void awl_invoke_stream_resend_failed(AwlInvokeStream *s);
 
 /*
@@ -190,6 +188,13 @@ extern int	awl_invoke_stream_harvest(AwlInvokeStream *s, AwlInvokeStreamDone don
 
 /* Ends every invocation in flight without a result. */
 extern void awl_invoke_stream_abort(AwlInvokeStream *s);
+
+/*
+ * How many more invocations may start now (slots neither in flight nor
+ * holding a result to resend), and how many are in flight.
+ */
+extern int	awl_invoke_stream_idle_slots(const AwlInvokeStream *s);
+extern int	awl_invoke_stream_running(const AwlInvokeStream *s);
 
 /* ---- in errors.c: API and transport errors as SQLSTATEs ------------------ */
 

@@ -50,9 +50,11 @@ awl_providers_define_settings(void)
 
 /*
  * Takes AccessKeyId, SecretAccessKey, Token and Expiration (v[0..3]) of a
- * credentials document (instance metadata, container agent) into *out,
- * when it was parsed and is complete; otherwise wipes the secrets it has
- * and fails with *why = incomplete.
+ * credentials document (instance metadata, container agent, and from
+ * v + 1 credential_process's) into *out, when it was parsed and is
+ * complete; otherwise wipes the secrets it has and fails with *why =
+ * incomplete.  An absent Expiration means none; from says who "returned"
+ * or "printed" it, for the message.
  */
 static AwlFound
 take_document(char **v, bool parsed, bool complete, const char *from, char *incomplete,
@@ -70,10 +72,10 @@ take_document(char **v, bool parsed, bool complete, const char *from, char *inco
 	out->access_key_id = v[0];
 	out->secret_access_key = v[1];
 	out->session_token = v[2];
-	out->expiration = awl_parse_iso8601(v[3]);
+	out->expiration = v[3] ? awl_parse_iso8601(v[3]) : 0;
 	if (out->expiration == (time_t) -1)
 	{
-		*why = psprintf("%s returned an unreadable Expiration \"%s\"", from, v[3]);
+		*why = psprintf("%s an unreadable Expiration \"%s\"", from, v[3]);
 		awl_credentials_wipe(out);
 		return AWL_FAILED;
 	}
@@ -174,26 +176,10 @@ credential_process(const char *command, AwlCredentials *out, char **why)
 	}
 	parsed = awl_json_get_strings(buf, n, keys, v, lengthof(keys));
 	explicit_bzero(buf, n);
-	if (!parsed || !v[0] || strcmp(v[0], "1") != 0 || !v[1] || !v[2])
-	{
-		*why = pstrdup("credential_process did not print a Version 1 credentials document");
-		if (parsed && v[2])
-			explicit_bzero(v[2], strlen(v[2]));
-		if (parsed && v[3])
-			explicit_bzero(v[3], strlen(v[3]));
-		return AWL_FAILED;
-	}
-	out->access_key_id = v[1];
-	out->secret_access_key = v[2];
-	out->session_token = v[3];
-	out->expiration = v[4] ? awl_parse_iso8601(v[4]) : 0;
-	if (out->expiration == (time_t) -1)
-	{
-		*why = psprintf("credential_process printed an unreadable Expiration \"%s\"", v[4]);
-		awl_credentials_wipe(out);
-		return AWL_FAILED;
-	}
-	return AWL_FOUND;
+	return take_document(v + 1, parsed, parsed && v[0] && strcmp(v[0], "1") == 0 && v[1] && v[2],
+						 "credential_process printed",
+						 pstrdup("credential_process did not print a Version 1 credentials document"),
+						 out, why);
 }
 
 /* role_arn with source_profile: the source's keys sign an AssumeRole call. */
@@ -433,7 +419,7 @@ awl_provider_container(AwlCredentials *out, char **why)
 	parsed = awl_json_get_strings(resp.body, resp.body_len, keys, v, lengthof(keys));
 	explicit_bzero(resp.body, resp.body_len);
 	return take_document(v, parsed, resp.status == 200 && parsed && v[0] && v[1] && v[3],
-						 "container credentials endpoint",
+						 "container credentials endpoint returned",
 						 psprintf("container credentials endpoint \"%s\" returned HTTP %ld%s%s",
 								  req.url, resp.status, (parsed && v[4]) ? ": " : "",
 								  (parsed && v[4]) ? v[4] : ""),
@@ -475,7 +461,7 @@ awl_provider_instance_metadata(AwlCredentials *out, char **why)
 		return AWL_FAILED;
 	parsed = awl_json_get_strings(resp.body, resp.body_len, keys, v, lengthof(keys));
 	explicit_bzero(resp.body, resp.body_len);
-	return take_document(v, parsed, parsed && v[0] && v[1] && v[3], "instance metadata",
+	return take_document(v, parsed, parsed && v[0] && v[1] && v[3], "instance metadata returned",
 						 psprintf("instance metadata returned no credentials for role \"%s\"%s%s",
 								  role, (parsed && v[5]) ? ": " : "", (parsed && v[5]) ? v[5] : ""),
 						 out, why);
