@@ -18,6 +18,7 @@ OBJS = \
 	src/http.o \
 	src/http_stream.o \
 	src/imds.o \
+	src/ini.o \
 	src/invoke.o \
 	src/jsonutil.o \
 	src/parse.o \
@@ -33,7 +34,8 @@ OBJS = \
 	src/stats.o \
 	src/stream.o \
 	src/sts.o \
-	src/target.o
+	src/target.o \
+	src/url.o
 
 DATA = sql/awslambda--0.1.0.sql sql/awslambda--0.1.0--0.2.0.sql sql/awslambda--0.2.0--0.3.0.sql sql/awslambda--0.3.0--0.4.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
 PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
@@ -68,4 +70,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/awsconfig.h src/credentials.h src/endpoint.h src/http.h src/http_int.h src/invoke.h src/invoke_int.h src/parse.h src/partition.h src/pg_compat.h src/signing.h src/sigv4.h src/stats.h awslambda.control
+$(OBJS): src/awslambda.h src/awsconfig.h src/credentials.h src/endpoint.h src/http.h src/http_int.h src/invoke.h src/invoke_int.h src/parse.h src/parse_int.h src/partition.h src/pg_compat.h src/signing.h src/sigv4.h src/stats.h awslambda.control

@@ -170,6 +170,52 @@ find_api_code(const char *code)
 	return NULL;
 }
 
+/* The SQLSTATE, message and hint of an API error by its HTTP status alone. */
+static void
+by_status(long status, int *sqlstate, const char **what, const char **hint)
+{
+	switch (status)
+	{
+		case 404:
+			*sqlstate = ERRCODE_UNDEFINED_FUNCTION;
+			*what = "Lambda function \"%s\" was not found";
+			break;
+		case 401:
+		case 403:
+			*sqlstate = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+			*what = "AWS denied the invocation of Lambda function \"%s\"";
+			*hint = "Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction.";
+			break;
+		case 429:
+			*sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
+			*what = "Lambda throttled the invocation of function \"%s\"";
+			break;
+		default:
+			if (status >= 400 && status < 500)
+			{
+				*sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+				*what = "Lambda rejected the invocation of function \"%s\"";
+			}
+			else
+			{
+				*sqlstate = ERRCODE_CONNECTION_FAILURE;
+				*what = "Lambda service error while invoking function \"%s\"";
+			}
+			break;
+	}
+}
+
+/* What a reply's Retry-After asks for (whole seconds, at most 99999), 0 if nothing. */
+static long
+retry_after_ms(const AwlHttpResponse *resp)
+{
+	char	   *after = awl_http_header(resp, "Retry-After");
+
+	if (after && strspn(after, "0123456789") == strlen(after) && strlen(after) < 6)
+		return atol(after) * 1000L;
+	return 0;
+}
+
 AwlInvokeError *
 awl_api_error(const char *function_name, const AwlHttpResponse *resp, char **code_out)
 {
@@ -201,35 +247,7 @@ awl_api_error(const char *function_name, const AwlHttpResponse *resp, char **cod
 	if (reason && reason[0] == '\0')
 		reason = NULL;
 
-	switch (resp->status)
-	{
-		case 404:
-			sqlstate = ERRCODE_UNDEFINED_FUNCTION;
-			what = "Lambda function \"%s\" was not found";
-			break;
-		case 401:
-		case 403:
-			sqlstate = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
-			what = "AWS denied the invocation of Lambda function \"%s\"";
-			hint = "Check the server's AWS credentials, its clock, and that its IAM identity may call lambda:InvokeFunction.";
-			break;
-		case 429:
-			sqlstate = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
-			what = "Lambda throttled the invocation of function \"%s\"";
-			break;
-		default:
-			if (resp->status >= 400 && resp->status < 500)
-			{
-				sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
-				what = "Lambda rejected the invocation of function \"%s\"";
-			}
-			else
-			{
-				sqlstate = ERRCODE_CONNECTION_FAILURE;
-				what = "Lambda service error while invoking function \"%s\"";
-			}
-			break;
-	}
+	by_status(resp->status, &sqlstate, &what, &hint);
 	/* A code Lambda documents for Invoke says more than its status. */
 	known = resp->status >= 400 ? find_api_code(code) : NULL;
 	if (known)
@@ -259,12 +277,7 @@ awl_api_error(const char *function_name, const AwlHttpResponse *resp, char **cod
 		(resp->status == 429 || resp->status == 500 || resp->status == 502 ||
 		 resp->status == 503 || resp->status == 504);
 	if (err->retryable)
-	{
-		char	   *after = awl_http_header(resp, "Retry-After");
-
-		if (after && strspn(after, "0123456789") == strlen(after) && strlen(after) < 6)
-			err->retry_after_ms = atol(after) * 1000L;
-	}
+		err->retry_after_ms = retry_after_ms(resp);
 	return err;
 }
 
