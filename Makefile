@@ -31,6 +31,7 @@ OBJS = \
 	src/secret.o \
 	src/signing.o \
 	src/sigv4.o \
+	src/sigv4_canon.o \
 	src/stats.o \
 	src/stream.o \
 	src/sts.o \
@@ -70,4 +71,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/awsconfig.h src/credentials.h src/endpoint.h src/http.h src/http_int.h src/invoke.h src/invoke_int.h src/parse.h src/parse_int.h src/partition.h src/pg_compat.h src/signing.h src/sigv4.h src/stats.h awslambda.control
+$(OBJS): src/awslambda.h src/awsconfig.h src/credentials.h src/endpoint.h src/http.h src/http_int.h src/invoke.h src/invoke_int.h src/parse.h src/parse_int.h src/partition.h src/pg_compat.h src/signing.h src/sigv4.h src/sigv4_int.h src/stats.h awslambda.control

@@ -5,10 +5,8 @@
  *
  * Plain C with malloc and OpenSSL, no PostgreSQL headers, so that
  * test/unit/sigv4_test.c can check it against the official AWS vectors.
- * The rules follow the generic (non-S3) signer: the path is normalized and
- * percent-encoded once more, query parameters are decoded, re-encoded and
- * sorted, header names are lower-cased and values trimmed with inner
- * whitespace runs collapsed.  Key material is wiped before returning, but
+ * The canonical request is built by sigv4_canon.c; this file hashes it,
+ * derives the signing key and signs.  Key material is wiped before returning, but
  * for the signing key of the last signature (and the secret it came from),
  * kept for the next one until awl_sigv4_forget().
  *
@@ -26,164 +24,9 @@
 #include <openssl/sha.h>
 
 #include "sigv4.h"
+#include "sigv4_int.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
-
-/* A malloc'd growable string; any allocation failure sets failed. */
-typedef struct Buf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	int			failed;
-} Buf;
-
-static void
-buf_reserve(Buf *b, size_t extra)
-{
-	size_t		need;
-	char	   *p;
-
-	if (b->failed)
-		return;
-	need = b->len + extra + 1;
-	if (need <= b->cap)
-		return;
-	if (b->cap == 0)
-		b->cap = 256;
-	while (b->cap < need)
-		b->cap *= 2;
-	p = realloc(b->data, b->cap);
-	if (p == NULL)
-	{
-		b->failed = 1;
-		return;
-	}
-	b->data = p;
-}
-
-static void
-buf_add(Buf *b, const char *s, size_t n)
-{
-	buf_reserve(b, n);
-	if (b->failed)
-		return;
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-static void
-buf_str(Buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void
-buf_char(Buf *b, char c)
-{
-	if (b->len + 2 <= b->cap && !b->failed)
-	{
-		b->data[b->len++] = c;
-		b->data[b->len] = '\0';
-	}
-	else
-		buf_add(b, &c, 1);
-}
-
-/* Returns the string (never NULL unless failed), or NULL after freeing. */
-static char *
-buf_finish(Buf *b)
-{
-	if (b->failed)
-	{
-		free(b->data);
-		b->data = NULL;
-		return NULL;
-	}
-	if (b->data == NULL)
-		return strdup("");
-	return b->data;
-}
-
-static int
-is_unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		(c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-static void
-encode_into(Buf *b, const char *s, size_t len, int keep_slash)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t		i;
-
-	i = 0;
-	while (i < len)
-	{
-		size_t		run = i;
-		unsigned char c;
-
-		/* Runs that stay as they are go in one piece. */
-		while (run < len && (is_unreserved((unsigned char) s[run]) || (keep_slash && s[run] == '/')))
-			run++;
-		if (run > i)
-			buf_add(b, s + i, run - i);
-		if (run == len)
-			break;
-		c = (unsigned char) s[run];
-		{
-			char		esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-
-			buf_add(b, esc, 3);
-		}
-		i = run + 1;
-	}
-}
-
-char *
-awl_uri_encode(const char *s, size_t len, int keep_slash)
-{
-	Buf			b = {0};
-
-	encode_into(&b, s, len, keep_slash);
-	return buf_finish(&b);
-}
-
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes %XX escapes (and '+' stays '+': SigV4 does not treat it as space). */
-static void
-decode_into(Buf *b, const char *s, size_t len)
-{
-	size_t		i;
-
-	for (i = 0; i < len; i++)
-	{
-		int			hi,
-					lo;
-
-		if (s[i] == '%' && i + 2 < len &&
-			(hi = hex_value(s[i + 1])) >= 0 && (lo = hex_value(s[i + 2])) >= 0)
-		{
-			buf_char(b, (char) (hi * 16 + lo));
-			i += 2;
-		}
-		else
-			buf_char(b, s[i]);
-	}
-}
 
 /*
  * SHA-256 with OpenSSL's low-level functions: the EVP interface of OpenSSL 3
@@ -235,285 +78,6 @@ awl_sigv4_amz_date(time_t t, char out[17])
 	}
 	memcpy(out, last, 17);
 }
-
-/*
- * Canonical URI: remove empty, "." and ".." segments, keep a trailing
- * slash, then percent-encode every byte but unreserved ones and '/'.
- */
-static void
-canonical_uri(Buf *out, const char *path)
-{
-	size_t		plen = strlen(path);
-	const char **seg;
-	size_t	   *seglen;
-	size_t		nseg = 0;
-	size_t		i = 0;
-	int			trailing;
-
-	seg = malloc((plen / 2 + 2) * sizeof(*seg));
-	seglen = malloc((plen / 2 + 2) * sizeof(*seglen));
-	if (seg == NULL || seglen == NULL)
-	{
-		free(seg);
-		free(seglen);
-		out->failed = 1;
-		return;
-	}
-	trailing = plen > 0 && path[plen - 1] == '/';
-	while (i < plen)
-	{
-		size_t		start;
-		size_t		n;
-
-		while (i < plen && path[i] == '/')
-			i++;
-		start = i;
-		while (i < plen && path[i] != '/')
-			i++;
-		n = i - start;
-		if (n == 0 || (n == 1 && path[start] == '.'))
-		{
-			/* "." at the end acts like a trailing slash, as in "/a/." */
-			if (n == 1 && i == plen)
-				trailing = 1;
-			continue;
-		}
-		if (n == 2 && path[start] == '.' && path[start + 1] == '.')
-		{
-			if (nseg > 0)
-				nseg--;
-			if (i == plen)
-				trailing = 1;
-			continue;
-		}
-		seg[nseg] = path + start;
-		seglen[nseg] = n;
-		nseg++;
-	}
-
-	buf_char(out, '/');
-	for (i = 0; i < nseg; i++)
-	{
-		if (i > 0)
-			buf_char(out, '/');
-		encode_into(out, seg[i], seglen[i], 0);
-	}
-	if (trailing && nseg > 0)
-		buf_char(out, '/');
-	free(seg);
-	free(seglen);
-}
-
-typedef struct QueryParam
-{
-	char	   *key;			/* encoded once */
-	char	   *value;
-} QueryParam;
-
-static int
-cmp_param(const void *a, const void *b)
-{
-	const QueryParam *pa = a;
-	const QueryParam *pb = b;
-	int			c = strcmp(pa->key, pb->key);
-
-	return c != 0 ? c : strcmp(pa->value, pb->value);
-}
-
-/* Decodes one query component and encodes it the SigV4 way. */
-static char *
-requery(const char *s, size_t len)
-{
-	Buf			raw = {0};
-	Buf			enc = {0};
-
-	decode_into(&raw, s, len);
-	if (raw.failed)
-		return NULL;
-	encode_into(&enc, raw.data ? raw.data : "", raw.len, 0);
-	free(raw.data);
-	return buf_finish(&enc);
-}
-
-static void
-canonical_query(Buf *out, const char *query)
-{
-	QueryParam *params;
-	size_t		nparams = 0;
-	size_t		cap = 1;
-	const char *p;
-	size_t		i;
-
-	if (query == NULL || *query == '\0')
-		return;
-	for (p = query; *p; p++)
-		if (*p == '&')
-			cap++;
-	params = calloc(cap, sizeof(QueryParam));
-	if (params == NULL)
-	{
-		out->failed = 1;
-		return;
-	}
-	p = query;
-	while (*p)
-	{
-		const char *amp = strchr(p, '&');
-		size_t		n = amp ? (size_t) (amp - p) : strlen(p);
-		const char *eq = memchr(p, '=', n);
-
-		if (n > 0)
-		{
-			size_t		klen = eq ? (size_t) (eq - p) : n;
-
-			params[nparams].key = requery(p, klen);
-			params[nparams].value = eq ? requery(eq + 1, n - klen - 1) : strdup("");
-			nparams++;
-			if (params[nparams - 1].key == NULL || params[nparams - 1].value == NULL)
-			{
-				out->failed = 1;
-				break;
-			}
-		}
-		p += n;
-		if (*p == '&')
-			p++;
-	}
-
-	if (!out->failed)
-	{
-		qsort(params, nparams, sizeof(QueryParam), cmp_param);
-		for (i = 0; i < nparams; i++)
-		{
-			if (i > 0)
-				buf_char(out, '&');
-			buf_str(out, params[i].key);
-			buf_char(out, '=');
-			buf_str(out, params[i].value);
-		}
-	}
-	for (i = 0; i < nparams; i++)
-	{
-		free(params[i].key);
-		free(params[i].value);
-	}
-	free(params);
-}
-
-typedef struct CanonHeader
-{
-	char	   *name;			/* lower case */
-	Buf			value;			/* trimmed, collapsed, repeats joined by ',' */
-} CanonHeader;
-
-static int
-cmp_header(const void *a, const void *b)
-{
-	return strcmp(((const CanonHeader *) a)->name, ((const CanonHeader *) b)->name);
-}
-
-static int
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* Appends a value trimmed, with every whitespace run (obs-fold too) as one space. */
-static void
-add_trimmed(Buf *b, const char *v)
-{
-	int			pending_space = 0;
-
-	while (is_space(*v))
-		v++;
-	while (*v)
-	{
-		const char *run = v;
-
-		if (is_space(*v))
-		{
-			pending_space = 1;
-			v++;
-			continue;
-		}
-		if (pending_space)
-			buf_char(b, ' ');
-		pending_space = 0;
-		while (*v && !is_space(*v))
-			v++;
-		buf_add(b, run, v - run);
-	}
-}
-
-/* Writes canonical headers into out and the signed-header list into signed_list. */
-static void
-canonical_headers(Buf *out, Buf *signed_list, const AwlSigV4Header *headers, int n)
-{
-	CanonHeader *h;
-	int			nh = 0;
-	int			i,
-				j;
-
-	h = calloc(n > 0 ? n : 1, sizeof(CanonHeader));
-	if (h == NULL)
-	{
-		out->failed = 1;
-		return;
-	}
-	for (i = 0; i < n; i++)
-	{
-		char	   *name = strdup(headers[i].name);
-		char	   *c;
-
-		if (name == NULL)
-		{
-			out->failed = 1;
-			break;
-		}
-		for (c = name; *c; c++)
-			if (*c >= 'A' && *c <= 'Z')
-				*c = (char) (*c - 'A' + 'a');
-		for (j = 0; j < nh; j++)
-			if (strcmp(h[j].name, name) == 0)
-				break;
-		if (j < nh)
-		{
-			free(name);
-			buf_char(&h[j].value, ',');
-		}
-		else
-		{
-			h[nh].name = name;
-			nh++;
-		}
-		add_trimmed(&h[j].value, headers[i].value);
-		if (h[j].value.failed)
-			out->failed = 1;
-	}
-
-	if (!out->failed)
-	{
-		qsort(h, nh, sizeof(CanonHeader), cmp_header);
-		for (i = 0; i < nh; i++)
-		{
-			buf_str(out, h[i].name);
-			buf_char(out, ':');
-			if (h[i].value.data)
-				buf_add(out, h[i].value.data, h[i].value.len);
-			buf_char(out, '\n');
-			if (i > 0)
-				buf_char(signed_list, ';');
-			buf_str(signed_list, h[i].name);
-		}
-	}
-	for (i = 0; i < nh; i++)
-	{
-		free(h[i].name);
-		free(h[i].value.data);
-	}
-	free(h);
-}
-
 /* An HMAC-SHA256 key (RFC 2104) as the hash states after its two pads. */
 typedef struct HmacKey
 {
@@ -663,62 +227,69 @@ signing_key(const AwlSigV4Signing *sig, const char *date)
 	return &cached.key;
 }
 
-char *
-awl_sigv4_authorization(const AwlSigV4Request *req, const AwlSigV4Signing *sig,
-						AwlSigV4Trace *trace)
+/*
+ * The canonical request of req into creq and its signed-header list into
+ * signed_list; 0 when out of memory.
+ */
+static int
+canonical_request(const AwlSigV4Request *req, Buf *creq, Buf *signed_list)
 {
-	Buf			creq = {0};
-	Buf			signed_list = {0};
-	Buf			sts = {0};
-	Buf			authz = {0};
-	char		date[9];
 	char		hash[65];
-	const HmacKey *key;
-	unsigned char mac[32];
-	char		sighex[65];
-	static const char hex[] = "0123456789abcdef";
-	int			i;
-	char	   *result = NULL;
 
-	if (trace)
-		trace->canonical_request = trace->string_to_sign = NULL;
-	if (strlen(sig->amz_date) < 8)
-		return NULL;
-	memcpy(date, sig->amz_date, 8);
-	date[8] = '\0';
-
-	buf_str(&creq, req->method);
-	buf_char(&creq, '\n');
-	canonical_uri(&creq, req->path);
-	buf_char(&creq, '\n');
-	canonical_query(&creq, req->query);
-	buf_char(&creq, '\n');
-	canonical_headers(&creq, &signed_list, req->headers, req->nheaders);
-	buf_char(&creq, '\n');
-	if (signed_list.data)
-		buf_add(&creq, signed_list.data, signed_list.len);
-	buf_char(&creq, '\n');
+	buf_str(creq, req->method);
+	buf_char(creq, '\n');
+	awl_sigv4_canonical_uri(creq, req->path);
+	buf_char(creq, '\n');
+	awl_sigv4_canonical_query(creq, req->query);
+	buf_char(creq, '\n');
+	awl_sigv4_canonical_headers(creq, signed_list, req->headers, req->nheaders);
+	buf_char(creq, '\n');
+	if (signed_list->data)
+		buf_add(creq, signed_list->data, signed_list->len);
+	buf_char(creq, '\n');
 	awl_sha256_hex(req->body ? (const void *) req->body : "", req->body_len, hash);
-	buf_str(&creq, hash);
-	if (creq.failed || signed_list.failed)
-		goto done;
+	buf_str(creq, hash);
+	return !(creq->failed || signed_list->failed);
+}
 
-	awl_sha256_hex(creq.data, creq.len, hash);
-	buf_str(&sts, ALGORITHM "\n");
-	buf_str(&sts, sig->amz_date);
-	buf_char(&sts, '\n');
-	buf_str(&sts, date);
-	buf_char(&sts, '/');
-	buf_str(&sts, sig->region);
-	buf_char(&sts, '/');
-	buf_str(&sts, sig->service);
-	buf_str(&sts, "/aws4_request\n");
-	buf_str(&sts, hash);
-	if (sts.failed)
-		goto done;
+/* The credential scope's tail after the date: "/REGION/SERVICE/aws4_request". */
+static void
+scope_tail(Buf *b, const AwlSigV4Signing *sig)
+{
+	buf_char(b, '/');
+	buf_str(b, sig->region);
+	buf_char(b, '/');
+	buf_str(b, sig->service);
+	buf_str(b, "/aws4_request");
+}
 
-	if ((key = signing_key(sig, date)) == NULL || !hmac_final(key, sts.data, sts.len, mac))
-		goto done;
+/* The string to sign for the canonical request creq into sts; 0 when out of memory. */
+static int
+string_to_sign(const Buf *creq, const AwlSigV4Signing *sig, const char *date, Buf *sts)
+{
+	char		hash[65];
+
+	awl_sha256_hex(creq->data, creq->len, hash);
+	buf_str(sts, ALGORITHM "\n");
+	buf_str(sts, sig->amz_date);
+	buf_char(sts, '\n');
+	buf_str(sts, date);
+	scope_tail(sts, sig);
+	buf_char(sts, '\n');
+	buf_str(sts, hash);
+	return !sts->failed;
+}
+
+/* The Authorization value with the signature mac (malloc'd), or NULL. */
+static char *
+authorization_value(const AwlSigV4Signing *sig, const char *date, const Buf *signed_list,
+					const unsigned char mac[32])
+{
+	static const char hex[] = "0123456789abcdef";
+	char		sighex[65];
+	Buf			authz = {0};
+	int			i;
+
 	for (i = 0; i < 32; i++)
 	{
 		sighex[2 * i] = hex[mac[i] >> 4];
@@ -730,17 +301,39 @@ awl_sigv4_authorization(const AwlSigV4Request *req, const AwlSigV4Signing *sig,
 	buf_str(&authz, sig->access_key_id);
 	buf_char(&authz, '/');
 	buf_str(&authz, date);
-	buf_char(&authz, '/');
-	buf_str(&authz, sig->region);
-	buf_char(&authz, '/');
-	buf_str(&authz, sig->service);
-	buf_str(&authz, "/aws4_request, SignedHeaders=");
-	buf_add(&authz, signed_list.data, signed_list.len);
+	scope_tail(&authz, sig);
+	buf_str(&authz, ", SignedHeaders=");
+	buf_add(&authz, signed_list->data, signed_list->len);
 	buf_str(&authz, ", Signature=");
 	buf_str(&authz, sighex);
-	result = buf_finish(&authz);
+	return buf_finish(&authz);
+}
 
-done:
+char *
+awl_sigv4_authorization(const AwlSigV4Request *req, const AwlSigV4Signing *sig,
+						AwlSigV4Trace *trace)
+{
+	Buf			creq = {0};
+	Buf			signed_list = {0};
+	Buf			sts = {0};
+	char		date[9];
+	const HmacKey *key;
+	unsigned char mac[32];
+	char	   *result = NULL;
+
+	if (trace)
+		trace->canonical_request = trace->string_to_sign = NULL;
+	if (strlen(sig->amz_date) < 8)
+		return NULL;
+	memcpy(date, sig->amz_date, 8);
+	date[8] = '\0';
+
+	if (canonical_request(req, &creq, &signed_list) &&
+		string_to_sign(&creq, sig, date, &sts) &&
+		(key = signing_key(sig, date)) != NULL &&
+		hmac_final(key, sts.data, sts.len, mac))
+		result = authorization_value(sig, date, &signed_list, mac);
+
 	OPENSSL_cleanse(mac, sizeof(mac));
 	if (trace && result)
 	{
