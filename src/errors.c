@@ -7,13 +7,66 @@
  * An error is first a value (AwlInvokeError), kept per row by fan-out and
  * by the dispatcher, and raised only by awl_invoke_raise.  The error codes
  * Lambda documents for Invoke say more than the HTTP status; remote text is
- * bounded and sanitized (reply.c) before it enters a message.
+ * bounded and sanitized here before it enters a message or, through
+ * reply.c, a column.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
+
 #include "invoke_int.h"
+
+/*
+ * Makes remote text safe for an error message: control characters become
+ * '?', and so does everything non-ASCII unless it is valid UTF-8 and the
+ * server encoding can hold it unchanged (UTF8, or SQL_ASCII which takes bytes).
+ */
+static void
+sanitize_remote_text(char *s)
+{
+	int			enc = GetDatabaseEncoding();
+	bool		keep_utf8 = (enc == PG_UTF8 || enc == PG_SQL_ASCII) &&
+		pg_verify_mbstr(PG_UTF8, s, strlen(s), true);
+
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if (c < 0x20 || c == 0x7f || (c > 0x7f && !keep_utf8))
+			*s = '?';
+	}
+}
+
+/*
+ * Remote text made safe for messages and columns (see sanitize_remote_text)
+ * and at most max bytes long: longer text is cut at a character boundary and
+ * ends in "...".  NULL stays NULL.
+ */
+char *
+awl_bounded_remote_text(char *s, size_t max)
+{
+	size_t		len;
+	int			keep;
+
+	if (s == NULL)
+		return NULL;
+	sanitize_remote_text(s);
+	len = strlen(s);
+	if (len <= max)
+		return s;
+	/* s is ASCII or valid UTF-8 now */
+	keep = pg_encoding_mbcliplen(PG_UTF8, s, (int) len, (int) (max - 3));
+	memcpy(s + keep, "...", 4);
+	return s;
+}
+
+char *
+awl_remote_header(const AwlHttpResponse *resp, const char *name, size_t max)
+{
+	return awl_bounded_remote_text(awl_http_header(resp, name), max);
+}
 
 static char *
 short_error_code(char *code)

@@ -115,8 +115,6 @@ extern AwlInvokeError *awl_api_error(const char *function_name, const AwlHttpRes
 extern AwlInvokeError *awl_transport_error(const char *function_name, const AwlInvokeTarget *t,
 										   const AwlHttpResponse *resp, const char *settings);
 
-/* ---- in reply.c ----------------------------------------------------------- */
-
 /*
  * Remote text made safe for messages and columns (control characters and,
  * unless the server encoding holds UTF-8, non-ASCII become '?') and at most
@@ -127,6 +125,8 @@ extern char *awl_bounded_remote_text(char *s, size_t max);
 
 /* A reply header's value, bounded and sanitized (palloc'd), or NULL if absent. */
 extern char *awl_remote_header(const AwlHttpResponse *resp, const char *name, size_t max);
+
+/* ---- in reply.c ----------------------------------------------------------- */
 
 /*
  * Fills *result from a 2xx reply: the payload converted to the database

@@ -19,56 +19,6 @@
 #include "invoke_int.h"
 #include "parse.h"
 
-/*
- * Makes remote text safe for an error message: control characters become
- * '?', and so does everything non-ASCII unless it is valid UTF-8 and the
- * server encoding can hold it unchanged (UTF8, or SQL_ASCII which takes bytes).
- */
-static void
-sanitize_remote_text(char *s)
-{
-	int			enc = GetDatabaseEncoding();
-	bool		keep_utf8 = (enc == PG_UTF8 || enc == PG_SQL_ASCII) &&
-		pg_verify_mbstr(PG_UTF8, s, strlen(s), true);
-
-	for (; *s; s++)
-	{
-		unsigned char c = (unsigned char) *s;
-
-		if (c < 0x20 || c == 0x7f || (c > 0x7f && !keep_utf8))
-			*s = '?';
-	}
-}
-
-/*
- * Remote text made safe for messages and columns (see sanitize_remote_text)
- * and at most max bytes long: longer text is cut at a character boundary and
- * ends in "...".  NULL stays NULL.
- */
-char *
-awl_bounded_remote_text(char *s, size_t max)
-{
-	size_t		len;
-	int			keep;
-
-	if (s == NULL)
-		return NULL;
-	sanitize_remote_text(s);
-	len = strlen(s);
-	if (len <= max)
-		return s;
-	/* s is ASCII or valid UTF-8 now */
-	keep = pg_encoding_mbcliplen(PG_UTF8, s, (int) len, (int) (max - 3));
-	memcpy(s + keep, "...", 4);
-	return s;
-}
-
-char *
-awl_remote_header(const AwlHttpResponse *resp, const char *name, size_t max)
-{
-	return awl_bounded_remote_text(awl_http_header(resp, name), max);
-}
-
 AwlInvokeError *
 awl_non_json_error(const char *function_name, const AwlInvokeResult *result)
 {

@@ -5,6 +5,8 @@
  *
  * Everything returned is malloc'd (NULL when out of memory) so that the
  * signer can be unit-tested outside a backend against the official vectors.
+ * sigv4_canon.c builds the canonical request, sigv4.c signs; signing.c is
+ * the PostgreSQL side that assembles a request's signed headers.
  *
  *-------------------------------------------------------------------------
  */
@@ -47,14 +49,24 @@ typedef struct AwlSigV4Trace
 	char	   *string_to_sign;
 } AwlSigV4Trace;
 
-/* Value of the Authorization header; trace may be NULL. */
+/*
+ * The value of the Authorization header for req signed with sig (malloc'd;
+ * the caller wipes and frees it), or NULL when out of memory or
+ * sig->amz_date is too short.  With trace, also the canonical request and
+ * the string to sign (malloc'd, for tests).  Keeps the derived signing key
+ * for the next call with the same secret, date, region and service.
+ */
 extern char *awl_sigv4_authorization(const AwlSigV4Request *req,
 									 const AwlSigV4Signing *sig,
 									 AwlSigV4Trace *trace);
 
-/* Percent-encodes all but A-Z a-z 0-9 - _ . ~ (and '/' if keep_slash). */
+/*
+ * Percent-encodes s[0..len), all but A-Z a-z 0-9 - _ . ~ (and '/' if
+ * keep_slash), as a malloc'd string, or NULL when out of memory.
+ */
 extern char *awl_uri_encode(const char *s, size_t len, int keep_slash);
 
+/* The SHA-256 of data[0..len) as 64 lower-case hex digits and a NUL in out. */
 extern void awl_sha256_hex(const void *data, size_t len, char out[65]);
 
 /*
