@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
 #include "sigv4.h"
 #include "sigv4_int.h"
 
@@ -64,18 +65,6 @@ awl_uri_encode(const char *s, size_t len, int keep_slash)
 	return buf_finish(&b);
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX escapes (and '+' stays '+': SigV4 does not treat it as space). */
 static void
 decode_into(Buf *b, const char *s, size_t len)
@@ -88,7 +77,7 @@ decode_into(Buf *b, const char *s, size_t len)
 					lo;
 
 		if (s[i] == '%' && i + 2 < len &&
-			(hi = hex_value(s[i + 1])) >= 0 && (lo = hex_value(s[i + 2])) >= 0)
+			(hi = awl_hex_value(s[i + 1])) >= 0 && (lo = awl_hex_value(s[i + 2])) >= 0)
 		{
 			buf_char(b, (char) (hi * 16 + lo));
 			i += 2;
