@@ -32,7 +32,7 @@ plausible_local_host(const AwlUrl *u)
 	size_t		i;
 
 	if (u->host_is_ipv6)
-		return 1;				/* checked by address in parse.c */
+		return 1;				/* checked by address in url.c */
 	if (u->host_len == 9 && strncasecmp(u->host, "localhost", 9) == 0)
 		return 1;
 	if (u->host_len < 7 || u->host_len > 15)

@@ -1,5 +1,5 @@
 /*
- * Unit test of the plain-C parsers in src/parse.c that guard privilege
+ * Unit test of the plain-C parsers in src/parse.c, url.c and ini.c that guard privilege
  * boundaries: the URL parser with the container-credentials host check, and
  * the function-name parser behind the allow-list, qualifier and region.
  * Prints one line per failure and "parse: N passed, N failed".

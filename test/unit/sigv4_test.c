@@ -1,6 +1,6 @@
 /*
  * sigv4_test.c
- *	  Checks src/sigv4.c against the AWS SigV4 test suite and the Lambda
+ *	  Checks src/sigv4.c (with sigv4_canon.c) against the AWS SigV4 test suite and the Lambda
  *	  vectors in test/testdata: for every case directory <name>/ holding
  *	  <name>.req, sign the request and compare the canonical request, string
  *	  to sign and Authorization byte for byte (and, for Lambda cases, the
