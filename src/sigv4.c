@@ -232,7 +232,7 @@ signing_key(const AwlSigV4Signing *sig, const char *date)
  * signed_list; 0 when out of memory.
  */
 static int
-canonical_request(const AwlSigV4Request *req, Buf *creq, Buf *signed_list)
+canonical_request(const AwlSigV4Request *req, AwlSigV4Buf *creq, AwlSigV4Buf *signed_list)
 {
 	char		hash[65];
 
@@ -254,7 +254,7 @@ canonical_request(const AwlSigV4Request *req, Buf *creq, Buf *signed_list)
 
 /* The credential scope's tail after the date: "/REGION/SERVICE/aws4_request". */
 static void
-scope_tail(Buf *b, const AwlSigV4Signing *sig)
+scope_tail(AwlSigV4Buf *b, const AwlSigV4Signing *sig)
 {
 	buf_char(b, '/');
 	buf_str(b, sig->region);
@@ -265,7 +265,7 @@ scope_tail(Buf *b, const AwlSigV4Signing *sig)
 
 /* The string to sign for the canonical request creq into sts; 0 when out of memory. */
 static int
-string_to_sign(const Buf *creq, const AwlSigV4Signing *sig, const char *date, Buf *sts)
+string_to_sign(const AwlSigV4Buf *creq, const AwlSigV4Signing *sig, const char *date, AwlSigV4Buf *sts)
 {
 	char		hash[65];
 
@@ -282,12 +282,12 @@ string_to_sign(const Buf *creq, const AwlSigV4Signing *sig, const char *date, Bu
 
 /* The Authorization value with the signature mac (malloc'd), or NULL. */
 static char *
-authorization_value(const AwlSigV4Signing *sig, const char *date, const Buf *signed_list,
+authorization_value(const AwlSigV4Signing *sig, const char *date, const AwlSigV4Buf *signed_list,
 					const unsigned char mac[32])
 {
 	static const char hex[] = "0123456789abcdef";
 	char		sighex[65];
-	Buf			authz = {0};
+	AwlSigV4Buf			authz = {0};
 	int			i;
 
 	for (i = 0; i < 32; i++)
@@ -313,9 +313,9 @@ char *
 awl_sigv4_authorization(const AwlSigV4Request *req, const AwlSigV4Signing *sig,
 						AwlSigV4Trace *trace)
 {
-	Buf			creq = {0};
-	Buf			signed_list = {0};
-	Buf			sts = {0};
+	AwlSigV4Buf			creq = {0};
+	AwlSigV4Buf			signed_list = {0};
+	AwlSigV4Buf			sts = {0};
 	char		date[9];
 	const HmacKey *key;
 	unsigned char mac[32];

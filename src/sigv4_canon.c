@@ -28,7 +28,7 @@ is_unreserved(unsigned char c)
 }
 
 static void
-encode_into(Buf *b, const char *s, size_t len, int keep_slash)
+encode_into(AwlSigV4Buf *b, const char *s, size_t len, int keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t		i;
@@ -59,7 +59,7 @@ encode_into(Buf *b, const char *s, size_t len, int keep_slash)
 char *
 awl_uri_encode(const char *s, size_t len, int keep_slash)
 {
-	Buf			b = {0};
+	AwlSigV4Buf			b = {0};
 
 	encode_into(&b, s, len, keep_slash);
 	return buf_finish(&b);
@@ -67,7 +67,7 @@ awl_uri_encode(const char *s, size_t len, int keep_slash)
 
 /* Decodes %XX escapes (and '+' stays '+': SigV4 does not treat it as space). */
 static void
-decode_into(Buf *b, const char *s, size_t len)
+decode_into(AwlSigV4Buf *b, const char *s, size_t len)
 {
 	size_t		i;
 
@@ -94,7 +94,7 @@ decode_into(Buf *b, const char *s, size_t len)
  * slash, then percent-encode every byte but unreserved ones and '/'.
  */
 void
-awl_sigv4_canonical_uri(Buf *out, const char *path)
+awl_sigv4_canonical_uri(AwlSigV4Buf *out, const char *path)
 {
 	size_t		plen = strlen(path);
 	const char **seg;
@@ -177,8 +177,8 @@ cmp_param(const void *a, const void *b)
 static char *
 requery(const char *s, size_t len)
 {
-	Buf			raw = {0};
-	Buf			enc = {0};
+	AwlSigV4Buf			raw = {0};
+	AwlSigV4Buf			enc = {0};
 
 	decode_into(&raw, s, len);
 	if (raw.failed)
@@ -189,7 +189,7 @@ requery(const char *s, size_t len)
 }
 
 void
-awl_sigv4_canonical_query(Buf *out, const char *query)
+awl_sigv4_canonical_query(AwlSigV4Buf *out, const char *query)
 {
 	QueryParam *params;
 	size_t		nparams = 0;
@@ -256,7 +256,7 @@ awl_sigv4_canonical_query(Buf *out, const char *query)
 typedef struct CanonHeader
 {
 	char	   *name;			/* lower case */
-	Buf			value;			/* trimmed, collapsed, repeats joined by ',' */
+	AwlSigV4Buf			value;			/* trimmed, collapsed, repeats joined by ',' */
 } CanonHeader;
 
 static int
@@ -273,7 +273,7 @@ is_space(char c)
 
 /* Appends a value trimmed, with every whitespace run (obs-fold too) as one space. */
 static void
-add_trimmed(Buf *b, const char *v)
+add_trimmed(AwlSigV4Buf *b, const char *v)
 {
 	int			pending_space = 0;
 
@@ -344,7 +344,7 @@ collect_headers(CanonHeader *h, const AwlSigV4Header *headers, int n, int *faile
 }
 
 void
-awl_sigv4_canonical_headers(Buf *out, Buf *signed_list, const AwlSigV4Header *headers, int n)
+awl_sigv4_canonical_headers(AwlSigV4Buf *out, AwlSigV4Buf *signed_list, const AwlSigV4Header *headers, int n)
 {
 	CanonHeader *h;
 	int			nh;

@@ -16,16 +16,16 @@
 #include "sigv4.h"
 
 /* A malloc'd growable string; any allocation failure sets failed. */
-typedef struct Buf
+typedef struct AwlSigV4Buf
 {
 	char	   *data;
 	size_t		len;
 	size_t		cap;
 	int			failed;
-} Buf;
+} AwlSigV4Buf;
 
 static inline void
-buf_reserve(Buf *b, size_t extra)
+buf_reserve(AwlSigV4Buf *b, size_t extra)
 {
 	size_t		need;
 	char	   *p;
@@ -49,7 +49,7 @@ buf_reserve(Buf *b, size_t extra)
 }
 
 static inline void
-buf_add(Buf *b, const char *s, size_t n)
+buf_add(AwlSigV4Buf *b, const char *s, size_t n)
 {
 	buf_reserve(b, n);
 	if (b->failed)
@@ -60,13 +60,13 @@ buf_add(Buf *b, const char *s, size_t n)
 }
 
 static inline void
-buf_str(Buf *b, const char *s)
+buf_str(AwlSigV4Buf *b, const char *s)
 {
 	buf_add(b, s, strlen(s));
 }
 
 static inline void
-buf_char(Buf *b, char c)
+buf_char(AwlSigV4Buf *b, char c)
 {
 	if (b->len + 2 <= b->cap && !b->failed)
 	{
@@ -79,7 +79,7 @@ buf_char(Buf *b, char c)
 
 /* Returns the string (never NULL unless failed), or NULL after freeing. */
 static inline char *
-buf_finish(Buf *b)
+buf_finish(AwlSigV4Buf *b)
 {
 	if (b->failed)
 	{
@@ -93,16 +93,16 @@ buf_finish(Buf *b)
 }
 
 /* The canonical URI of path (as on the wire, before '?') appended to out. */
-extern void awl_sigv4_canonical_uri(Buf *out, const char *path);
+extern void awl_sigv4_canonical_uri(AwlSigV4Buf *out, const char *path);
 
 /* The canonical query string of query (after '?', or NULL) appended to out. */
-extern void awl_sigv4_canonical_query(Buf *out, const char *query);
+extern void awl_sigv4_canonical_query(AwlSigV4Buf *out, const char *query);
 
 /*
  * The canonical headers (lower-cased, sorted, values trimmed, repeats
  * joined) appended to out, and their names, ';'-separated, to signed_list.
  */
-extern void awl_sigv4_canonical_headers(Buf *out, Buf *signed_list,
+extern void awl_sigv4_canonical_headers(AwlSigV4Buf *out, AwlSigV4Buf *signed_list,
 										const AwlSigV4Header *headers, int n);
 
 #endif							/* AWL_SIGV4_INT_H */
