@@ -5,9 +5,11 @@
  *	  cache, the providers, the instance-metadata client, region discovery,
  *	  and the STS calls some providers make.
  *
- * Calls go one way: credentials.c (the chain) -> providers.c -> sts.c,
- * imds.c, region.c, awsconfig.c, process.c; region.c -> imds.c; all of
- * them -> secret.c, http.c, parse.c.  Nothing below calls back up.
+ * Calls go one way: credentials.c (the chain; it also defines the area's
+ * settings through each file's own function) -> providers.c -> sts.c,
+ * imds.c, region.c, awsconfig.c, process.c; region.c -> imds.c; sts.c ->
+ * signing.c; all of them -> secret.c, http.c, parse.c.  Nothing below
+ * calls back up: sts.c shares only the AwlCredentials type.
  *
  *-------------------------------------------------------------------------
  */
