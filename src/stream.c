@@ -159,8 +159,7 @@ stream_report(AwlInvokeStream *s, bool may_resend, AwlInvokeStreamDone done, voi
 	for (i = 0; i < s->nslots; i++)
 	{
 		AwlInvokeError *err = s->b.results[i].error;
-
-		AwlRetryBudget budget = {0};
+		AwlRetryBudget budget = {0};	/* nothing but what is granted below */
 
 		if (!s->answered[i])
 			continue;
