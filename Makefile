@@ -24,7 +24,14 @@ OBJS = \
 	src/stats.o \
 	src/sts.o
 
-DATA = sql/awslambda--0.1.0.sql sql/awslambda--0.1.0--0.2.0.sql sql/awslambda--0.2.0--0.3.0.sql sql/awslambda--0.3.0--0.4.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
+# Install and upgrade scripts live in extension/ (installed, like the control
+# files, into PostgreSQL's share/extension); sql/ and expected/ hold only
+# pg_regress's inputs and outputs.  Every script there is installed: a new
+# upgrade script needs no line here.
+DATA = $(sort $(wildcard extension/*--*.sql))
+ifneq ($(wildcard sql/*--*.sql),)
+$(error $(wildcard sql/*--*.sql): extension scripts belong in extension/ (sql/ is for pg_regress))
+endif
 PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
 
 # Regression tests need the mock Lambda endpoint and a server whose environment
