@@ -6,7 +6,6 @@ OBJS = \
 	src/api.o \
 	src/awslambda.o \
 	src/awsconfig.o \
-	src/compat.o \
 	src/confine.o \
 	src/credentials.o \
 	src/deliver.o \
@@ -20,6 +19,7 @@ OBJS = \
 	src/partition.o \
 	src/process.o \
 	src/queue.o \
+	src/rds_compat.o \
 	src/sigv4.o \
 	src/stats.o \
 	src/sts.o
