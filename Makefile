@@ -35,9 +35,17 @@ endif
 PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
 
 # Regression tests need the mock Lambda endpoint and a server whose environment
-# points at it; test/run sets both up and then calls "make installcheck".
-REGRESS = seed kinesis_loop name_forms errors payloads cancel keepalive invoke fanout retries hostile faults aws_lambda privileges credentials_imds async invoke_api stats
+# points at it; test/run sets both up, one server per set-up of test/setups,
+# and calls "make installcheck REGRESS=..." with each set-up's tests.  A plain
+# "make installcheck" runs the first set-up's tests (and the TAP tests).
+REGRESS = $(shell awk '$$1 == "setup" { n++ } n == 1 && $$1 == "test" { print $$2 }' test/setups)
 REGRESS_OPTS = --load-extension=awslambda
+
+# TAP tests (test/t/*.pl, PostgreSQL::Test::Cluster) through PGXS's
+# prove_installcheck; they need the mock (MOCK_URL) and test/run runs them
+# one at a time with "make installcheck REGRESS= PROVE_TESTS=test/t/NAME.pl".
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
 
 PKG_CONFIG ?= pkg-config
 DEPS = libcurl json-c libcrypto
