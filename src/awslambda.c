@@ -20,7 +20,6 @@
 
 #include "awslambda.h"
 #include "credentials.h"
-#include "endpoint.h"
 #include "http.h"
 #include "stats.h"
 
@@ -28,9 +27,6 @@ PG_MODULE_MAGIC;
 
 char	   *awl_async_function_limits = NULL;
 char	   *awl_async_batch_sizes = NULL;
-char	   *awl_compat_endpoint_override = NULL;
-int			awl_compat_connect_timeout_ms = 1000;
-int			awl_compat_request_timeout_ms = 3000;
 int			awl_async_mode = AWL_ASYNC_EVENT;
 int			awl_async_max_attempts = 10;
 int			awl_async_retention_s = 86400;
@@ -64,25 +60,6 @@ check_batch_sizes(char **newval, void **extra, GucSource source)
 		return true;
 	GUC_check_errdetail("%s", why);
 	return false;
-}
-
-/*
- * aws_lambda.endpoint_override takes a URL or, as a VPC endpoint's DNS name
- * is usually given, a bare host[:port], which means https (see compat.c).
- */
-static bool
-check_endpoint_override(char **newval, void **extra, GucSource source)
-{
-	char	   *v = *newval;
-	char	   *url;
-	bool		ok;
-
-	if (v == NULL || v[0] == '\0' || strstr(v, "://") != NULL)
-		return awl_check_url_setting(newval, extra, source);
-	url = psprintf("https://%s", v);
-	ok = awl_check_url_setting(&url, extra, source);
-	pfree(url);
-	return ok;
 }
 
 void		_PG_init(void);
@@ -161,34 +138,7 @@ _PG_init(void)
 	}
 
 	/* The settings of Amazon RDS/Aurora's aws_lambda, for aws_lambda.invoke. */
-	DefineCustomIntVariable("aws_lambda.connect_timeout_ms",
-							"Sets the maximum time aws_lambda.invoke waits to connect to Lambda.",
-							NULL,
-							&awl_compat_connect_timeout_ms,
-							1000, 1, INT_MAX,
-							PGC_USERSET,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("aws_lambda.request_timeout_ms",
-							"Sets the maximum time aws_lambda.invoke waits for Lambda's reply.",
-							NULL,
-							&awl_compat_request_timeout_ms,
-							3000, 1, INT_MAX,
-							PGC_USERSET,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("aws_lambda.endpoint_override",
-							   "Sets the Lambda endpoint aws_lambda.invoke uses, such as a VPC endpoint.",
-							   "A host name (https is implied) or an http(s) URL. Empty means awslambda.endpoint_url, then the regional endpoint.",
-							   &awl_compat_endpoint_override,
-							   "",
-							   PGC_SUSET,
-							   0,
-							   check_endpoint_override, NULL, NULL);
-
-	MarkGUCPrefixReserved("aws_lambda");
+	awl_rds_define_settings();
 
 	/* The check that awslambda's statements on the queue name only the queue. */
 	awl_queue_init();
