@@ -6,6 +6,10 @@ OBJS = \
 	src/api.o \
 	src/awslambda.o \
 	src/awsconfig.o \
+	src/batch.o \
+	src/callback.o \
+	src/claim.o \
+	src/cleanup.o \
 	src/compat.o \
 	src/confine.o \
 	src/credentials.o \
@@ -16,13 +20,20 @@ OBJS = \
 	src/http.o \
 	src/invoke.o \
 	src/jsonutil.o \
+	src/launcher.o \
+	src/outcome.o \
 	src/parse.o \
 	src/partition.o \
+	src/pipeline.o \
 	src/process.o \
 	src/queue.o \
+	src/queue_table.o \
 	src/sigv4.o \
+	src/slots.o \
 	src/stats.o \
-	src/sts.o
+	src/stats_sql.o \
+	src/sts.o \
+	src/utility.o
 
 DATA = sql/awslambda--0.1.0.sql sql/awslambda--0.1.0--0.2.0.sql sql/awslambda--0.2.0--0.3.0.sql sql/awslambda--0.3.0--0.4.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
 PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
@@ -57,4 +68,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/http.h src/parse.h src/partition.h src/pg_compat.h src/sigv4.h src/stats.h awslambda.control
+$(OBJS): src/awslambda.h src/confine.h src/deliver.h src/dispatcher.h src/flow.h src/http.h src/parse.h src/partition.h src/pg_compat.h src/queue.h src/sigv4.h src/stats.h awslambda.control

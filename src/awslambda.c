@@ -19,6 +19,8 @@
 #include "utils/guc.h"
 
 #include "awslambda.h"
+#include "dispatcher.h"
+#include "queue.h"
 #include "stats.h"
 
 PG_MODULE_MAGIC;
@@ -31,8 +33,6 @@ char	   *awl_profile = NULL;
 int			awl_credential_process_timeout_ms = 60000;
 char	   *awl_sts_endpoint = NULL;
 char	   *awl_allowed_functions = NULL;
-char	   *awl_async_function_limits = NULL;
-char	   *awl_async_batch_sizes = NULL;
 char	   *awl_ca_file = NULL;
 int			awl_connect_timeout_ms = 5000;
 int			awl_request_timeout_ms = 905000;
@@ -41,18 +41,6 @@ int			awl_max_attempts = 3;
 char	   *awl_compat_endpoint_override = NULL;
 int			awl_compat_connect_timeout_ms = 1000;
 int			awl_compat_request_timeout_ms = 3000;
-int			awl_async_mode = AWL_ASYNC_EVENT;
-int			awl_async_max_attempts = 10;
-int			awl_async_retention_s = 86400;
-int			awl_async_callback_timeout_ms = 60000;
-bool		awl_preloaded = false;
-
-static const struct config_enum_entry async_mode_options[] = {
-	{"event", AWL_ASYNC_EVENT, false},
-	{"request_response", AWL_ASYNC_REQUEST_RESPONSE, false},
-	{"immediate", AWL_ASYNC_IMMEDIATE, false},
-	{NULL, 0, false}
-};
 
 /* Region names go into host names: letters, digits and dashes only. */
 static bool
@@ -68,28 +56,6 @@ check_region(char **newval, void **extra, GucSource source)
  * Endpoints must be plain http(s) URLs with a host, a valid port if any, and
  * no credentials, query, fragment, white space or control characters in them.
  */
-static bool
-check_function_limits(char **newval, void **extra, GucSource source)
-{
-	const char *why = NULL;
-
-	if (awl_flow_check(*newval, false, &why))
-		return true;
-	GUC_check_errdetail("%s", why);
-	return false;
-}
-
-static bool
-check_batch_sizes(char **newval, void **extra, GucSource source)
-{
-	const char *why = NULL;
-
-	if (awl_flow_check(*newval, true, &why))
-		return true;
-	GUC_check_errdetail("%s", why);
-	return false;
-}
-
 static bool
 check_url(char **newval, void **extra, GucSource source)
 {
@@ -258,61 +224,8 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
-	DefineCustomEnumVariable("awslambda.async_mode",
-							 "Sets how awslambda_fn_async sends its invocation.",
-							 "event: queued, sent as Event after commit; request_response: queued, sent as RequestResponse after commit, the result kept; immediate: sent as Event at once, inside the statement, whatever becomes of the transaction.",
-							 &awl_async_mode,
-							 AWL_ASYNC_EVENT,
-							 async_mode_options,
-							 PGC_USERSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("awslambda.async_max_attempts",
-							"Sets how many times the dispatcher tries a queued invocation in all.",
-							"Retried with exponential backoff: throttling (429), server errors, timeouts and network failures. Other errors fail the invocation at once.",
-							&awl_async_max_attempts,
-							10, 1, 100,
-							PGC_SIGHUP,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("awslambda.async_retention",
-							"Sets how long finished asynchronous invocations are kept.",
-							"-1 keeps them until deleted by hand.",
-							&awl_async_retention_s,
-							86400, -1, INT_MAX,
-							PGC_SIGHUP,
-							GUC_UNIT_S,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("awslambda.async_callback_timeout",
-							"Sets how long a callback of an asynchronous invocation may run.",
-							"A callback still running then is cancelled and its error recorded. 0 means no limit.",
-							&awl_async_callback_timeout_ms,
-							60000, 0, INT_MAX,
-							PGC_SIGHUP,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("awslambda.async_function_limits",
-							   "Limits how many invocations of matching functions the dispatcher has in flight.",
-							   "Comma-separated PATTERN=N entries, patterns as in awslambda.allowed_functions; the first that matches applies. Empty: only awslambda.max_concurrency limits.",
-							   &awl_async_function_limits,
-							   "",
-							   PGC_SIGHUP,
-							   GUC_LIST_INPUT,
-							   check_function_limits, NULL, NULL);
-
-	DefineCustomStringVariable("awslambda.async_batch_sizes",
-							   "Has the dispatcher send queued invocations of matching functions as micro-batches.",
-							   "Comma-separated PATTERN=N entries, patterns as in awslambda.allowed_functions; the first that matches applies: up to N invocations of one function (same qualifier, region and invocation type) go as one Invoke whose payload is {\"records\": [...], \"invocation_ids\": [...]}. Empty: one Invoke each.",
-							   &awl_async_batch_sizes,
-							   "",
-							   PGC_SIGHUP,
-							   GUC_LIST_INPUT,
-							   check_batch_sizes, NULL, NULL);
-
+	awl_async_define_settings();
+	awl_stats_define_settings(process_shared_preload_libraries_in_progress);
 	awl_stats_init(process_shared_preload_libraries_in_progress);
 
 	MarkGUCPrefixReserved("awslambda");
@@ -320,7 +233,6 @@ _PG_init(void)
 	/* The dispatcher: only when the postmaster itself loads the library. */
 	if (process_shared_preload_libraries_in_progress)
 	{
-		awl_preloaded = true;
 		awl_dispatcher_init();
 	}
 
