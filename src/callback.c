@@ -274,7 +274,8 @@ callback_failed(AwlDeliverCatch *c, ErrorData *edata)
 static void
 callback_one(PendingCallback *cb, MemoryContext cxt)
 {
-	AwlDeliverCatch how = {0};
+	AwlDeliverCatch how = {.cxt = cxt, .before_abort = callback_stop_timers,
+	.after_abort = callback_failed, .arg = cb};
 	ErrorData  *edata;
 
 	if (!awl_dispatcher_callback_begin(cb->id))
@@ -286,10 +287,6 @@ callback_one(PendingCallback *cb, MemoryContext cxt)
 							  "not run again: the dispatcher stopped while running this callback (it outran awslambda.async_callback_timeout by far, or ended the process)");
 		return;
 	}
-	how.cxt = cxt;
-	how.before_abort = callback_stop_timers;
-	how.after_abort = callback_failed;
-	how.arg = cb;
 	edata = awl_deliver_catch(callback_step, &how);
 	if (edata)
 		record_callback_error(cb->id, edata->message);

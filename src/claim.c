@@ -226,6 +226,329 @@ typedef struct ClaimPart
 	int			last_taken;		/* the last row taken, -1 if none */
 } ClaimPart;
 
+/* One claim: what it took so far, and where its cursors are to go. */
+typedef struct Claim
+{
+	int			limit;
+	TimestampTz now;
+	bool		v04;			/* with a pending table: retries, then fresh ones */
+	Snapshot	snap;			/* the claim's (v04) */
+	Datum	   *ids;			/* the ids a part takes */
+	Datum	   *names;			/* functions at their limit, as queued */
+	int			nnames;
+	int64		bytes;
+	int		   *in_group;		/* in flight per limit group, or NULL */
+	int			claimed;
+	bool	   *more;
+
+	/* The cursors' new places, settled at the end (see "Cursors"). */
+	bool		retry_ran;
+	TimestampTz retry_next;
+	TimestampTz retry_floor;
+	bool		fresh_ran;
+	bool		fresh_full;
+	FullTransactionId fresh_last_x;
+	pg_uuid_t	fresh_last_id;
+	bool		fresh_floored;
+	FullTransactionId fresh_floor_x;
+	pg_uuid_t	fresh_floor_id;
+} Claim;
+
+/*
+ * Runs the SELECT of one part of a claim, cp->asked rows at most, past the
+ * functions named in name_array: before 0.4.0 every due row by its time;
+ * else the retries that are due (fresh false) or the fresh invocations
+ * (fresh true), each from its cursor.
+ */
+static void
+claim_select(Claim *cl, bool fresh, ClaimPart *cp, Datum name_array)
+{
+	Oid			due_types[4] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, TIMESTAMPTZOID};
+	Datum		due_values[4];
+	Oid			fresh_types[4] = {INT4OID, XID8OID, UUIDOID, TEXTARRAYOID};
+	Datum		fresh_values[5];
+	TimestampTz now = cl->now;
+
+	static SPIPlanPtr due_plan = NULL;
+	static SPIPlanPtr retry_plan = NULL;
+	static SPIPlanPtr fresh_plan = NULL;
+
+	if (!cl->v04)
+	{
+		/* Before 0.4.0: every invocation in one table, the due ones by time. */
+		due_values[0] = Int32GetDatum(cp->asked);
+		due_values[1] = TimestampTzGetDatum(now);
+		due_values[2] = name_array;
+		awl_deliver_run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name FROM %s "
+										 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+										 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+										 "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
+										 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
+					 SPI_OK_SELECT, 3, due_types, due_values);
+	}
+	else if (!fresh)
+	{
+		due_values[0] = Int32GetDatum(cp->asked);
+		due_values[1] = TimestampTzGetDatum(now);
+		due_values[2] = name_array;
+		due_values[3] = TimestampTzGetDatum(awl_cursors.retry_from);
+		awl_deliver_run_prepared(&retry_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+										   "next_attempt_at FROM %s "
+										   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+										   "AND attempts OPERATOR(pg_catalog.>) 0 "
+										   "AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
+										   "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+										   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
+										   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
+					 SPI_OK_SELECT, 4, due_types, due_values);
+	}
+	else
+	{
+		fresh_values[0] = Int32GetDatum(cp->asked);
+		fresh_values[1] = FullTransactionIdGetDatum(awl_cursors.fresh_xact);
+		fresh_values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
+		fresh_values[3] = name_array;
+		awl_deliver_run_prepared(&fresh_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+										   "queued_xact FROM %s "
+										   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+										   "AND attempts OPERATOR(pg_catalog.=) 0 "
+										   "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+										   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($4) "
+										   "ORDER BY queued_xact, id LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
+					 SPI_OK_SELECT, 4, fresh_types, fresh_values);
+	}
+}
+
+/*
+ * Of the rows claim_select found, takes into cl->ids those that fit: while
+ * the pipeline stays within CLAIM_MAX_BYTES (*full_of_bytes when not), and
+ * not of a function at its limit (named in cl->names from now on, and
+ * *at_limit).  Returns how many it took.
+ */
+static int
+claim_pick(Claim *cl, ClaimPart *cp, bool *at_limit, bool *full_of_bytes)
+{
+	int			n = 0;
+	int			i;
+	bool		isnull;
+
+	for (i = 0; i < cp->found; i++)
+	{
+		int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		int			group = cl->in_group ? awl_flow_group(SPI_getvalue(SPI_tuptable->vals[i],
+																		SPI_tuptable->tupdesc, 3)) : -1;
+
+		if ((cl->claimed + n > 0 || awl_deliver_in_pipeline() > 0) &&
+			awl_pipeline_bytes() + cl->bytes + size > CLAIM_MAX_BYTES)
+		{
+			*full_of_bytes = cp->cut = *cl->more = true;
+			break;
+		}
+		/* Its function has as many in flight as awslambda.async_function_limits allows. */
+		if (group >= 0 && cl->in_group[group] >= awl_flow_limit(group))
+		{
+			cl->names[cl->nnames++] = CStringGetTextDatum(SPI_getvalue(SPI_tuptable->vals[i],
+																	   SPI_tuptable->tupdesc, 3));
+			*at_limit = *cl->more = true;
+			continue;
+		}
+		if (group >= 0)
+			cl->in_group[group]++;
+		cl->bytes += size;
+		cl->ids[n++] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		cp->last_taken = i;
+	}
+	return n;
+}
+
+/* Where this part's cursor may go, from what it found (before the UPDATE of claim_mark). */
+static void
+claim_note_cursor(Claim *cl, bool fresh, const ClaimPart *cp)
+{
+	bool		isnull;
+
+	if (cl->v04 && !fresh)
+	{
+		cl->retry_ran = true;
+		if (cp->cut)
+		{
+			if (cp->last_taken >= 0)
+				cl->retry_next = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[cp->last_taken],
+																   SPI_tuptable->tupdesc, 4, &isnull));
+		}
+		else
+			cl->retry_next = cl->now;
+	}
+	else if (fresh)
+	{
+		cl->fresh_ran = true;
+		cl->fresh_full = cp->cut;
+		if (cp->last_taken >= 0)
+		{
+			HeapTuple	last = SPI_tuptable->vals[cp->last_taken];
+
+			cl->fresh_last_id = *DatumGetUUIDP(SPI_getbinval(last, SPI_tuptable->tupdesc, 1, &isnull));
+			cl->fresh_last_x = DatumGetFullTransactionId(SPI_getbinval(last, SPI_tuptable->tupdesc, 4, &isnull));
+		}
+	}
+}
+
+/* Marks the n rows taken 'sending', attempts + 1, and puts them into the pipeline. */
+static void
+claim_mark(Claim *cl, int n)
+{
+	Oid			claim_types[1] = {UUIDARRAYOID};
+	Datum		claim_values[1];
+	int			i;
+
+	static SPIPlanPtr claim_plan = NULL;
+	static SPIPlanPtr claim_plan_v04 = NULL;
+
+	claim_values[0] = PointerGetDatum(construct_array(cl->ids, n, UUIDOID, UUID_LEN, false,
+													  TYPALIGN_CHAR));
+	awl_deliver_run_prepared(awl_dq.has_v04 ? &claim_plan_v04 : &claim_plan,
+				 psprintf("UPDATE %s q SET status = 'sending', "
+						  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
+						  "last_attempt_at = pg_catalog.clock_timestamp() "
+						  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+						  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
+						  "q.invocation_type, q.payload, q.attempts, "
+						  "q.callback IS NOT NULL%s", awl_dq.work,
+						  awl_dq.has_v04 ? ", q.tenant_id, q.durable_execution_name" : ""),
+				 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
+	for (i = 0; i < (int) SPI_processed; i++)
+		awl_pipeline_take(i);
+	cl->claimed += (int) SPI_processed;
+}
+
+/*
+ * One part of one pass of a claim: finds, takes and marks what is due
+ * (fresh: the fresh invocations, else the retries or, before 0.4.0,
+ * everything due).
+ */
+static void
+claim_part(Claim *cl, bool fresh, bool *at_limit, bool *full_of_bytes, bool *cut_by_limit)
+{
+	ClaimPart	cp = {0};
+	int			n;
+	Datum		name_array = PointerGetDatum(construct_array(cl->names, cl->nnames, TEXTOID, -1,
+															 false, TYPALIGN_INT));
+
+	cp.asked = cl->limit - cl->claimed;
+	cp.last_taken = -1;
+	claim_select(cl, fresh, &cp, name_array);
+	cp.found = (int) SPI_processed;
+	if (cp.found >= cp.asked)
+		*cut_by_limit = cp.cut = *cl->more = true;
+	n = claim_pick(cl, &cp, at_limit, full_of_bytes);
+	claim_note_cursor(cl, fresh, &cp);
+	if (n > 0)
+		claim_mark(cl, n);
+	elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
+		 n, cp.found, (long long) cl->bytes);
+}
+
+/*
+ * Rows of functions at their limit were left queued (named in the query,
+ * or skipped): no cursor passes the first of them.  Retries: only where
+ * this claim looked, up to where its cursor would go.
+ */
+static void
+claim_retry_floor(Claim *cl, Datum name_array)
+{
+	Oid			floor_types[3] = {TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		due_values[4];
+	bool		isnull;
+
+	static SPIPlanPtr retry_floor_plan = NULL;
+
+	due_values[0] = name_array;
+	due_values[1] = TimestampTzGetDatum(cl->retry_next);
+	due_values[2] = TimestampTzGetDatum(awl_cursors.retry_from);
+	awl_deliver_run_prepared(&retry_floor_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
+											 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+											 "AND attempts OPERATOR(pg_catalog.>) 0 "
+											 "AND next_attempt_at OPERATOR(pg_catalog.>=) $3 "
+											 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+											 "AND function_name OPERATOR(pg_catalog.=) ANY ($1)", awl_dq.work),
+				 SPI_OK_SELECT, 3, floor_types, due_values);
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			cl->retry_floor = DatumGetTimestampTz(d);
+	}
+}
+
+/* Likewise for fresh invocations: the first of them left queued. */
+static void
+claim_fresh_floor(Claim *cl, Datum name_array)
+{
+	Oid			fresh_floor_types[5] = {TEXTARRAYOID, XID8OID, UUIDOID, XID8OID, UUIDOID};
+	Datum		fresh_values[5];
+	FullTransactionId upto_x = cl->fresh_last_x;
+	pg_uuid_t	upto_id = cl->fresh_last_id;
+	bool		isnull;
+
+	static SPIPlanPtr fresh_floor_plan = NULL;
+
+	if (!cl->fresh_full)
+	{
+		upto_x = full_xid(cl->snap->xmax, ReadNextFullTransactionId());
+		memset(upto_id.data, 0xff, UUID_LEN);
+	}
+	fresh_values[0] = name_array;
+	fresh_values[1] = FullTransactionIdGetDatum(awl_cursors.fresh_xact);
+	fresh_values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
+	fresh_values[3] = FullTransactionIdGetDatum(upto_x);
+	fresh_values[4] = UUIDPGetDatum(&upto_id);
+	awl_deliver_run_prepared(&fresh_floor_plan, psprintf("SELECT id, queued_xact FROM %s "
+											 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+											 "AND attempts OPERATOR(pg_catalog.=) 0 "
+											 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+											 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.<=) ROW($4, $5) "
+											 "AND function_name OPERATOR(pg_catalog.=) ANY ($1) "
+											 "ORDER BY queued_xact, id LIMIT 1", awl_dq.work),
+				 SPI_OK_SELECT, 5, fresh_floor_types, fresh_values);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	first = SPI_tuptable->vals[0];
+
+		cl->fresh_floor_id = uuid_pred(DatumGetUUIDP(SPI_getbinval(first, SPI_tuptable->tupdesc, 1, &isnull)));
+		cl->fresh_floor_x = DatumGetFullTransactionId(SPI_getbinval(first, SPI_tuptable->tupdesc, 2, &isnull));
+		cl->fresh_floored = true;
+	}
+}
+
+/* The cursors to their new places (see "Cursors"). */
+static void
+claim_settle(Claim *cl)
+{
+	if (cl->v04 && cl->nnames > 0)
+	{
+		Datum		name_array = PointerGetDatum(construct_array(cl->names, cl->nnames, TEXTOID, -1,
+																 false, TYPALIGN_INT));
+
+		if (cl->retry_ran)
+			claim_retry_floor(cl, name_array);
+		if (cl->fresh_ran)
+			claim_fresh_floor(cl, name_array);
+	}
+	if (cl->retry_ran)
+		awl_cursors.retry_from = Min(cl->retry_next, cl->retry_floor);
+	if (cl->fresh_ran)
+	{
+		if (cl->fresh_floored &&
+			fresh_key_cmp(cl->fresh_floor_x, &cl->fresh_floor_id, cl->fresh_last_x, &cl->fresh_last_id) < 0)
+		{
+			cl->fresh_last_x = cl->fresh_floor_x;
+			cl->fresh_last_id = cl->fresh_floor_id;
+		}
+		fresh_advance(cl->snap, cl->fresh_full || cl->fresh_floored, cl->fresh_last_x, &cl->fresh_last_id);
+	}
+}
+
 /*
  * Claims up to limit due invocations into the pipeline, keeping no more
  * than CLAIM_MAX_BYTES of payload in it (at least one invocation), nor more
@@ -244,44 +567,16 @@ typedef struct ClaimPart
 int
 awl_deliver_claim(int limit, bool *more, bool *limited)
 {
-	Oid			due_types[4] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, TIMESTAMPTZOID};
-	Datum		due_values[4];
-	Oid			fresh_types[4] = {INT4OID, XID8OID, UUIDOID, TEXTARRAYOID};
-	Datum		fresh_values[5];
-	Oid			floor_types[3] = {TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Oid			fresh_floor_types[5] = {TEXTARRAYOID, XID8OID, UUIDOID, XID8OID, UUIDOID};
-	Oid			claim_types[1] = {UUIDARRAYOID};
-	Datum		claim_values[1];
-	Datum	   *ids;
-	Datum	   *names;
-	int			nnames;
-	int64		bytes = 0;
-	int		   *in_group;
-	int			claimed = 0;
+	Claim		cl = {0};
 	int			pass;
-	bool		v04;
-	Snapshot	snap = NULL;
-	TimestampTz now = GetCurrentTimestamp();
 
-	/* The cursors' new places, settled at the end (see "Cursors"). */
-	bool		retry_ran = false;
-	TimestampTz retry_next = awl_cursors.retry_from;
-	TimestampTz retry_floor = DT_NOEND;
-	bool		fresh_ran = false;
-	bool		fresh_full = false;
-	FullTransactionId fresh_last_x = InvalidFullTransactionId;
-	pg_uuid_t	fresh_last_id;
-	bool		fresh_floored = false;
-	FullTransactionId fresh_floor_x = InvalidFullTransactionId;
-	pg_uuid_t	fresh_floor_id;
-
-	static SPIPlanPtr due_plan = NULL;
-	static SPIPlanPtr retry_plan = NULL;
-	static SPIPlanPtr fresh_plan = NULL;
-	static SPIPlanPtr retry_floor_plan = NULL;
-	static SPIPlanPtr fresh_floor_plan = NULL;
-	static SPIPlanPtr claim_plan = NULL;
-	static SPIPlanPtr claim_plan_v04 = NULL;
+	cl.limit = limit;
+	cl.now = GetCurrentTimestamp();
+	cl.more = more;
+	cl.retry_next = awl_cursors.retry_from;
+	cl.retry_floor = DT_NOEND;
+	cl.fresh_last_x = InvalidFullTransactionId;
+	cl.fresh_floor_x = InvalidFullTransactionId;
 
 	awl_pipeline_begin();
 	*more = false;
@@ -289,238 +584,33 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	if (limit <= 0)
 		return 0;
 	awl_deliver_begin("awslambda: claim due invocations");
-	v04 = OidIsValid(awl_dq.pending_relid);
+	cl.v04 = OidIsValid(awl_dq.pending_relid);
 	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
 	awl_dq.has_v04 = get_attnum(awl_dq.queue_relid, "durable_execution_name") != InvalidAttrNumber;
-	if (v04)
+	if (cl.v04)
 	{
-		snap = GetActiveSnapshot();
-		fresh_rewind(snap);
-		fresh_last_x = awl_cursors.fresh_xact;
-		fresh_last_id = awl_cursors.fresh_id;
+		cl.snap = GetActiveSnapshot();
+		fresh_rewind(cl.snap);
+		cl.fresh_last_x = awl_cursors.fresh_xact;
+		cl.fresh_last_id = awl_cursors.fresh_id;
 	}
-	ids = palloc(limit * sizeof(Datum));
-	in_group = flow_counts(limit, &names, &nnames);
-	for (pass = 0; pass < CLAIM_PASSES && claimed < limit; pass++)
+	cl.ids = palloc(limit * sizeof(Datum));
+	cl.in_group = flow_counts(limit, &cl.names, &cl.nnames);
+	for (pass = 0; pass < CLAIM_PASSES && cl.claimed < limit; pass++)
 	{
 		bool		at_limit = false;
 		bool		full_of_bytes = false;
 		bool		cut_by_limit = false;
 		int			part;
 
-		for (part = v04 ? 0 : 1; part < 2 && claimed < limit && !full_of_bytes; part++)
-		{
-			ClaimPart	cp = {0};
-			int			n = 0;
-			int			i;
-			bool		isnull;
-			bool		fresh = v04 && part == 1;
-			Datum		name_array = PointerGetDatum(construct_array(names, nnames, TEXTOID, -1,
-																	 false, TYPALIGN_INT));
-
-			cp.asked = limit - claimed;
-			cp.last_taken = -1;
-			if (!v04)
-			{
-				/* Before 0.4.0: every invocation in one table, the due ones by time. */
-				due_values[0] = Int32GetDatum(cp.asked);
-				due_values[1] = TimestampTzGetDatum(now);
-				due_values[2] = name_array;
-				awl_deliver_run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name FROM %s "
-												 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-												 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-												 "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
-												 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
-							 SPI_OK_SELECT, 3, due_types, due_values);
-			}
-			else if (!fresh)
-			{
-				due_values[0] = Int32GetDatum(cp.asked);
-				due_values[1] = TimestampTzGetDatum(now);
-				due_values[2] = name_array;
-				due_values[3] = TimestampTzGetDatum(awl_cursors.retry_from);
-				awl_deliver_run_prepared(&retry_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
-												   "next_attempt_at FROM %s "
-												   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-												   "AND attempts OPERATOR(pg_catalog.>) 0 "
-												   "AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
-												   "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-												   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
-												   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
-							 SPI_OK_SELECT, 4, due_types, due_values);
-			}
-			else
-			{
-				fresh_values[0] = Int32GetDatum(cp.asked);
-				fresh_values[1] = FullTransactionIdGetDatum(awl_cursors.fresh_xact);
-				fresh_values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
-				fresh_values[3] = name_array;
-				awl_deliver_run_prepared(&fresh_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
-												   "queued_xact FROM %s "
-												   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-												   "AND attempts OPERATOR(pg_catalog.=) 0 "
-												   "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
-												   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($4) "
-												   "ORDER BY queued_xact, id LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
-							 SPI_OK_SELECT, 4, fresh_types, fresh_values);
-			}
-			cp.found = (int) SPI_processed;
-			if (cp.found >= cp.asked)
-				cut_by_limit = cp.cut = *more = true;
-			for (i = 0; i < cp.found; i++)
-			{
-				int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-				int			group = in_group ? awl_flow_group(SPI_getvalue(SPI_tuptable->vals[i],
-																			SPI_tuptable->tupdesc, 3)) : -1;
-
-				if ((claimed + n > 0 || awl_deliver_in_pipeline() > 0) && awl_pipeline_bytes() + bytes + size > CLAIM_MAX_BYTES)
-				{
-					full_of_bytes = cp.cut = *more = true;
-					break;
-				}
-				/* Its function has as many in flight as awslambda.async_function_limits allows. */
-				if (group >= 0 && in_group[group] >= awl_flow_limit(group))
-				{
-					names[nnames++] = CStringGetTextDatum(SPI_getvalue(SPI_tuptable->vals[i],
-																	   SPI_tuptable->tupdesc, 3));
-					at_limit = *more = true;
-					continue;
-				}
-				if (group >= 0)
-					in_group[group]++;
-				bytes += size;
-				ids[n++] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-				cp.last_taken = i;
-			}
-
-			/* Where this part's cursor may go, from what it found (before the UPDATE below). */
-			if (v04 && !fresh)
-			{
-				retry_ran = true;
-				if (cp.cut)
-				{
-					if (cp.last_taken >= 0)
-						retry_next = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[cp.last_taken],
-																	   SPI_tuptable->tupdesc, 4, &isnull));
-				}
-				else
-					retry_next = now;
-			}
-			else if (fresh)
-			{
-				fresh_ran = true;
-				fresh_full = cp.cut;
-				if (cp.last_taken >= 0)
-				{
-					HeapTuple	last = SPI_tuptable->vals[cp.last_taken];
-
-					fresh_last_id = *DatumGetUUIDP(SPI_getbinval(last, SPI_tuptable->tupdesc, 1, &isnull));
-					fresh_last_x = DatumGetFullTransactionId(SPI_getbinval(last, SPI_tuptable->tupdesc, 4, &isnull));
-				}
-			}
-			if (n > 0)
-			{
-				claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
-																  TYPALIGN_CHAR));
-				awl_deliver_run_prepared(awl_dq.has_v04 ? &claim_plan_v04 : &claim_plan,
-							 psprintf("UPDATE %s q SET status = 'sending', "
-									  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
-									  "last_attempt_at = pg_catalog.clock_timestamp() "
-									  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
-									  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
-									  "q.invocation_type, q.payload, q.attempts, "
-									  "q.callback IS NOT NULL%s", awl_dq.work,
-									  awl_dq.has_v04 ? ", q.tenant_id, q.durable_execution_name" : ""),
-							 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
-				for (i = 0; i < (int) SPI_processed; i++)
-					awl_pipeline_take(i);
-				claimed += (int) SPI_processed;
-			}
-			elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
-				 n, cp.found, (long long) bytes);
-		}
+		for (part = cl.v04 ? 0 : 1; part < 2 && cl.claimed < limit && !full_of_bytes; part++)
+			claim_part(&cl, cl.v04 && part == 1, &at_limit, &full_of_bytes, &cut_by_limit);
 		/* Again only past rows at their limit, and if there may be others behind them. */
 		if (full_of_bytes || !at_limit || !cut_by_limit)
 			break;
 	}
-
-	/*
-	 * Rows of functions at their limit were left queued (named in the query,
-	 * or skipped): no cursor passes the first of them.
-	 */
-	if (v04 && nnames > 0)
-	{
-		Datum		name_array = PointerGetDatum(construct_array(names, nnames, TEXTOID, -1,
-																 false, TYPALIGN_INT));
-		bool		isnull;
-
-		if (retry_ran)
-		{
-			/* Only where this claim looked: up to where its cursor would go. */
-			due_values[0] = name_array;
-			due_values[1] = TimestampTzGetDatum(retry_next);
-			due_values[2] = TimestampTzGetDatum(awl_cursors.retry_from);
-			awl_deliver_run_prepared(&retry_floor_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
-													 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-													 "AND attempts OPERATOR(pg_catalog.>) 0 "
-													 "AND next_attempt_at OPERATOR(pg_catalog.>=) $3 "
-													 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-													 "AND function_name OPERATOR(pg_catalog.=) ANY ($1)", awl_dq.work),
-						 SPI_OK_SELECT, 3, floor_types, due_values);
-			if (SPI_processed == 1)
-			{
-				Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-				if (!isnull)
-					retry_floor = DatumGetTimestampTz(d);
-			}
-		}
-		if (fresh_ran)
-		{
-			FullTransactionId upto_x = fresh_last_x;
-			pg_uuid_t	upto_id = fresh_last_id;
-
-			if (!fresh_full)
-			{
-				upto_x = full_xid(snap->xmax, ReadNextFullTransactionId());
-				memset(upto_id.data, 0xff, UUID_LEN);
-			}
-			fresh_values[0] = name_array;
-			fresh_values[1] = FullTransactionIdGetDatum(awl_cursors.fresh_xact);
-			fresh_values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
-			fresh_values[3] = FullTransactionIdGetDatum(upto_x);
-			fresh_values[4] = UUIDPGetDatum(&upto_id);
-			awl_deliver_run_prepared(&fresh_floor_plan, psprintf("SELECT id, queued_xact FROM %s "
-													 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-													 "AND attempts OPERATOR(pg_catalog.=) 0 "
-													 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
-													 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.<=) ROW($4, $5) "
-													 "AND function_name OPERATOR(pg_catalog.=) ANY ($1) "
-													 "ORDER BY queued_xact, id LIMIT 1", awl_dq.work),
-						 SPI_OK_SELECT, 5, fresh_floor_types, fresh_values);
-			if (SPI_processed == 1)
-			{
-				HeapTuple	first = SPI_tuptable->vals[0];
-
-				fresh_floor_id = uuid_pred(DatumGetUUIDP(SPI_getbinval(first, SPI_tuptable->tupdesc, 1, &isnull)));
-				fresh_floor_x = DatumGetFullTransactionId(SPI_getbinval(first, SPI_tuptable->tupdesc, 2, &isnull));
-				fresh_floored = true;
-			}
-		}
-	}
-	if (retry_ran)
-		awl_cursors.retry_from = Min(retry_next, retry_floor);
-	if (fresh_ran)
-	{
-		if (fresh_floored &&
-			fresh_key_cmp(fresh_floor_x, &fresh_floor_id, fresh_last_x, &fresh_last_id) < 0)
-		{
-			fresh_last_x = fresh_floor_x;
-			fresh_last_id = fresh_floor_id;
-		}
-		fresh_advance(snap, fresh_full || fresh_floored, fresh_last_x, &fresh_last_id);
-	}
-	*limited = nnames > 0;
+	claim_settle(&cl);
+	*limited = cl.nnames > 0;
 	awl_deliver_end();
-	return claimed;
+	return cl.claimed;
 }

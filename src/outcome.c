@@ -457,12 +457,9 @@ record_one_failed(AwlDeliverCatch *c, ErrorData *edata)
 static void
 record_one(AwlClaimed *c, AwlInvokeResult *r, MemoryContext cxt)
 {
-	AwlDeliverCatch how = {0};
 	RecordStep	rs = {c, r, 1};
+	AwlDeliverCatch how = {.cxt = cxt, .after_abort = record_one_failed, .arg = &rs};
 
-	how.cxt = cxt;
-	how.after_abort = record_one_failed;
-	how.arg = &rs;
 	if (awl_deliver_catch(record_step, &how) != NULL)
 		record(c, r, 1);
 }
@@ -477,12 +474,10 @@ record_one(AwlClaimed *c, AwlInvokeResult *r, MemoryContext cxt)
 void
 awl_deliver_record(AwlClaimed *claimed, AwlInvokeResult *results, int n, MemoryContext cxt)
 {
-	AwlDeliverCatch how = {0};
 	RecordStep	rs = {claimed, results, n};
+	AwlDeliverCatch how = {.cxt = CurrentMemoryContext, .arg = &rs};
 	ErrorData  *edata;
 
-	how.cxt = CurrentMemoryContext;
-	how.arg = &rs;
 	edata = awl_deliver_catch(record_step, &how);
 	if (edata)
 	{

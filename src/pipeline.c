@@ -237,13 +237,9 @@ start_failed(AwlDeliverCatch *c, ErrorData *edata)
 static void
 start_one(AwlInFlight *f)
 {
-	AwlDeliverCatch c = {0};
+	AwlDeliverCatch c = {.cxt = f->cxt, .restart = true, .after_abort = start_failed, .arg = f};
 	ErrorData  *edata;
 
-	c.cxt = f->cxt;
-	c.restart = true;
-	c.after_abort = start_failed;
-	c.arg = f;
 	edata = awl_deliver_catch(start_step, &c);
 	if (edata)
 		FreeErrorData(edata);
@@ -271,15 +267,11 @@ resend_failed(AwlDeliverCatch *c, ErrorData *edata)
 static bool
 resend_one(void)
 {
-	AwlDeliverCatch c = {0};
-	ErrorData  *edata;
 	bool		any = true;
+	AwlDeliverCatch c = {.cxt = pipeline_cxt, .restart = true, .after_abort = resend_failed,
+	.what = "could not send an invocation again", .arg = &any};
+	ErrorData  *edata;
 
-	c.cxt = pipeline_cxt;
-	c.restart = true;
-	c.after_abort = resend_failed;
-	c.what = "could not send an invocation again";
-	c.arg = &any;
 	edata = awl_deliver_catch(resend_step, &c);
 	if (edata)
 		FreeErrorData(edata);
@@ -378,18 +370,11 @@ poll_failed(AwlDeliverCatch *c, ErrorData *edata)
 static bool
 poll_stream(long wait_ms, bool wake_on_latch, int *answered)
 {
-	AwlDeliverCatch c = {0};
-	StreamPoll	p = {0};
+	StreamPoll	p = {.wait_ms = wait_ms, .wake_on_latch = wake_on_latch, .answered = answered};
+	AwlDeliverCatch c = {.cxt = pipeline_cxt, .restart = true, .before_abort = poll_harvest,
+	.after_abort = poll_failed, .arg = &p};
 	ErrorData  *edata;
 
-	p.wait_ms = wait_ms;
-	p.wake_on_latch = wake_on_latch;
-	p.answered = answered;
-	c.cxt = pipeline_cxt;
-	c.restart = true;
-	c.before_abort = poll_harvest;
-	c.after_abort = poll_failed;
-	c.arg = &p;
 	edata = awl_deliver_catch(poll_step, &c);
 	if (edata == NULL)
 		return true;

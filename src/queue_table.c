@@ -277,26 +277,22 @@ awl_queue_name(Oid relid)
  * table or any schema changes (a trigger may queue thousands of invocations
  * per transaction: no catalog lookup per call).
  */
-static Oid	cached_relid = InvalidOid;
-static Oid	cached_owner = InvalidOid;
-static Oid	cached_pending = InvalidOid;	/* where rows are inserted (0.4.0) */
+static AwlQueueTables cached = {InvalidOid, InvalidOid, InvalidOid, NULL, false, false};
 static char cached_name[2 * NAMEDATALEN + 8];	/* of the table rows are inserted into */
-static bool cached_has_callback_fn = false;
-static bool cached_has_v04 = false;	/* tenant_id, durable_execution_name (0.4.0) */
 static bool cache_callbacks_registered = false;
 
 static void
 forget_queue(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == cached_relid || relid == cached_pending)
-		cached_relid = InvalidOid;
+	if (relid == InvalidOid || relid == cached.relid || relid == cached.pending)
+		cached.relid = InvalidOid;
 }
 
 /* A schema was renamed (or dropped): the queue's name may be another now. */
 static void
 forget_queue_name(Datum arg, int cacheid, uint32 hashvalue)
 {
-	cached_relid = InvalidOid;
+	cached.relid = InvalidOid;
 }
 
 const AwlQueueTables *
@@ -304,30 +300,27 @@ awl_queue_tables(void)
 {
 	static AwlQueueTables tables;
 
-	if (!OidIsValid(cached_relid))
+	if (!OidIsValid(cached.relid))
 	{
 		Oid			relid = awl_queue_find(false);
 
-		cached_owner = awl_queue_owner(relid);
-		cached_pending = awl_queue_find_pending(relid);
+		cached.owner = awl_queue_owner(relid);
+		cached.pending = awl_queue_find_pending(relid);
 		strlcpy(cached_name,
-				awl_queue_name(OidIsValid(cached_pending) ? cached_pending : relid),
+				awl_queue_name(OidIsValid(cached.pending) ? cached.pending : relid),
 				sizeof(cached_name));
-		cached_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
-		cached_has_v04 = get_attnum(relid, "durable_execution_name") != InvalidAttrNumber;
+		cached.has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
+		cached.has_v04 = get_attnum(relid, "durable_execution_name") != InvalidAttrNumber;
 		if (!cache_callbacks_registered)
 		{
 			CacheRegisterRelcacheCallback(forget_queue, (Datum) 0);
 			CacheRegisterSyscacheCallback(NAMESPACEOID, forget_queue_name, (Datum) 0);
 			cache_callbacks_registered = true;
 		}
-		cached_relid = relid;
+		cached.insert_name = cached_name;
+		cached.relid = relid;
 	}
-	tables.relid = cached_relid;
-	tables.owner = cached_owner;
-	tables.pending = cached_pending;
-	tables.insert_name = cached_name;
-	tables.has_callback_fn = cached_has_callback_fn;
-	tables.has_v04 = cached_has_v04;
+	/* A copy: what the caller holds stays as it is should an invalidation come meanwhile. */
+	tables = cached;
 	return &tables;
 }
