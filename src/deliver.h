@@ -14,10 +14,10 @@
  * Files, and the one way they call each other (dispatcher.c calls the
  * awl_deliver_* functions):
  *	claim.c    -> pipeline.c, deliver.c, flow.c
- *	pipeline.c -> batch.c, outcome.c, deliver.c, invoke.c's stream
- *	callback.c -> deliver.c, confine.c, slots.c
- *	cleanup.c  -> deliver.c
- *	outcome.c, batch.c -> deliver.c
+ *	pipeline.c -> batch.c, outcome.c, deliver.c, flow.c, invoke.c's stream
+ *	callback.c -> deliver.c, confine.c, slots.c, queue_table.c
+ *	cleanup.c, outcome.c -> deliver.c
+ *	batch.c    -> none of these
  *	deliver.c  -> queue_table.c
  *
  *-------------------------------------------------------------------------
