@@ -6,6 +6,10 @@ OBJS = \
 	src/api.o \
 	src/awslambda.o \
 	src/awsconfig.o \
+	src/batch.o \
+	src/callback.o \
+	src/claim.o \
+	src/cleanup.o \
 	src/clock.o \
 	src/confine.o \
 	src/credentials.o \
@@ -20,11 +24,15 @@ OBJS = \
 	src/ini.o \
 	src/invoke.o \
 	src/jsonutil.o \
+	src/launcher.o \
+	src/outcome.o \
 	src/parse.o \
 	src/partition.o \
+	src/pipeline.o \
 	src/process.o \
 	src/providers.o \
 	src/queue.o \
+	src/queue_table.o \
 	src/rds_compat.o \
 	src/region.o \
 	src/reply.o \
@@ -32,11 +40,14 @@ OBJS = \
 	src/signing.o \
 	src/sigv4.o \
 	src/sigv4_canon.o \
+	src/slots.o \
 	src/stats.o \
+	src/stats_sql.o \
 	src/stream.o \
 	src/sts.o \
 	src/target.o \
-	src/url.o
+	src/url.o \
+	src/utility.o
 
 # Install and upgrade scripts live in extension/ (installed, like the control
 # files, into PostgreSQL's share/extension); sql/ and expected/ hold only
@@ -86,4 +97,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/awsconfig.h src/credentials.h src/endpoint.h src/http.h src/http_int.h src/invoke.h src/invoke_int.h src/parse.h src/parse_int.h src/partition.h src/pg_compat.h src/signing.h src/sigv4.h src/sigv4_int.h src/stats.h awslambda.control
+$(OBJS): $(wildcard src/*.h) awslambda.control

@@ -20,47 +20,13 @@
 
 #include "awslambda.h"
 #include "credentials.h"
+#include "dispatcher.h"
+#include "endpoint.h"
 #include "http.h"
+#include "queue.h"
 #include "stats.h"
 
 PG_MODULE_MAGIC;
-
-char	   *awl_async_function_limits = NULL;
-char	   *awl_async_batch_sizes = NULL;
-int			awl_async_mode = AWL_ASYNC_EVENT;
-int			awl_async_max_attempts = 10;
-int			awl_async_retention_s = 86400;
-int			awl_async_callback_timeout_ms = 60000;
-bool		awl_preloaded = false;
-
-static const struct config_enum_entry async_mode_options[] = {
-	{"event", AWL_ASYNC_EVENT, false},
-	{"request_response", AWL_ASYNC_REQUEST_RESPONSE, false},
-	{"immediate", AWL_ASYNC_IMMEDIATE, false},
-	{NULL, 0, false}
-};
-
-static bool
-check_function_limits(char **newval, void **extra, GucSource source)
-{
-	const char *why = NULL;
-
-	if (awl_flow_check(*newval, false, &why))
-		return true;
-	GUC_check_errdetail("%s", why);
-	return false;
-}
-
-static bool
-check_batch_sizes(char **newval, void **extra, GucSource source)
-{
-	const char *why = NULL;
-
-	if (awl_flow_check(*newval, true, &why))
-		return true;
-	GUC_check_errdetail("%s", why);
-	return false;
-}
 
 void		_PG_init(void);
 
@@ -71,61 +37,8 @@ _PG_init(void)
 	awl_invoke_define_settings();
 	awl_http_define_settings();
 
-	DefineCustomEnumVariable("awslambda.async_mode",
-							 "Sets how awslambda_fn_async sends its invocation.",
-							 "event: queued, sent as Event after commit; request_response: queued, sent as RequestResponse after commit, the result kept; immediate: sent as Event at once, inside the statement, whatever becomes of the transaction.",
-							 &awl_async_mode,
-							 AWL_ASYNC_EVENT,
-							 async_mode_options,
-							 PGC_USERSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("awslambda.async_max_attempts",
-							"Sets how many times the dispatcher tries a queued invocation in all.",
-							"Retried with exponential backoff: throttling (429), server errors, timeouts and network failures. Other errors fail the invocation at once.",
-							&awl_async_max_attempts,
-							10, 1, 100,
-							PGC_SIGHUP,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("awslambda.async_retention",
-							"Sets how long finished asynchronous invocations are kept.",
-							"-1 keeps them until deleted by hand.",
-							&awl_async_retention_s,
-							86400, -1, INT_MAX,
-							PGC_SIGHUP,
-							GUC_UNIT_S,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("awslambda.async_callback_timeout",
-							"Sets how long a callback of an asynchronous invocation may run.",
-							"A callback still running then is cancelled and its error recorded. 0 means no limit.",
-							&awl_async_callback_timeout_ms,
-							60000, 0, INT_MAX,
-							PGC_SIGHUP,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("awslambda.async_function_limits",
-							   "Limits how many invocations of matching functions the dispatcher has in flight.",
-							   "Comma-separated PATTERN=N entries, patterns as in awslambda.allowed_functions; the first that matches applies. Empty: only awslambda.max_concurrency limits.",
-							   &awl_async_function_limits,
-							   "",
-							   PGC_SIGHUP,
-							   GUC_LIST_INPUT,
-							   check_function_limits, NULL, NULL);
-
-	DefineCustomStringVariable("awslambda.async_batch_sizes",
-							   "Has the dispatcher send queued invocations of matching functions as micro-batches.",
-							   "Comma-separated PATTERN=N entries, patterns as in awslambda.allowed_functions; the first that matches applies: up to N invocations of one function (same qualifier, region and invocation type) go as one Invoke whose payload is {\"records\": [...], \"invocation_ids\": [...]}. Empty: one Invoke each.",
-							   &awl_async_batch_sizes,
-							   "",
-							   PGC_SIGHUP,
-							   GUC_LIST_INPUT,
-							   check_batch_sizes, NULL, NULL);
-
+	awl_async_define_settings();
+	awl_stats_define_settings(process_shared_preload_libraries_in_progress);
 	awl_stats_init(process_shared_preload_libraries_in_progress);
 
 	MarkGUCPrefixReserved("awslambda");
@@ -133,7 +46,6 @@ _PG_init(void)
 	/* The dispatcher: only when the postmaster itself loads the library. */
 	if (process_shared_preload_libraries_in_progress)
 	{
-		awl_preloaded = true;
 		awl_dispatcher_init();
 	}
 

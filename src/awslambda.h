@@ -29,20 +29,6 @@
 #error "AWL_VERSION must be defined by the build (see Makefile)"
 #endif
 
-/* Settings, defined in awslambda.c */
-/* Asynchronous invocations (queue.c, dispatcher.c, deliver.c) */
-typedef enum AwlAsyncMode
-{
-	AWL_ASYNC_EVENT,			/* queued, sent as Event after commit */
-	AWL_ASYNC_REQUEST_RESPONSE, /* queued, sent as RequestResponse, result kept */
-	AWL_ASYNC_IMMEDIATE			/* sent as Event inside the statement */
-} AwlAsyncMode;
-extern int	awl_async_mode;
-extern int	awl_async_max_attempts;
-extern int	awl_async_retention_s;
-extern int	awl_async_callback_timeout_ms;
-extern bool awl_preloaded;
-
 /* in process.c */
 /*
  * Runs command with /bin/sh -c and collects its stdout, at most max_output
@@ -95,73 +81,10 @@ extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
  */
 extern void awl_rds_define_settings(void);
 
-/* in flow.c: awslambda.async_function_limits and awslambda.async_batch_sizes */
-extern char *awl_async_function_limits;
-extern char *awl_async_batch_sizes;
-
 /*
- * Is value a valid awslambda.async_function_limits (or, with batch_sizes,
- * awslambda.async_batch_sizes)?  *why says what is wrong.
+ * The asynchronous side and the statistics declare their own: queue.h,
+ * dispatcher.h, deliver.h, flow.h, confine.h, stats.h.
  */
-extern bool awl_flow_check(const char *value, bool batch_sizes, const char **why);
-
-/*
- * The limit group of a queued function name: the first pattern of the
- * setting that matches it (0, 1, ...), or -1 for none.
- */
-extern int	awl_flow_group(const char *function_name);
-
-/* How many invocations of a group may be in flight at once (INT_MAX for -1). */
-extern int	awl_flow_limit(int group);
-
-/* How many groups the setting has. */
-extern int	awl_flow_groups(void);
-
-/* How many invocations of the function one micro-batch may carry (1: none). */
-extern int	awl_flow_batch_size(const char *function_name);
-
-/* in queue.c */
-extern Oid	awl_queue_find(bool missing_ok);
-extern Oid	awl_queue_find_pending(Oid queue_relid);
-extern char *awl_queue_name(Oid relid);
-extern void awl_queue_wake_at_commit(void);
-extern void awl_queue_init(void);
-extern void awl_queue_guard_begin(Oid relid);
-extern void awl_queue_guard_begin_pair(Oid relid, Oid pending);
-extern void awl_queue_guard_end(void);
-
-/* in confine.c: the dispatcher's session, and user code run from it */
-typedef struct AwlConfinement
-{
-	Oid			save_user;
-	int			save_sec;
-	int			nest_level;
-} AwlConfinement;
-
-extern void awl_confine_capture(void);
-extern void awl_confine_session(void);
-extern void awl_confine_enter(Oid role, AwlConfinement *c);
-extern void awl_confine_leave(AwlConfinement *c);
-
-/* in dispatcher.c */
-extern void awl_dispatcher_init(void);
-extern bool awl_dispatcher_available(void);
-extern void awl_dispatcher_wake(Oid dboid);
-extern bool awl_dispatcher_callback_begin(const char *id);
-extern void awl_dispatcher_callback_end(void);
-
-/* in deliver.c: the dispatcher's work on one database's queue */
-extern bool awl_deliver_open(void);
-extern bool awl_deliver_held(void);
-extern void awl_deliver_recover(void);
-extern int	awl_deliver_claim(int limit, bool *more, bool *limited);
-extern int	awl_deliver_pump(long wait_ms, bool wake_on_latch, bool *with_callbacks,
-							 bool *requeued);
-extern int	awl_deliver_in_pipeline(void);
-extern void awl_deliver_drain(void);
-extern int	awl_deliver_callbacks(int limit);
-extern void awl_deliver_cleanup(void);
-extern long awl_deliver_next_due_ms(long cap_ms);
 
 /* in jsonutil.c */
 extern void awl_json_validate(const char *json, size_t len, const char *argname);

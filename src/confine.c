@@ -46,7 +46,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "awslambda.h"
+#include "confine.h"
 #include "pg_compat.h"
 
 /* What the dispatcher's statements resolve names in. */

@@ -17,9 +17,10 @@
 
 #include <limits.h>
 
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "awslambda.h"
+#include "flow.h"
 #include "parse.h"
 
 #define MAX_LIMITS		64
@@ -38,6 +39,10 @@ typedef struct FlowList
 	FlowLimit	entries[MAX_LIMITS];
 	int			n;				/* -1: not parsed yet */
 } FlowList;
+
+/* The settings' values (see awl_flow_define_settings). */
+static char *awl_async_function_limits = NULL;
+static char *awl_async_batch_sizes = NULL;
 
 static FlowList limits = {(const char *const *) &awl_async_function_limits, 10000, {{0}}, -1};
 static FlowList batches = {(const char *const *) &awl_async_batch_sizes, 1000, {{0}}, -1};
@@ -107,13 +112,61 @@ parse_limits(const char *value, int max, FlowLimit *out, int *n, const char **wh
 	return true;
 }
 
-bool
-awl_flow_check(const char *value, bool batch_sizes, const char **why)
+/*
+ * Is value a valid awslambda.async_function_limits (or, with batch_sizes,
+ * awslambda.async_batch_sizes)?  *why says what is wrong.
+ */
+static bool
+flow_check(const char *value, bool batch_sizes, const char **why)
 {
 	FlowLimit	tmp[MAX_LIMITS];
 	int			n;
 
 	return parse_limits(value, batch_sizes ? batches.max : limits.max, tmp, &n, why);
+}
+
+static bool
+check_function_limits(char **newval, void **extra, GucSource source)
+{
+	const char *why = NULL;
+
+	if (flow_check(*newval, false, &why))
+		return true;
+	GUC_check_errdetail("%s", why);
+	return false;
+}
+
+static bool
+check_batch_sizes(char **newval, void **extra, GucSource source)
+{
+	const char *why = NULL;
+
+	if (flow_check(*newval, true, &why))
+		return true;
+	GUC_check_errdetail("%s", why);
+	return false;
+}
+
+void
+awl_flow_define_settings(void)
+{
+	DefineCustomStringVariable("awslambda.async_function_limits",
+							   "Limits how many invocations of matching functions the dispatcher has in flight.",
+							   "Comma-separated PATTERN=N entries, patterns as in awslambda.allowed_functions; the first that matches applies. Empty: only awslambda.max_concurrency limits.",
+							   &awl_async_function_limits,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_function_limits, NULL, NULL);
+
+	DefineCustomStringVariable("awslambda.async_batch_sizes",
+							   "Has the dispatcher send queued invocations of matching functions as micro-batches.",
+							   "Comma-separated PATTERN=N entries, patterns as in awslambda.allowed_functions; the first that matches applies: up to N invocations of one function (same qualifier, region and invocation type) go as one Invoke whose payload is {\"records\": [...], \"invocation_ids\": [...]}. Empty: one Invoke each.",
+							   &awl_async_batch_sizes,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_batch_sizes, NULL, NULL);
 }
 
 static void

@@ -255,12 +255,14 @@ wait_helper(const char *what, int timeout_ms, size_t max_output, char *buf,
 	}
 }
 
-bool
-awl_run_helper(const char *what, const char *command, int timeout_ms, size_t max_output,
-			   char **output, size_t *len, int *status, char **why)
+/*
+ * Starts command under /bin/sh -c with its stdout on a pipe (helper_pid,
+ * helper_fd); false with *why (naming what) when it could not.
+ */
+static bool
+start_helper(const char *what, const char *command, char **why)
 {
 	char	   *argv[4];
-	char	   *volatile buf;
 	struct sigaction dfl;
 	sigset_t	all_signals;
 	sigset_t	no_signals;
@@ -269,16 +271,6 @@ awl_run_helper(const char *what, const char *command, int timeout_ms, size_t max
 	int			fds[2];
 	int			save_errno;
 	pid_t		pid;
-	bool		ok;
-
-	Assert(timeout_ms > 0);
-	if (helper_pid != 0 || helper_fd >= 0)
-		stop_helper();			/* not expected: nothing runs two at once */
-	if (!exit_hook_set)
-	{
-		on_proc_exit(helper_at_exit, (Datum) 0);
-		exit_hook_set = true;
-	}
 
 	/* Everything the child needs, made before fork(). */
 	argv[0] = "sh";
@@ -292,9 +284,6 @@ awl_run_helper(const char *what, const char *command, int timeout_ms, size_t max
 	sigemptyset(&no_signals);
 	if (max_fd <= 0 || max_fd > INT_MAX)
 		max_fd = 65536;
-	buf = palloc(max_output + 2);
-	*len = 0;
-	latch_seen = false;
 
 	if (!AcquireExternalFD())
 	{
@@ -335,6 +324,29 @@ awl_run_helper(const char *what, const char *command, int timeout_ms, size_t max
 		stop_helper();
 		return false;
 	}
+	return true;
+}
+
+bool
+awl_run_helper(const char *what, const char *command, int timeout_ms, size_t max_output,
+			   char **output, size_t *len, int *status, char **why)
+{
+	char	   *volatile buf;
+	bool		ok;
+
+	Assert(timeout_ms > 0);
+	if (helper_pid != 0 || helper_fd >= 0)
+		stop_helper();			/* not expected: nothing runs two at once */
+	if (!exit_hook_set)
+	{
+		on_proc_exit(helper_at_exit, (Datum) 0);
+		exit_hook_set = true;
+	}
+	buf = palloc(max_output + 2);
+	*len = 0;
+	latch_seen = false;
+	if (!start_helper(what, command, why))
+		return false;
 
 	PG_TRY();
 	{

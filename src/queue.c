@@ -47,11 +47,8 @@
 #include "utils/uuid.h"
 #include "utils/regproc.h"
 
-#include "awslambda.h"
-
-/* Set when this transaction queued something: wake the dispatcher at commit. */
-static bool wake_at_commit = false;
-static bool xact_callback_registered = false;
+#include "dispatcher.h"
+#include "queue.h"
 
 /* The INSERT, prepared once per backend (and again if the extension is re-created). */
 static SPIPlanPtr insert_plan = NULL;
@@ -60,45 +57,6 @@ static Oid	insert_plan_pending = InvalidOid;
 static bool insert_plan_callback_fn = false;
 static bool insert_plan_v04 = false;
 static char insert_plan_name[2 * NAMEDATALEN + 8];	/* the name it was planned with */
-
-static void
-queue_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			if (wake_at_commit)
-			{
-				wake_at_commit = false;
-				awl_dispatcher_wake(MyDatabaseId);
-			}
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			/* COMMIT PREPARED wakes the dispatcher (dispatcher.c). */
-			wake_at_commit = false;
-			break;
-		default:
-			break;
-	}
-}
-
-/*
- * Wakes this database's dispatcher (or has one started) when the current
- * transaction commits; nothing if it aborts.
- */
-void
-awl_queue_wake_at_commit(void)
-{
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(queue_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-	wake_at_commit = true;
-}
 
 /* Refuses to queue where no dispatcher can run, saying what to do. */
 static void
@@ -110,299 +68,6 @@ require_dispatcher(void)
 				 errmsg("asynchronous Lambda invocations need awslambda in shared_preload_libraries"),
 				 errdetail("Queued invocations are sent by a background dispatcher, which starts only when the server preloads the library."),
 				 errhint("Add awslambda to shared_preload_libraries in postgresql.conf and restart the server, or SET awslambda.async_mode = 'immediate' to send at once, inside the statement, without the guarantees.")));
-}
-
-/* The schema and owner of an extension (PostgreSQL 15 exports no lookup of either). */
-static void
-extension_schema_owner(Oid ext, Oid *nsp, Oid *owner)
-{
-	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-
-	*nsp = *owner = InvalidOid;
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(ext));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-	{
-		*nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
-		*owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-}
-
-/* The owner of a relation. */
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
-/* The table called name among the extension's member objects. */
-static Oid
-member_table(Oid ext, const char *name)
-{
-	Relation	rel = table_open(DependRelationId, AccessShareLock);
-	ScanKeyData keys[2];
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			found = InvalidOid;
-
-	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(ExtensionRelationId));
-	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(ext));
-	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, keys);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-		char	   *relname;
-
-		if (dep->classid != RelationRelationId || dep->deptype != DEPENDENCY_EXTENSION ||
-			get_rel_relkind(dep->objid) != RELKIND_RELATION)
-			continue;
-		relname = get_rel_name(dep->objid);
-		if (relname && strcmp(relname, name) == 0)
-		{
-			found = dep->objid;
-			break;
-		}
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return found;
-}
-
-/*
- * The queue table of this database's awslambda: the table
- * awslambda_invocations that is a member object of the extension and owned
- * by the extension's owner.  InvalidOid (or an error, unless missing_ok)
- * when the extension, at a version with a queue, is not installed.  A table
- * of that name that is not the extension's own is never used: the
- * dispatcher would fire its triggers as superuser.  Shared by the callers'
- * side and the dispatcher.
- */
-Oid
-awl_queue_find(bool missing_ok)
-{
-	Oid			ext = get_extension_oid("awslambda", missing_ok);
-	Oid			relid = InvalidOid;
-
-	if (OidIsValid(ext))
-	{
-		Oid			nsp;
-		Oid			owner;
-		Oid			same_name;
-
-		extension_schema_owner(ext, &nsp, &owner);
-		relid = member_table(ext, "awslambda_invocations");
-		if (OidIsValid(relid) && rel_owner(relid) != owner)
-		{
-			ereport(LOG,
-					(errmsg("awslambda: ignoring table \"awslambda_invocations\": it is not owned by the owner of extension \"awslambda\"")));
-			relid = InvalidOid;
-		}
-		same_name = get_relname_relid("awslambda_invocations", nsp);
-		if (!OidIsValid(relid) && OidIsValid(same_name))
-			ereport(LOG,
-					(errmsg("awslambda: ignoring table %s: it is not a member of extension \"awslambda\"",
-							awl_queue_name(same_name))));
-	}
-	if (!OidIsValid(relid) && !missing_ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table \"awslambda_invocations\" of extension \"awslambda\" does not exist"),
-				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
-	return relid;
-}
-
-/*
- * The unfinished part of the queue (0.4.0 on): the table
- * awslambda_invocations_pending that is a member object of the extension,
- * owned by the extension's owner and a child of the queue table queue_relid.
- * InvalidOid before 0.4.0, when the queue table holds every row.
- */
-Oid
-awl_queue_find_pending(Oid queue_relid)
-{
-	Oid			ext = get_extension_oid("awslambda", true);
-	Oid			relid;
-	Oid			nsp;
-	Oid			owner;
-
-	if (!OidIsValid(ext) || !OidIsValid(queue_relid))
-		return InvalidOid;
-	relid = member_table(ext, "awslambda_invocations_pending");
-	if (!OidIsValid(relid))
-		return InvalidOid;
-	extension_schema_owner(ext, &nsp, &owner);
-	if (rel_owner(relid) != owner ||
-		!list_member_oid(find_inheritance_children(queue_relid, NoLock), relid))
-	{
-		ereport(LOG,
-				(errmsg("awslambda: ignoring table \"awslambda_invocations_pending\": it is not owned by the owner of extension \"awslambda\" or does not inherit from its queue table")));
-		return InvalidOid;
-	}
-	return relid;
-}
-
-/*
- * The queue table's name is put into SQL text, and the plan cache parses
- * that text again whenever it replans (after any schema rename, say).  A
- * database owner who renames the extension's schema (public, which it owns
- * on PostgreSQL 15) and plants a table of the old name there would have the
- * next replan resolve to its table, whose triggers would then run as the
- * queue's owner or as the dispatcher.  So while awslambda runs its own
- * statements on the queue, every statement's analysis (first or again) is
- * checked: each relation it names must be the queue table, by OID.
- */
-static Oid	guarded_relid = InvalidOid;
-static Oid	guarded_pending = InvalidOid;
-static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
-
-static bool
-names_only_queue(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, names_only_queue, context,
-								 QTW_EXAMINE_RTES_BEFORE);
-	if (IsA(node, RangeTblEntry))
-	{
-		RangeTblEntry *rte = (RangeTblEntry *) node;
-
-		if (rte->rtekind == RTE_RELATION && rte->relid != guarded_relid &&
-			(rte->relid != guarded_pending || !OidIsValid(guarded_pending)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("awslambda: a statement on the queue names relation %u, which is not the queue table %u or its pending part %u",
-							rte->relid, guarded_relid, guarded_pending),
-					 errdetail("The name of the queue table's schema may have been changed.")));
-		return false;
-	}
-	return expression_tree_walker(node, names_only_queue, context);
-}
-
-static void
-queue_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
-{
-	if (prev_post_parse_analyze_hook)
-		prev_post_parse_analyze_hook(pstate, query, jstate);
-	if (OidIsValid(guarded_relid))
-		(void) names_only_queue((Node *) query, NULL);
-}
-
-/* From _PG_init: installs the check above. */
-void
-awl_queue_init(void)
-{
-	prev_post_parse_analyze_hook = post_parse_analyze_hook;
-	post_parse_analyze_hook = queue_post_parse_analyze;
-}
-
-/*
- * Until awl_queue_guard_end(), statements analysed in this backend may name
- * no relation but relid (the queue).  Only around awslambda's own
- * statements on the queue: never while user code runs.
- */
-void
-awl_queue_guard_begin(Oid relid)
-{
-	awl_queue_guard_begin_pair(relid, InvalidOid);
-}
-
-/*
- * Like awl_queue_guard_begin, for statements that may also name pending,
- * the queue's table of unfinished invocations (awl_queue_find_pending), or
- * only relid when pending is InvalidOid.
- */
-void
-awl_queue_guard_begin_pair(Oid relid, Oid pending)
-{
-	guarded_relid = relid;
-	guarded_pending = pending;
-}
-
-void
-awl_queue_guard_end(void)
-{
-	guarded_relid = InvalidOid;
-	guarded_pending = InvalidOid;
-}
-
-/* The queue table's name, qualified and quoted, for SQL text. */
-char *
-awl_queue_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
-/*
- * The queue table of the installed extension, its owner, its qualified name
- * and whether it has callback_fn, looked up once and forgotten when the
- * table or any schema changes (a trigger may queue thousands of invocations
- * per transaction: no catalog lookup per call).
- */
-static Oid	cached_relid = InvalidOid;
-static Oid	cached_owner = InvalidOid;
-static Oid	cached_pending = InvalidOid;	/* where rows are inserted (0.4.0) */
-static char cached_name[2 * NAMEDATALEN + 8];	/* of the table rows are inserted into */
-static bool cached_has_callback_fn = false;
-static bool cached_has_v04 = false;	/* tenant_id, durable_execution_name (0.4.0) */
-static bool cache_callbacks_registered = false;
-
-static void
-forget_queue(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == cached_relid || relid == cached_pending)
-		cached_relid = InvalidOid;
-}
-
-/* A schema was renamed (or dropped): the queue's name may be another now. */
-static void
-forget_queue_name(Datum arg, int cacheid, uint32 hashvalue)
-{
-	cached_relid = InvalidOid;
-}
-
-static Oid
-queue_relid(Oid *owner, Oid *pending)
-{
-	if (!OidIsValid(cached_relid))
-	{
-		Oid			relid = awl_queue_find(false);
-
-		cached_owner = rel_owner(relid);
-		cached_pending = awl_queue_find_pending(relid);
-		strlcpy(cached_name,
-				awl_queue_name(OidIsValid(cached_pending) ? cached_pending : relid),
-				sizeof(cached_name));
-		cached_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
-		cached_has_v04 = get_attnum(relid, "durable_execution_name") != InvalidAttrNumber;
-		if (!cache_callbacks_registered)
-		{
-			CacheRegisterRelcacheCallback(forget_queue, (Datum) 0);
-			CacheRegisterSyscacheCallback(NAMESPACEOID, forget_queue_name, (Datum) 0);
-			cache_callbacks_registered = true;
-		}
-		cached_relid = relid;
-	}
-	*owner = cached_owner;
-	*pending = cached_pending;
-	return cached_relid;
 }
 
 /* The function or procedure name(rowtype), or InvalidOid. */
@@ -499,32 +164,17 @@ new_invocation_id(void)
 }
 
 /*
- * Queues one invocation; returns its id.  The strings are in the server
- * encoding; payload is valid JSON.  tenant_id and durable_execution_name
- * (NULL: none) are checked here; name_from_id makes the invocation id the
- * durable execution name, so that a delivery repeated after a crash starts
- * no second execution.
+ * The checks a call would make now, under this session's settings, of an
+ * invocation about to be queued (see awl_enqueue); returns the region it
+ * goes to.  Raises what the call would raise.
  */
-static pg_uuid_t *
-awl_enqueue(const char *function_name, const char *qualifier, const char *region,
-			const char *invocation_type, const char *payload, const char *callback,
-			const char *tenant_id, const char *durable_execution_name, bool name_from_id)
+static const char *
+check_invocation(const char *function_name, const char *qualifier, const char *region,
+				 const char *invocation_type, const char *payload,
+				 const char *tenant_id, const char *durable_execution_name, bool name_from_id)
 {
 	AwlInvokeRequest req = {0};
 	const char *target_region;
-	Oid			relid;
-	Oid			pending;
-	Oid			owner;
-	Oid			save_user;
-	int			save_sec;
-	pg_uuid_t  *id;
-	char	   *callback_name = NULL;
-	Oid			callback_fn = InvalidOid;
-	bool		has_callback_fn;
-	bool		has_v04;
-	char	   *queue_name;
-	Datum		values[11];
-	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	require_dispatcher();
 	if (tenant_id)
@@ -549,47 +199,20 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 
 		awl_check_payload_size(invocation_type, strlen(utf8));
 	}
+	return target_region;
+}
 
-	relid = queue_relid(&owner, &pending);
-	/* A queue table from before 0.3.0 (the library was updated, the extension not yet). */
-	has_callback_fn = cached_has_callback_fn;
-	if (callback && !has_callback_fn)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("callbacks need version 0.3.0 of extension \"awslambda\""),
-				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
-	if (callback)
-		callback_fn = resolve_callback(callback, relid, &callback_name);
-	has_v04 = cached_has_v04 && has_callback_fn;	/* 0.4.0 came after 0.3.0 */
-	if ((tenant_id || durable_execution_name || name_from_id) && !has_v04)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("tenant ids and durable execution names need version 0.4.0 of extension \"awslambda\""),
-				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
+/*
+ * The INSERT for the queue's tables q as they are now, prepared (and kept)
+ * again when they changed since it was prepared.  SPI connected.
+ */
+static SPIPlanPtr
+prepared_insert(const AwlQueueTables *q, bool has_callback_fn, bool has_v04)
+{
+	Oid			relid = q->relid;
+	Oid			pending = q->pending;
+	const char *queue_name = q->insert_name;
 
-	id = new_invocation_id();
-	if (name_from_id)
-		durable_execution_name = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
-	values[0] = UUIDPGetDatum(id);
-	values[1] = CStringGetTextDatum(function_name);
-	values[2] = qualifier ? CStringGetTextDatum(qualifier) : (Datum) 0;
-	nulls[2] = qualifier ? ' ' : 'n';
-	values[3] = CStringGetTextDatum(target_region);
-	values[4] = CStringGetTextDatum(invocation_type);
-	values[5] = CStringGetTextDatum(payload);
-	values[6] = callback ? CStringGetTextDatum(callback_name) : (Datum) 0;
-	nulls[6] = callback ? ' ' : 'n';
-	values[7] = ObjectIdGetDatum(GetUserId());
-	values[8] = ObjectIdGetDatum(callback_fn);
-	nulls[8] = callback ? ' ' : 'n';
-	values[9] = tenant_id ? CStringGetTextDatum(tenant_id) : (Datum) 0;
-	nulls[9] = tenant_id ? ' ' : 'n';
-	values[10] = durable_execution_name ? CStringGetTextDatum(durable_execution_name) : (Datum) 0;
-	nulls[10] = durable_execution_name ? ' ' : 'n';
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	queue_name = cached_name;
 	if (insert_plan == NULL || insert_plan_relid != relid || insert_plan_pending != pending ||
 		insert_plan_callback_fn != has_callback_fn || insert_plan_v04 != has_v04 ||
 		strcmp(insert_plan_name, queue_name) != 0)
@@ -624,15 +247,23 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		insert_plan_v04 = has_v04;
 		strlcpy(insert_plan_name, queue_name, sizeof(insert_plan_name));
 	}
+	return insert_plan;
+}
 
-	/* Written as the table's owner: callers get no INSERT right of their own. */
+/* Writes the row, as the queue table's owner: callers get no INSERT right of their own. */
+static void
+insert_row(const AwlQueueTables *q, SPIPlanPtr plan, Datum *values, const char *nulls)
+{
+	Oid			save_user;
+	int			save_sec;
+
 	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(owner,
+	SetUserIdAndSecContext(q->owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	awl_queue_guard_begin_pair(relid, pending);
+	awl_queue_guard_begin_pair(q->relid, q->pending);
 	PG_TRY();
 	{
-		if (SPI_execute_plan(insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not queue the invocation");
 	}
 	PG_FINALLY();
@@ -641,9 +272,78 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Queues one invocation; returns its id.  The strings are in the server
+ * encoding; payload is valid JSON.  tenant_id and durable_execution_name
+ * (NULL: none) are checked here; name_from_id makes the invocation id the
+ * durable execution name, so that a delivery repeated after a crash starts
+ * no second execution.
+ */
+static pg_uuid_t *
+awl_enqueue(const char *function_name, const char *qualifier, const char *region,
+			const char *invocation_type, const char *payload, const char *callback,
+			const char *tenant_id, const char *durable_execution_name, bool name_from_id)
+{
+	const char *target_region;
+	const AwlQueueTables *q;
+	pg_uuid_t  *id;
+	char	   *callback_name = NULL;
+	Oid			callback_fn = InvalidOid;
+	bool		has_callback_fn;
+	bool		has_v04;
+	SPIPlanPtr	plan;
+	Datum		values[11];
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	target_region = check_invocation(function_name, qualifier, region, invocation_type,
+									 payload, tenant_id, durable_execution_name, name_from_id);
+
+	q = awl_queue_tables();
+	/* A queue table from before 0.3.0 (the library was updated, the extension not yet). */
+	has_callback_fn = q->has_callback_fn;
+	if (callback && !has_callback_fn)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("callbacks need version 0.3.0 of extension \"awslambda\""),
+				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
+	if (callback)
+		callback_fn = resolve_callback(callback, q->relid, &callback_name);
+	has_v04 = q->has_v04 && has_callback_fn;	/* 0.4.0 came after 0.3.0 */
+	if ((tenant_id || durable_execution_name || name_from_id) && !has_v04)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tenant ids and durable execution names need version 0.4.0 of extension \"awslambda\""),
+				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
+
+	id = new_invocation_id();
+	if (name_from_id)
+		durable_execution_name = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+	values[0] = UUIDPGetDatum(id);
+	values[1] = CStringGetTextDatum(function_name);
+	values[2] = qualifier ? CStringGetTextDatum(qualifier) : (Datum) 0;
+	nulls[2] = qualifier ? ' ' : 'n';
+	values[3] = CStringGetTextDatum(target_region);
+	values[4] = CStringGetTextDatum(invocation_type);
+	values[5] = CStringGetTextDatum(payload);
+	values[6] = callback ? CStringGetTextDatum(callback_name) : (Datum) 0;
+	nulls[6] = callback ? ' ' : 'n';
+	values[7] = ObjectIdGetDatum(GetUserId());
+	values[8] = ObjectIdGetDatum(callback_fn);
+	nulls[8] = callback ? ' ' : 'n';
+	values[9] = tenant_id ? CStringGetTextDatum(tenant_id) : (Datum) 0;
+	nulls[9] = tenant_id ? ' ' : 'n';
+	values[10] = durable_execution_name ? CStringGetTextDatum(durable_execution_name) : (Datum) 0;
+	nulls[10] = durable_execution_name ? ' ' : 'n';
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = prepared_insert(q, has_callback_fn, has_v04);
+	insert_row(q, plan, values, nulls);
 	SPI_finish();
 
-	awl_queue_wake_at_commit();
+	awl_dispatcher_wake_at_commit();
 	return id;
 }
 

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * stats.c
- *	  Per-function statistics of Lambda invocations: awslambda_stat_functions()
- *	  and awslambda_stat_reset().
+ *	  Per-function statistics of Lambda invocations: the counters behind
+ *	  awslambda_stat_functions() and awslambda_stat_reset() (stats_sql.c).
  *
  * A row is kept per function name as called, region and kind (sync: made
  * by a session inside its statement; async: made by the dispatcher for a
@@ -46,47 +46,16 @@
 #include "awslambda.h"
 #include "stats.h"
 
-#define REGION_MAX			64	/* see awl_region_name_ok */
-/* Latency buckets in microseconds: [0, 16), then four per power of two. */
-#define FIRST_OCTAVE		4	/* 16 us */
-#define LAST_OCTAVE			30	/* from 2^30 us (18 min) on: the last bucket */
-#define SUB_BUCKETS			4
-#define NBUCKETS			(1 + (LAST_OCTAVE - FIRST_OCTAVE + 1) * SUB_BUCKETS)
 #define TRANCHE_NAME		"awslambda stats"
-
-typedef struct StatsKey
-{
-	char		name[AWL_MAX_FUNCTION_NAME + 1];
-	char		region[REGION_MAX + 1];
-	bool		async;
-} StatsKey;
-
-typedef struct StatsCounters
-{
-	int64		calls;
-	int64		succeeded;
-	int64		function_errors;
-	int64		throttled;
-	int64		api_errors;
-	int64		transport_errors;
-	int64		aborted;
-	int64		retries;
-	int64		bytes_sent;
-	int64		bytes_received;
-	int64		total_us;
-	int64		min_us;
-	int64		max_us;
-	int64		buckets[NBUCKETS];
-} StatsCounters;
 
 /* One row.  In shared memory, counters and generation under mutex. */
 typedef struct StatsEntry
 {
-	StatsKey	key;
+	AwlStatsKey	key;
 	slock_t		mutex;
 	uint64		generation;		/* 0: free; else the one it was created in */
 	TimestampTz since;
-	StatsCounters c;
+	AwlStatsCounters c;
 } StatsEntry;
 
 typedef struct StatsShared
@@ -100,14 +69,14 @@ typedef struct StatsShared
 
 typedef struct IndexEntry
 {
-	StatsKey	key;
+	AwlStatsKey	key;
 	int			slot;
 } IndexEntry;
 
 /* What a backend remembers of a key: its entry and the entry's generation. */
 typedef struct CachedEntry
 {
-	StatsKey	key;
+	AwlStatsKey	key;
 	StatsEntry *entry;
 	uint64		generation;
 } CachedEntry;
@@ -132,7 +101,8 @@ typedef struct Sample
 	int64		us;
 } Sample;
 
-int			awl_stat_max_functions = 1000;
+/* awslambda.stat_max_functions */
+static int	awl_stat_max_functions = 1000;
 
 static StatsShared *shared = NULL;
 static HTAB *shared_index = NULL;
@@ -198,7 +168,7 @@ stats_shmem_startup(void)
 			o->since = GetCurrentTimestamp();
 		}
 	}
-	info.keysize = sizeof(StatsKey);
+	info.keysize = sizeof(AwlStatsKey);
 	info.entrysize = sizeof(IndexEntry);
 	shared_index = ShmemInitHash("awslambda stats index", awl_stat_max_functions,
 								 awl_stat_max_functions, &info, HASH_ELEM | HASH_BLOBS);
@@ -221,7 +191,7 @@ make_cache(void)
 {
 	HASHCTL		info;
 
-	info.keysize = sizeof(StatsKey);
+	info.keysize = sizeof(AwlStatsKey);
 	info.entrysize = sizeof(CachedEntry);
 	info.hcxt = stats_cxt;
 	info.alloc = stats_alloc;
@@ -231,7 +201,7 @@ make_cache(void)
 }
 
 void
-awl_stats_init(bool preloading)
+awl_stats_define_settings(bool preloading)
 {
 	/*
 	 * It sizes shared memory when preloaded; otherwise it bounds each
@@ -246,7 +216,11 @@ awl_stats_init(bool preloading)
 							preloading ? PGC_POSTMASTER : PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
+}
 
+void
+awl_stats_init(bool preloading)
+{
 	/* Made here, so that counting, which may run in error recovery, allocates no context. */
 	stats_cxt = AllocSetContextCreate(TopMemoryContext, "awslambda stats",
 									  ALLOCSET_SMALL_SIZES);
@@ -269,33 +243,16 @@ bucket_of(uint64 us)
 {
 	int			e;
 
-	if (us < (UINT64CONST(1) << FIRST_OCTAVE))
+	if (us < (UINT64CONST(1) << AWL_STATS_FIRST_OCTAVE))
 		return 0;
 	e = pg_leftmost_one_pos64(us);
-	if (e > LAST_OCTAVE)
-		return NBUCKETS - 1;
-	return 1 + (e - FIRST_OCTAVE) * SUB_BUCKETS + (int) ((us >> (e - 2)) & 3);
-}
-
-/* The bounds, in microseconds, of bucket b (the last one is open above). */
-static void
-bucket_bounds(int b, double *lo, double *hi)
-{
-	int			e = FIRST_OCTAVE + (b - 1) / SUB_BUCKETS;
-	int			sub = (b - 1) % SUB_BUCKETS;
-
-	if (b == 0)
-	{
-		*lo = 0;
-		*hi = (double) (1 << FIRST_OCTAVE);
-		return;
-	}
-	*lo = ldexp(4 + sub, e - 2);
-	*hi = ldexp(5 + sub, e - 2);
+	if (e > AWL_STATS_LAST_OCTAVE)
+		return AWL_STATS_NBUCKETS - 1;
+	return 1 + (e - AWL_STATS_FIRST_OCTAVE) * AWL_STATS_SUB_BUCKETS + (int) ((us >> (e - 2)) & 3);
 }
 
 static void
-add_sample(StatsCounters *c, const Sample *s)
+add_sample(AwlStatsCounters *c, const Sample *s)
 {
 	c->calls++;
 	switch (s->outcome)
@@ -350,7 +307,7 @@ forget_cache(void)
  * it runs once per backend and key (and again after a reset).
  */
 static StatsEntry *
-shared_entry(const StatsKey *key, uint64 *generation)
+shared_entry(const AwlStatsKey *key, uint64 *generation)
 {
 	IndexEntry *ix;
 	StatsEntry *e;
@@ -395,7 +352,7 @@ shared_entry(const StatsKey *key, uint64 *generation)
 
 /* A backend-local row of key, or the overflow row of its kind; never raises. */
 static StatsEntry *
-local_entry(const StatsKey *key)
+local_entry(const AwlStatsKey *key)
 {
 	StatsEntry *e = NULL;
 
@@ -419,7 +376,7 @@ local_entry(const StatsKey *key)
 static StatsEntry *
 entry_for(const char *name, const char *region, bool async, uint64 *generation)
 {
-	StatsKey	key;
+	AwlStatsKey	key;
 	CachedEntry *c;
 	StatsEntry *e;
 	bool		found;
@@ -521,81 +478,6 @@ awl_stats_count(AwlStatsAttempt *a, const AwlInvokeRequest *req, const char *reg
 	}
 }
 
-/* ---- SQL functions ------------------------------------------------------ */
-
-/*
- * An estimate of the q-quantile of the times in c, in milliseconds: linear
- * within its histogram bucket, kept within the least and greatest time.
- */
-static double
-quantile_ms(const StatsCounters *c, double q)
-{
-	int64		total = 0;
-	int64		below = 0;
-	double		rank;
-	double		lo;
-	double		hi;
-	double		v;
-	int			b;
-
-	for (b = 0; b < NBUCKETS; b++)
-		total += c->buckets[b];
-	rank = q * (double) total;
-	for (b = 0; b < NBUCKETS - 1; b++)
-	{
-		if ((double) (below + c->buckets[b]) >= rank && c->buckets[b] > 0)
-			break;
-		below += c->buckets[b];
-	}
-	bucket_bounds(b, &lo, &hi);
-	if (b == NBUCKETS - 1)
-		hi = Max(lo, (double) c->max_us);
-	v = lo + (hi - lo) * (rank - (double) below) / (double) Max(c->buckets[b], 1);
-	v = Max(v, (double) c->min_us);
-	v = Min(v, (double) c->max_us);
-	return v / 1000.0;
-}
-
-#define STAT_COLS 19
-
-static void
-put_row(ReturnSetInfo *rsinfo, const StatsEntry *e, bool overflow)
-{
-	Datum		values[STAT_COLS];
-	bool		nulls[STAT_COLS] = {0};
-	const StatsCounters *c = &e->c;
-	int			i = 0;
-
-	if (overflow)
-	{
-		nulls[i++] = true;
-		nulls[i++] = true;
-	}
-	else
-	{
-		values[i++] = CStringGetTextDatum(e->key.name);
-		values[i++] = CStringGetTextDatum(e->key.region);
-	}
-	values[i++] = CStringGetTextDatum(e->key.async ? "async" : "sync");
-	values[i++] = Int64GetDatum(c->calls);
-	values[i++] = Int64GetDatum(c->succeeded);
-	values[i++] = Int64GetDatum(c->function_errors);
-	values[i++] = Int64GetDatum(c->throttled);
-	values[i++] = Int64GetDatum(c->api_errors);
-	values[i++] = Int64GetDatum(c->transport_errors);
-	values[i++] = Int64GetDatum(c->aborted);
-	values[i++] = Int64GetDatum(c->retries);
-	values[i++] = Int64GetDatum(c->bytes_sent);
-	values[i++] = Int64GetDatum(c->bytes_received);
-	values[i++] = Float8GetDatum((double) c->total_us / 1000.0);
-	values[i++] = Float8GetDatum((double) c->min_us / 1000.0);
-	values[i++] = Float8GetDatum((double) c->max_us / 1000.0);
-	values[i++] = Float8GetDatum(quantile_ms(c, 0.5));
-	values[i++] = Float8GetDatum(quantile_ms(c, 0.99));
-	values[i++] = TimestampTzGetDatum(e->since);
-	Assert(i == STAT_COLS);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-}
 
 /* The k-th shared entry in use: the rows, then the two overflow rows. */
 static StatsEntry *
@@ -628,27 +510,32 @@ shared_rows(int *n)
 	return rows;
 }
 
-PG_FUNCTION_INFO_V1(awslambda_stat_functions);
-
-/*
- * awslambda_stat_functions() RETURNS SETOF record: one row per function
- * name, region and kind, with preloading for the whole server, else for
- * this backend.  EXECUTE is granted to pg_read_all_stats (see the script).
- */
-Datum
-awslambda_stat_functions(PG_FUNCTION_ARGS)
+/* A row for awl_stats_rows. */
+static void
+put_row(AwlStatsRow *row, const StatsEntry *e, bool overflow)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	row->key = e->key;
+	row->since = e->since;
+	row->c = e->c;
+	row->overflow = overflow;
+}
 
-	InitMaterializedSRF(fcinfo, 0);
+AwlStatsRow *
+awl_stats_rows(int *n)
+{
+	AwlStatsRow *rows;
+
+	*n = 0;
 	if (is_shared())
 	{
-		int			n;
-		StatsEntry *rows = shared_rows(&n);
+		int			nshared;
+		StatsEntry *entries = shared_rows(&nshared);
 		int			i;
 
-		for (i = 0; i < n; i++)
-			put_row(rsinfo, &rows[i], rows[i].key.name[0] == '\0');
+		rows = palloc(Max(nshared, 1) * sizeof(AwlStatsRow));
+		for (i = 0; i < nshared; i++)
+			put_row(&rows[(*n)++], &entries[i], entries[i].key.name[0] == '\0');
+		pfree(entries);
 	}
 	else
 	{
@@ -656,25 +543,20 @@ awslambda_stat_functions(PG_FUNCTION_ARGS)
 		CachedEntry *c;
 		int			i;
 
+		rows = palloc((hash_get_num_entries(cache) + 2) * sizeof(AwlStatsRow));
 		hash_seq_init(&seq, cache);
 		while ((c = hash_seq_search(&seq)) != NULL)
 			if (c->entry != &local_overflow[0] && c->entry != &local_overflow[1])
-				put_row(rsinfo, c->entry, false);
+				put_row(&rows[(*n)++], c->entry, false);
 		for (i = 0; i < 2; i++)
 			if (local_overflow[i].c.calls > 0)
-				put_row(rsinfo, &local_overflow[i], true);
+				put_row(&rows[(*n)++], &local_overflow[i], true);
 	}
-	PG_RETURN_NULL();
+	return rows;
 }
 
-PG_FUNCTION_INFO_V1(awslambda_stat_reset);
-
-/*
- * awslambda_stat_reset() RETURNS void: forgets every row (with preloading,
- * the whole server's).  Superusers only, unless granted.
- */
-Datum
-awslambda_stat_reset(PG_FUNCTION_ARGS)
+void
+awl_stats_reset(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	int			i;
@@ -715,10 +597,9 @@ awslambda_stat_reset(PG_FUNCTION_ARGS)
 		nlocal = 0;
 		for (i = 0; i < 2; i++)
 		{
-			memset(&local_overflow[i].c, 0, sizeof(StatsCounters));
+			memset(&local_overflow[i].c, 0, sizeof(AwlStatsCounters));
 			local_overflow[i].since = now;
 		}
 		make_cache();
 	}
-	PG_RETURN_VOID();
 }

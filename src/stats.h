@@ -15,6 +15,7 @@
 #define AWL_STATS_H
 
 #include "portability/instr_time.h"
+#include "utils/timestamp.h"
 
 #include "awslambda.h"
 #include "http.h"
@@ -26,12 +27,19 @@ typedef struct AwlStatsAttempt
 	bool		running;
 } AwlStatsAttempt;
 
-/* Setting awslambda.stat_max_functions, defined in awl_stats_init. */
-extern int	awl_stat_max_functions;
+/* in stats.c */
 
 /*
- * From _PG_init: defines the setting and, when the postmaster preloads the
- * library, asks for the shared memory and the lock of the counters.
+ * From _PG_init: defines awslambda.stat_max_functions (PGC_POSTMASTER when
+ * the postmaster preloads the library, which sizes shared memory by it;
+ * else PGC_SIGHUP, bounding each session's own rows).
+ */
+extern void awl_stats_define_settings(bool preloading);
+
+/*
+ * From _PG_init, after awl_stats_define_settings: makes the backend's
+ * memory for counting and, when the postmaster preloads the library, asks
+ * for the shared memory and the lock of the counters.
  */
 extern void awl_stats_init(bool preloading);
 
@@ -54,5 +62,60 @@ awl_stats_start(AwlStatsAttempt *a)
 extern void awl_stats_count(AwlStatsAttempt *a, const AwlInvokeRequest *req,
 							const char *region, bool async,
 							const AwlHttpResponse *resp, const AwlInvokeResult *result);
+
+/* Between stats.c and stats_sql.c: the rows awslambda_stat_functions shows. */
+
+#define AWL_STATS_REGION_MAX 64	/* see awl_region_name_ok */
+/* Latency buckets in microseconds: [0, 16), then four per power of two. */
+#define AWL_STATS_FIRST_OCTAVE 4	/* 16 us */
+#define AWL_STATS_LAST_OCTAVE 30	/* from 2^30 us (18 min) on: the last bucket */
+#define AWL_STATS_SUB_BUCKETS 4
+#define AWL_STATS_NBUCKETS	(1 + (AWL_STATS_LAST_OCTAVE - AWL_STATS_FIRST_OCTAVE + 1) * \
+							 AWL_STATS_SUB_BUCKETS)
+
+/* What a row counts: a function name as called, a region, a kind. */
+typedef struct AwlStatsKey
+{
+	char		name[AWL_MAX_FUNCTION_NAME + 1];
+	char		region[AWL_STATS_REGION_MAX + 1];
+	bool		async;
+} AwlStatsKey;
+
+typedef struct AwlStatsCounters
+{
+	int64		calls;
+	int64		succeeded;
+	int64		function_errors;
+	int64		throttled;
+	int64		api_errors;
+	int64		transport_errors;
+	int64		aborted;
+	int64		retries;
+	int64		bytes_sent;
+	int64		bytes_received;
+	int64		total_us;
+	int64		min_us;
+	int64		max_us;
+	int64		buckets[AWL_STATS_NBUCKETS];
+} AwlStatsCounters;
+
+/* A copy of one row. */
+typedef struct AwlStatsRow
+{
+	AwlStatsKey key;
+	TimestampTz since;
+	AwlStatsCounters c;
+	bool		overflow;		/* the row of functions without one of their own */
+} AwlStatsRow;
+
+/*
+ * Copies of the rows to show (palloc'd, *n of them): preloaded, the whole
+ * server's with at least one call, each consistent; else this backend's.
+ * Takes the counters' lock shared; raises only out of memory.
+ */
+extern AwlStatsRow *awl_stats_rows(int *n);
+
+/* Forgets every row (preloaded: the whole server's, under the counters' lock). */
+extern void awl_stats_reset(void);
 
 #endif							/* AWL_STATS_H */

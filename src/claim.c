@@ -1,0 +1,616 @@
+/*-------------------------------------------------------------------------
+ *
+ * claim.c
+ *	  Claiming due invocations into the pipeline: the claim's statements,
+ *	  and the cursors that keep each claim from walking again what an
+ *	  earlier one took (see "Cursors" in deliver.h).
+ *
+ * A claim is committed (status 'sending', attempts + 1) before anything
+ * is sent.  Retries that are due come first, in the order of their due
+ * time, then fresh invocations in the order they were queued; a function
+ * at its awslambda.async_function_limits is left queued.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/xid8.h"
+
+#include "deliver.h"
+#include "flow.h"
+
+/* A claim holds at most this many payload bytes (and at least one invocation). */
+#define CLAIM_MAX_BYTES		(64 * 1024 * 1024)
+/* A claim looks past rows of functions at their limit this often at most. */
+#define CLAIM_PASSES		4
+
+/* A 32-bit xid from a snapshot (running, or its xmax) as a full one. */
+static FullTransactionId
+full_xid(TransactionId xid, FullTransactionId next)
+{
+	return FullTransactionIdFromU64(U64FromFullTransactionId(next) -
+									(uint32) (XidFromFullTransactionId(next) - xid));
+}
+
+/* Orders fresh invocations' keys (queued_xact, id). */
+static int
+fresh_key_cmp(FullTransactionId ax, const pg_uuid_t *aid, FullTransactionId bx,
+			  const pg_uuid_t *bid)
+{
+	if (FullTransactionIdPrecedes(ax, bx))
+		return -1;
+	if (FullTransactionIdPrecedes(bx, ax))
+		return 1;
+	return memcmp(aid->data, bid->data, UUID_LEN);
+}
+
+static void
+watch_add(FullTransactionId x)
+{
+	int			i;
+
+	for (i = 0; i < awl_cursors.nwatch; i++)
+		if (FullTransactionIdEquals(awl_cursors.watch[i], x))
+			return;
+	if (awl_cursors.nwatch == awl_cursors.maxwatch)
+	{
+		awl_cursors.maxwatch = Max(64, awl_cursors.maxwatch * 2);
+		awl_cursors.watch = awl_cursors.watch ? repalloc(awl_cursors.watch, awl_cursors.maxwatch * sizeof(FullTransactionId))
+			: MemoryContextAlloc(TopMemoryContext, awl_cursors.maxwatch * sizeof(FullTransactionId));
+	}
+	awl_cursors.watch[awl_cursors.nwatch++] = x;
+}
+
+/*
+ * Before looking for fresh invocations: a watched transaction that snap (a
+ * snapshot taken before the statement's own) no longer sees running has
+ * committed or aborted; the cursor goes back to its first key, once.
+ */
+static void
+fresh_rewind(Snapshot snap)
+{
+	pg_uuid_t	nil = {{0}};
+	int			kept = 0;
+	int			i;
+
+	for (i = 0; i < awl_cursors.nwatch; i++)
+	{
+		if (XidInMVCCSnapshot(XidFromFullTransactionId(awl_cursors.watch[i]), snap))
+			awl_cursors.watch[kept++] = awl_cursors.watch[i];
+		else if (fresh_key_cmp(awl_cursors.watch[i], &nil, awl_cursors.fresh_xact, &awl_cursors.fresh_id) < 0)
+		{
+			awl_cursors.fresh_xact = awl_cursors.watch[i];
+			awl_cursors.fresh_id = nil;
+		}
+	}
+	awl_cursors.nwatch = kept;
+}
+
+/*
+ * After a claim of fresh invocations under a statement whose snapshot is no
+ * older than snap: if it took all it found (full is false), it took every
+ * fresh row past the cursor that it could see, and the rows it could not see
+ * belong to transactions running at snap (watched from now on) or later ones
+ * (at or past snap's xmax); otherwise the next claim goes on after the last
+ * row taken (lx, lid).
+ */
+static void
+fresh_advance(Snapshot snap, bool full, FullTransactionId lx, const pg_uuid_t *lid)
+{
+	FullTransactionId next = ReadNextFullTransactionId();
+	FullTransactionId nx = full_xid(snap->xmax, next);
+	pg_uuid_t	nil = {{0}};
+	pg_uuid_t	nid = nil;
+	uint32		i;
+
+	if (full && fresh_key_cmp(lx, lid, nx, &nil) < 0)
+	{
+		nx = lx;
+		nid = *lid;
+	}
+	for (i = 0; i < snap->xcnt; i++)
+	{
+		FullTransactionId x = full_xid(snap->xip[i], next);
+
+		if (fresh_key_cmp(x, &nil, nx, &nid) < 0)
+			watch_add(x);
+	}
+	awl_cursors.fresh_xact = nx;
+	awl_cursors.fresh_id = nid;
+}
+
+/* Milliseconds until the next queued invocation is due, at most cap_ms. */
+long
+awl_deliver_next_due_ms(long cap_ms)
+{
+	long		ms = cap_ms;
+	bool		isnull;
+	Datum		d;
+
+	static SPIPlanPtr legacy_plan = NULL;
+	static SPIPlanPtr plan = NULL;
+
+	awl_deliver_begin("awslambda: look for due invocations");
+	if (!OidIsValid(awl_dq.pending_relid))
+		awl_deliver_run_prepared(&legacy_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
+											"WHERE status OPERATOR(pg_catalog.=) 'queued'", awl_dq.work),
+					 SPI_OK_SELECT, 0, NULL, NULL);
+	else
+	{
+		Oid			types[3] = {TIMESTAMPTZOID, XID8OID, UUIDOID};
+		Datum		values[3];
+
+		fresh_rewind(GetActiveSnapshot());
+		values[0] = TimestampTzGetDatum(awl_cursors.retry_from);
+		values[1] = FullTransactionIdGetDatum(awl_cursors.fresh_xact);
+		values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
+		awl_deliver_run_prepared(&plan, psprintf("SELECT LEAST((SELECT pg_catalog.min(next_attempt_at) FROM %s "
+									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+									 "AND attempts OPERATOR(pg_catalog.>) 0 "
+									 "AND next_attempt_at OPERATOR(pg_catalog.>=) $1), "
+									 "(SELECT next_attempt_at FROM %s "
+									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+									 "AND attempts OPERATOR(pg_catalog.=) 0 "
+									 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+									 "ORDER BY queued_xact, id LIMIT 1))", awl_dq.work, awl_dq.work),
+					 SPI_OK_SELECT, 3, types, values);
+	}
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz due = DatumGetTimestampTz(d);
+
+		ms = due <= now ? 0 : Min(cap_ms, (long) ((due - now + 999) / 1000));
+	}
+	awl_deliver_end();
+	return ms;
+}
+
+/*
+ * With awslambda.async_function_limits: how many invocations of each limit
+ * group the pipeline holds (palloc'd, or NULL without limits), and in
+ * names/nnames the function names, as queued, of the groups at their limit,
+ * which a claim leaves alone (room for limit more is left in names).
+ */
+static int *
+flow_counts(int limit, Datum **names, int *nnames)
+{
+	int			ngroups = awl_flow_groups();
+	int			npipeline = awl_deliver_in_pipeline();
+	int		   *counts = ngroups > 0 ? palloc0(ngroups * sizeof(int)) : NULL;
+	int			i;
+
+	*names = palloc((npipeline + CLAIM_PASSES * limit + 1) * sizeof(Datum));
+	*nnames = 0;
+	for (i = 0; counts && i < npipeline; i++)
+		if (awl_pipeline_item(i)->group >= 0)
+			counts[awl_pipeline_item(i)->group]++;
+	for (i = 0; counts && i < npipeline; i++)
+	{
+		int			g = awl_pipeline_item(i)->group;
+
+		if (g >= 0 && counts[g] >= awl_flow_limit(g))
+			(*names)[(*nnames)++] = CStringGetTextDatum(awl_pipeline_item(i)->queued_name);
+	}
+	return counts;
+}
+
+/* The uuid just before id (as a 128-bit number): "> pred(id)" is ">= id". */
+static pg_uuid_t
+uuid_pred(const pg_uuid_t *id)
+{
+	pg_uuid_t	p = *id;
+	int			i;
+
+	for (i = UUID_LEN - 1; i >= 0; i--)
+		if (p.data[i]-- != 0)
+			break;
+	return p;
+}
+
+/* What one part of a claim (retries, or fresh invocations) found and took. */
+typedef struct ClaimPart
+{
+	int			asked;
+	int			found;
+	int			took;			/* rows taken into ids[] */
+	bool		cut;			/* stopped short: the limit, or CLAIM_MAX_BYTES */
+	int			last_taken;		/* the last row taken, -1 if none */
+} ClaimPart;
+
+/* One claim: what it took so far, and where its cursors are to go. */
+typedef struct Claim
+{
+	int			limit;
+	TimestampTz now;
+	bool		v04;			/* with a pending table: retries, then fresh ones */
+	Snapshot	snap;			/* the claim's (v04) */
+	Datum	   *ids;			/* the ids a part takes */
+	Datum	   *names;			/* functions at their limit, as queued */
+	int			nnames;
+	int64		bytes;
+	int		   *in_group;		/* in flight per limit group, or NULL */
+	int			claimed;
+	bool	   *more;
+
+	/* The cursors' new places, settled at the end (see "Cursors"). */
+	bool		retry_ran;
+	TimestampTz retry_next;
+	TimestampTz retry_floor;
+	bool		fresh_ran;
+	bool		fresh_full;
+	FullTransactionId fresh_last_x;
+	pg_uuid_t	fresh_last_id;
+	bool		fresh_floored;
+	FullTransactionId fresh_floor_x;
+	pg_uuid_t	fresh_floor_id;
+} Claim;
+
+/*
+ * Runs the SELECT of one part of a claim, cp->asked rows at most, past the
+ * functions named in name_array: before 0.4.0 every due row by its time;
+ * else the retries that are due (fresh false) or the fresh invocations
+ * (fresh true), each from its cursor.
+ */
+static void
+claim_select(Claim *cl, bool fresh, ClaimPart *cp, Datum name_array)
+{
+	Oid			due_types[4] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, TIMESTAMPTZOID};
+	Datum		due_values[4];
+	Oid			fresh_types[4] = {INT4OID, XID8OID, UUIDOID, TEXTARRAYOID};
+	Datum		fresh_values[5];
+	TimestampTz now = cl->now;
+
+	static SPIPlanPtr due_plan = NULL;
+	static SPIPlanPtr retry_plan = NULL;
+	static SPIPlanPtr fresh_plan = NULL;
+
+	if (!cl->v04)
+	{
+		/* Before 0.4.0: every invocation in one table, the due ones by time. */
+		due_values[0] = Int32GetDatum(cp->asked);
+		due_values[1] = TimestampTzGetDatum(now);
+		due_values[2] = name_array;
+		awl_deliver_run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name FROM %s "
+										 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+										 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+										 "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
+										 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
+					 SPI_OK_SELECT, 3, due_types, due_values);
+	}
+	else if (!fresh)
+	{
+		due_values[0] = Int32GetDatum(cp->asked);
+		due_values[1] = TimestampTzGetDatum(now);
+		due_values[2] = name_array;
+		due_values[3] = TimestampTzGetDatum(awl_cursors.retry_from);
+		awl_deliver_run_prepared(&retry_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+										   "next_attempt_at FROM %s "
+										   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+										   "AND attempts OPERATOR(pg_catalog.>) 0 "
+										   "AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
+										   "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+										   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
+										   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
+					 SPI_OK_SELECT, 4, due_types, due_values);
+	}
+	else
+	{
+		fresh_values[0] = Int32GetDatum(cp->asked);
+		fresh_values[1] = FullTransactionIdGetDatum(awl_cursors.fresh_xact);
+		fresh_values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
+		fresh_values[3] = name_array;
+		awl_deliver_run_prepared(&fresh_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+										   "queued_xact FROM %s "
+										   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+										   "AND attempts OPERATOR(pg_catalog.=) 0 "
+										   "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+										   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($4) "
+										   "ORDER BY queued_xact, id LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
+					 SPI_OK_SELECT, 4, fresh_types, fresh_values);
+	}
+}
+
+/*
+ * Of the rows claim_select found, takes into cl->ids those that fit: while
+ * the pipeline stays within CLAIM_MAX_BYTES (*full_of_bytes when not), and
+ * not of a function at its limit (named in cl->names from now on, and
+ * *at_limit).  Returns how many it took.
+ */
+static int
+claim_pick(Claim *cl, ClaimPart *cp, bool *at_limit, bool *full_of_bytes)
+{
+	int			n = 0;
+	int			i;
+	bool		isnull;
+
+	for (i = 0; i < cp->found; i++)
+	{
+		int64		size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		int			group = cl->in_group ? awl_flow_group(SPI_getvalue(SPI_tuptable->vals[i],
+																		SPI_tuptable->tupdesc, 3)) : -1;
+
+		if ((cl->claimed + n > 0 || awl_deliver_in_pipeline() > 0) &&
+			awl_pipeline_bytes() + cl->bytes + size > CLAIM_MAX_BYTES)
+		{
+			*full_of_bytes = cp->cut = *cl->more = true;
+			break;
+		}
+		/* Its function has as many in flight as awslambda.async_function_limits allows. */
+		if (group >= 0 && cl->in_group[group] >= awl_flow_limit(group))
+		{
+			cl->names[cl->nnames++] = CStringGetTextDatum(SPI_getvalue(SPI_tuptable->vals[i],
+																	   SPI_tuptable->tupdesc, 3));
+			*at_limit = *cl->more = true;
+			continue;
+		}
+		if (group >= 0)
+			cl->in_group[group]++;
+		cl->bytes += size;
+		cl->ids[n++] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		cp->last_taken = i;
+	}
+	return n;
+}
+
+/* Where this part's cursor may go, from what it found (before the UPDATE of claim_mark). */
+static void
+claim_note_cursor(Claim *cl, bool fresh, const ClaimPart *cp)
+{
+	bool		isnull;
+
+	if (cl->v04 && !fresh)
+	{
+		cl->retry_ran = true;
+		if (cp->cut)
+		{
+			if (cp->last_taken >= 0)
+				cl->retry_next = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[cp->last_taken],
+																   SPI_tuptable->tupdesc, 4, &isnull));
+		}
+		else
+			cl->retry_next = cl->now;
+	}
+	else if (fresh)
+	{
+		cl->fresh_ran = true;
+		cl->fresh_full = cp->cut;
+		if (cp->last_taken >= 0)
+		{
+			HeapTuple	last = SPI_tuptable->vals[cp->last_taken];
+
+			cl->fresh_last_id = *DatumGetUUIDP(SPI_getbinval(last, SPI_tuptable->tupdesc, 1, &isnull));
+			cl->fresh_last_x = DatumGetFullTransactionId(SPI_getbinval(last, SPI_tuptable->tupdesc, 4, &isnull));
+		}
+	}
+}
+
+/* Marks the n rows taken 'sending', attempts + 1, and puts them into the pipeline. */
+static void
+claim_mark(Claim *cl, int n)
+{
+	Oid			claim_types[1] = {UUIDARRAYOID};
+	Datum		claim_values[1];
+	int			i;
+
+	static SPIPlanPtr claim_plan = NULL;
+	static SPIPlanPtr claim_plan_v04 = NULL;
+
+	claim_values[0] = PointerGetDatum(construct_array(cl->ids, n, UUIDOID, UUID_LEN, false,
+													  TYPALIGN_CHAR));
+	awl_deliver_run_prepared(awl_dq.has_v04 ? &claim_plan_v04 : &claim_plan,
+				 psprintf("UPDATE %s q SET status = 'sending', "
+						  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
+						  "last_attempt_at = pg_catalog.clock_timestamp() "
+						  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+						  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
+						  "q.invocation_type, q.payload, q.attempts, "
+						  "q.callback IS NOT NULL%s", awl_dq.work,
+						  awl_dq.has_v04 ? ", q.tenant_id, q.durable_execution_name" : ""),
+				 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
+	for (i = 0; i < (int) SPI_processed; i++)
+		awl_pipeline_take(i);
+	cl->claimed += (int) SPI_processed;
+}
+
+/*
+ * One part of one pass of a claim: finds, takes and marks what is due
+ * (fresh: the fresh invocations, else the retries or, before 0.4.0,
+ * everything due).
+ */
+static void
+claim_part(Claim *cl, bool fresh, bool *at_limit, bool *full_of_bytes, bool *cut_by_limit)
+{
+	ClaimPart	cp = {0};
+	int			n;
+	Datum		name_array = PointerGetDatum(construct_array(cl->names, cl->nnames, TEXTOID, -1,
+															 false, TYPALIGN_INT));
+
+	cp.asked = cl->limit - cl->claimed;
+	cp.last_taken = -1;
+	claim_select(cl, fresh, &cp, name_array);
+	cp.found = (int) SPI_processed;
+	if (cp.found >= cp.asked)
+		*cut_by_limit = cp.cut = *cl->more = true;
+	n = claim_pick(cl, &cp, at_limit, full_of_bytes);
+	claim_note_cursor(cl, fresh, &cp);
+	if (n > 0)
+		claim_mark(cl, n);
+	elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
+		 n, cp.found, (long long) cl->bytes);
+}
+
+/*
+ * Rows of functions at their limit were left queued (named in the query,
+ * or skipped): no cursor passes the first of them.  Retries: only where
+ * this claim looked, up to where its cursor would go.
+ */
+static void
+claim_retry_floor(Claim *cl, Datum name_array)
+{
+	Oid			floor_types[3] = {TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		due_values[4];
+	bool		isnull;
+
+	static SPIPlanPtr retry_floor_plan = NULL;
+
+	due_values[0] = name_array;
+	due_values[1] = TimestampTzGetDatum(cl->retry_next);
+	due_values[2] = TimestampTzGetDatum(awl_cursors.retry_from);
+	awl_deliver_run_prepared(&retry_floor_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
+											 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+											 "AND attempts OPERATOR(pg_catalog.>) 0 "
+											 "AND next_attempt_at OPERATOR(pg_catalog.>=) $3 "
+											 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+											 "AND function_name OPERATOR(pg_catalog.=) ANY ($1)", awl_dq.work),
+				 SPI_OK_SELECT, 3, floor_types, due_values);
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			cl->retry_floor = DatumGetTimestampTz(d);
+	}
+}
+
+/* Likewise for fresh invocations: the first of them left queued. */
+static void
+claim_fresh_floor(Claim *cl, Datum name_array)
+{
+	Oid			fresh_floor_types[5] = {TEXTARRAYOID, XID8OID, UUIDOID, XID8OID, UUIDOID};
+	Datum		fresh_values[5];
+	FullTransactionId upto_x = cl->fresh_last_x;
+	pg_uuid_t	upto_id = cl->fresh_last_id;
+	bool		isnull;
+
+	static SPIPlanPtr fresh_floor_plan = NULL;
+
+	if (!cl->fresh_full)
+	{
+		upto_x = full_xid(cl->snap->xmax, ReadNextFullTransactionId());
+		memset(upto_id.data, 0xff, UUID_LEN);
+	}
+	fresh_values[0] = name_array;
+	fresh_values[1] = FullTransactionIdGetDatum(awl_cursors.fresh_xact);
+	fresh_values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
+	fresh_values[3] = FullTransactionIdGetDatum(upto_x);
+	fresh_values[4] = UUIDPGetDatum(&upto_id);
+	awl_deliver_run_prepared(&fresh_floor_plan, psprintf("SELECT id, queued_xact FROM %s "
+											 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
+											 "AND attempts OPERATOR(pg_catalog.=) 0 "
+											 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+											 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.<=) ROW($4, $5) "
+											 "AND function_name OPERATOR(pg_catalog.=) ANY ($1) "
+											 "ORDER BY queued_xact, id LIMIT 1", awl_dq.work),
+				 SPI_OK_SELECT, 5, fresh_floor_types, fresh_values);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	first = SPI_tuptable->vals[0];
+
+		cl->fresh_floor_id = uuid_pred(DatumGetUUIDP(SPI_getbinval(first, SPI_tuptable->tupdesc, 1, &isnull)));
+		cl->fresh_floor_x = DatumGetFullTransactionId(SPI_getbinval(first, SPI_tuptable->tupdesc, 2, &isnull));
+		cl->fresh_floored = true;
+	}
+}
+
+/* The cursors to their new places (see "Cursors"). */
+static void
+claim_settle(Claim *cl)
+{
+	if (cl->v04 && cl->nnames > 0)
+	{
+		Datum		name_array = PointerGetDatum(construct_array(cl->names, cl->nnames, TEXTOID, -1,
+																 false, TYPALIGN_INT));
+
+		if (cl->retry_ran)
+			claim_retry_floor(cl, name_array);
+		if (cl->fresh_ran)
+			claim_fresh_floor(cl, name_array);
+	}
+	if (cl->retry_ran)
+		awl_cursors.retry_from = Min(cl->retry_next, cl->retry_floor);
+	if (cl->fresh_ran)
+	{
+		if (cl->fresh_floored &&
+			fresh_key_cmp(cl->fresh_floor_x, &cl->fresh_floor_id, cl->fresh_last_x, &cl->fresh_last_id) < 0)
+		{
+			cl->fresh_last_x = cl->fresh_floor_x;
+			cl->fresh_last_id = cl->fresh_floor_id;
+		}
+		fresh_advance(cl->snap, cl->fresh_full || cl->fresh_floored, cl->fresh_last_x, &cl->fresh_last_id);
+	}
+}
+
+/*
+ * Claims up to limit due invocations into the pipeline, keeping no more
+ * than CLAIM_MAX_BYTES of payload in it (at least one invocation), nor more
+ * of a function than awslambda.async_function_limits allows: committed as
+ * 'sending', attempts counted, before anything is sent.  Retries that are due
+ * come first, in the order of their due time, then fresh invocations in the
+ * order they were queued, each from where the last claim ended (see
+ * "Cursors"; before 0.4.0, every due row by its time).  The time is a
+ * parameter (not clock_timestamp()) so that the index delivers rows in
+ * order, without sorting a long backlog.  Rows of a function at its limit
+ * are left queued, and no cursor passes them; from the next pass on (at
+ * most CLAIM_PASSES) they are named in the query so that they do not hide
+ * the rows behind them.  *more: the claim was cut short, so more may be
+ * due; *limited: it left rows of functions at their limit.
+ */
+int
+awl_deliver_claim(int limit, bool *more, bool *limited)
+{
+	Claim		cl = {0};
+	int			pass;
+
+	cl.limit = limit;
+	cl.now = GetCurrentTimestamp();
+	cl.more = more;
+	cl.retry_next = awl_cursors.retry_from;
+	cl.retry_floor = DT_NOEND;
+	cl.fresh_last_x = InvalidFullTransactionId;
+	cl.fresh_floor_x = InvalidFullTransactionId;
+
+	awl_pipeline_begin();
+	*more = false;
+	*limited = false;
+	if (limit <= 0)
+		return 0;
+	awl_deliver_begin("awslambda: claim due invocations");
+	cl.v04 = OidIsValid(awl_dq.pending_relid);
+	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
+	awl_dq.has_v04 = get_attnum(awl_dq.queue_relid, "durable_execution_name") != InvalidAttrNumber;
+	if (cl.v04)
+	{
+		cl.snap = GetActiveSnapshot();
+		fresh_rewind(cl.snap);
+		cl.fresh_last_x = awl_cursors.fresh_xact;
+		cl.fresh_last_id = awl_cursors.fresh_id;
+	}
+	cl.ids = palloc(limit * sizeof(Datum));
+	cl.in_group = flow_counts(limit, &cl.names, &cl.nnames);
+	for (pass = 0; pass < CLAIM_PASSES && cl.claimed < limit; pass++)
+	{
+		bool		at_limit = false;
+		bool		full_of_bytes = false;
+		bool		cut_by_limit = false;
+		int			part;
+
+		for (part = cl.v04 ? 0 : 1; part < 2 && cl.claimed < limit && !full_of_bytes; part++)
+			claim_part(&cl, cl.v04 && part == 1, &at_limit, &full_of_bytes, &cut_by_limit);
+		/* Again only past rows at their limit, and if there may be others behind them. */
+		if (full_of_bytes || !at_limit || !cut_by_limit)
+			break;
+	}
+	claim_settle(&cl);
+	*limited = cl.nnames > 0;
+	awl_deliver_end();
+	return cl.claimed;
+}

@@ -1,0 +1,308 @@
+/*-------------------------------------------------------------------------
+ *
+ * deliver.h
+ *	  The dispatcher's work on its database's queue: claim due
+ *	  invocations, send them concurrently, record each outcome, run
+ *	  callbacks, remove old rows.
+ *
+ * Delivery is at-least-once.  A claim is committed (status 'sending',
+ * attempts + 1) before anything is sent, and the outcome is committed
+ * after; a dispatcher that dies in between leaves 'sending' rows, which
+ * the next one puts back in the queue.  So an invocation interrupted
+ * mid-send may reach Lambda twice, always with the same id.
+ *
+ * Files, and the one way they call each other (dispatcher.c calls the
+ * awl_deliver_* functions):
+ *	claim.c    -> pipeline.c, deliver.c, flow.c
+ *	pipeline.c -> batch.c, outcome.c, deliver.c, flow.c, invoke.c's stream
+ *	callback.c -> deliver.c, confine.c, slots.c, queue_table.c
+ *	cleanup.c, outcome.c -> deliver.c
+ *	batch.c    -> none of these
+ *	deliver.c  -> queue_table.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AWL_DELIVER_H
+#define AWL_DELIVER_H
+
+#include "awslambda.h"
+
+#include "access/transam.h"
+#include "executor/spi.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+/* in deliver.c: the queue as the dispatcher holds it, and running SQL on it */
+
+/*
+ * The queue's tables, found by awl_deliver_open and followed through
+ * renames and updates of the extension at the start of each of the
+ * dispatcher's transactions (awl_deliver_begin).
+ */
+typedef struct AwlDeliverQueue
+{
+	char	   *queue;			/* the queue table (finished invocations from
+								 * 0.4.0 on, all of them before), qualified
+								 * and quoted */
+	Oid			queue_relid;
+	Oid			queue_rowtype;
+	char	   *work;			/* where unfinished invocations are: the
+								 * pending table (0.4.0), else the queue
+								 * table; qualified and quoted */
+	Oid			pending_relid;	/* InvalidOid before 0.4.0 */
+	bool		has_callback_fn;	/* 0.3.0: callbacks wait for the update
+									 * otherwise */
+	bool		has_v04;		/* 0.4.0's columns (tenant id, durable
+								 * execution); looked at per claim */
+} AwlDeliverQueue;
+
+extern AwlDeliverQueue awl_dq;
+
+/*
+ * Cursors.  Each scan of an index whose entries the dispatcher makes dead
+ * (claiming, finishing, running callbacks, removing) starts where the
+ * previous one ended, so its cost does not grow with the dead entries that
+ * earlier work left behind until autovacuum comes.
+ *
+ * Fresh invocations are claimed in the order (queued_xact, id).  All those
+ * with a key up to fresh_from that were visible to an earlier claim have
+ * been claimed; rows of transactions still running then are found later
+ * because those transactions are watched (watch[]): when one of them has
+ * ended, the cursor goes back to its first key once.
+ *
+ * Retries (queued, attempts > 0) are written by the dispatcher alone:
+ * every one is due at or after retry_from.  Every finished invocation whose
+ * callback is still to run finished at or after callbacks_from.  Every
+ * finished row older than cleanup_from that could be removed was removed.
+ * All start from the beginning when the dispatcher starts, recovers or the
+ * queue changes (awl_deliver_reset_cursors).
+ */
+typedef struct AwlDeliverCursors
+{
+	FullTransactionId fresh_xact;	/* fresh claims start after (fresh_xact,
+									 * fresh_id) */
+	pg_uuid_t	fresh_id;
+	FullTransactionId *watch;	/* in TopMemoryContext */
+	int			nwatch;
+	int			maxwatch;
+	TimestampTz retry_from;
+	TimestampTz callbacks_from;
+	TimestampTz cleanup_from;
+} AwlDeliverCursors;
+
+extern AwlDeliverCursors awl_cursors;
+
+/* Every cursor to the beginning; cannot fail. */
+extern void awl_deliver_reset_cursors(void);
+
+/*
+ * Finds the queue of this database's awslambda into awl_dq; false if the
+ * extension (at a version with a queue) is not installed.  Outside a
+ * transaction; raises only catalog errors.
+ */
+extern bool awl_deliver_open(void);
+
+/*
+ * Whether the dispatcher must hold off (send, run callbacks, remove
+ * nothing) because a logical replication subscription of this database
+ * includes the queue's tables; says so in the log when that changes.
+ * Outside a transaction.
+ */
+extern bool awl_deliver_held(void);
+
+/*
+ * Starts a transaction of its own with a snapshot and SPI, reporting
+ * activity; follows renames of the queue's tables first (and exits the
+ * process, with a LOG line, if the extension is gone).  awl_deliver_end
+ * commits it; an error aborts it as usual.
+ */
+extern void awl_deliver_begin(const char *activity);
+extern void awl_deliver_end(void);
+
+/*
+ * Runs sql (on the queue's tables alone: see awl_queue_guard_begin) with
+ * SPI; raises (XX000) unless SPI returns expected.  The result is in
+ * SPI_tuptable / SPI_processed.
+ */
+extern void awl_deliver_run(const char *sql, int expected, int nargs, Oid *types,
+							Datum *values, const char *nulls);
+
+/*
+ * Like awl_deliver_run, with *plan (a static of the caller, NULL at first)
+ * prepared once for the dispatcher's life and kept; forgotten when the
+ * queue's names change, so sql is planned again with the new names.
+ */
+extern void awl_deliver_run_prepared(SPIPlanPtr *plan, const char *sql, int expected,
+									 int nargs, Oid *types, Datum *values);
+
+/* A copy in cxt of column n of row row of SPI_tuptable, or NULL. */
+extern char *awl_deliver_column_text(int row, int n, MemoryContext cxt);
+
+/*
+ * "Catch, log, abort, carry on" for one step of the dispatcher's work that
+ * must not end the process: awl_deliver_catch runs step(arg); if it
+ * raises, the error is copied into cxt and flushed, before_abort (if any)
+ * runs, the transaction is aborted, a new one started if restart, then
+ * after_abort (if any) runs and, if what is set by then, a WARNING
+ * "awslambda dispatcher: WHAT: MESSAGE" is logged.  Returns the copy of the
+ * error (the caller's to free, in cxt), or NULL if step returned.  The
+ * hooks run in cxt and must not raise.
+ */
+typedef struct AwlDeliverCatch AwlDeliverCatch;
+struct AwlDeliverCatch
+{
+	MemoryContext cxt;
+	bool		restart;
+	void		(*before_abort) (AwlDeliverCatch *c, ErrorData *edata);
+	void		(*after_abort) (AwlDeliverCatch *c, ErrorData *edata);
+	const char *what;
+	void	   *arg;			/* step's and the hooks' argument */
+};
+
+extern ErrorData *awl_deliver_catch(void (*step) (void *arg), AwlDeliverCatch *c);
+
+/* in claim.c: claiming due invocations */
+
+/*
+ * Claims up to limit due invocations into the pipeline (see claim.c): they
+ * are committed as 'sending', attempts counted, before anything is sent.
+ * Returns how many; *more: cut short, more may be due; *limited: it left
+ * rows of functions at their awslambda.async_function_limits.  In its own
+ * transaction; raises SPI and catalog errors (the dispatcher then exits and
+ * is started again).
+ */
+extern int	awl_deliver_claim(int limit, bool *more, bool *limited);
+
+/* Milliseconds until the next queued invocation is due, at most cap_ms; own transaction. */
+extern long awl_deliver_next_due_ms(long cap_ms);
+
+/* in pipeline.c: what was claimed and is not recorded yet */
+
+/* One claimed invocation and what became of it. */
+typedef struct AwlClaimed
+{
+	char	   *id;				/* uuid text */
+	char	   *function_name;
+	int			attempts;		/* including this one */
+	bool		request_response;
+	const char *status;			/* new status */
+	long		delay_ms;		/* before the next attempt, when re-queued */
+	bool		has_callback;
+} AwlClaimed;
+
+/*
+ * One claimed invocation on its way, in a memory context of its own: it
+ * waits for a slot of the stream, is in flight, then has its result until
+ * that is recorded.
+ */
+typedef struct AwlInFlight
+{
+	MemoryContext cxt;
+	AwlClaimed	c;
+	AwlInvokeRequest req;
+	AwlInvokeResult result;
+	int64		bytes;			/* payload bytes */
+	bool		started;		/* handed to the stream */
+	bool		answered;		/* result complete, not yet recorded */
+	bool		callback;		/* has a callback to run once finished */
+	char	   *queued_name;	/* function_name as queued (server encoding) */
+	int			group;			/* its awslambda.async_function_limits group, or -1 */
+	int			batch_size;		/* its awslambda.async_batch_sizes entry; 1: alone */
+	struct AwlInFlight **members;	/* a micro-batch's first: the others it carries */
+	int			nmembers;
+} AwlInFlight;
+
+/* Makes the pipeline's memory context (once); raises only out of memory. */
+extern void awl_pipeline_begin(void);
+
+/* How many invocations the pipeline holds, and their payload bytes. */
+extern int	awl_deliver_in_pipeline(void);
+extern int64 awl_pipeline_bytes(void);
+
+/* The i-th invocation of the pipeline, oldest first (0 <= i < awl_deliver_in_pipeline()). */
+extern AwlInFlight *awl_pipeline_item(int i);
+
+/*
+ * Puts row i of the claim's UPDATE ... RETURNING (SPI_tuptable: id,
+ * function_name, qualifier, region, invocation_type, payload, attempts,
+ * has a callback[, tenant_id, durable_execution_name]) into the pipeline,
+ * in a memory context of its own.
+ */
+extern void awl_pipeline_take(int i);
+
+/*
+ * Invocations a stopped dispatcher had in flight ('sending', not in this
+ * one's pipeline) go back to the queue; the cursors start from the
+ * beginning.  Own transaction.
+ */
+extern void awl_deliver_recover(void);
+
+/*
+ * Sends what the pipeline holds for at most wait_ms (see pipeline.c) and
+ * records the outcomes that arrived; returns how many.  *with_callbacks:
+ * one of them has a callback; *requeued: one was queued again.  An error of
+ * one invocation, or of the stream as a whole, is that invocation's
+ * outcome (logged as a WARNING); raises only what recording raises.
+ */
+extern int	awl_deliver_pump(long wait_ms, bool wake_on_latch, bool *with_callbacks,
+							 bool *requeued);
+
+/*
+ * Before the dispatcher leaves: invocations still waiting for a slot go
+ * back to the queue as they were, those in flight are finished and
+ * recorded, so that nothing is sent twice.
+ */
+extern void awl_deliver_drain(void);
+
+/* in batch.c: micro-batches (awslambda.async_batch_sizes) */
+
+/*
+ * Makes items[first] (of n, the pipeline) a micro-batch carrying up to its
+ * batch_size - 1 more waiting invocations of the same target, payload
+ * {"records": [...], "invocation_ids": [...]} within Lambda's limit.
+ * False, with the error as its result, when even its own payload would
+ * exceed the limit.  Allocates in the invocation's context; raises only
+ * out of memory.
+ */
+extern bool awl_batch_form(AwlInFlight **items, int n, int first);
+
+/*
+ * Gives a micro-batch's outcome (f's) to each invocation it carried: a
+ * RequestResponse answer {"results": [...]} with one element per record
+ * gives each its element.  Nothing for an invocation sent alone.
+ */
+extern void awl_batch_share_outcome(AwlInFlight *f);
+
+/* in outcome.c: recording outcomes */
+
+/*
+ * Writes the outcome of n claimed invocations (status, retry time with
+ * backoff, error columns; from 0.4.0 on, moving the finished ones out of
+ * the pending table), in a transaction of its own.  Should that fail, each
+ * is recorded alone, and one that still fails is recorded as failed without
+ * its response (WARNING): an outcome that cannot be written must not leave
+ * a row 'sending'.  Sets claimed[i].status.  cxt holds what it allocates.
+ */
+extern void awl_deliver_record(AwlClaimed *claimed, AwlInvokeResult *results, int n,
+							   MemoryContext cxt);
+
+/* in callback.c */
+
+/*
+ * Runs up to limit callbacks of finished invocations, each in its own
+ * transaction with the mark that it ran, as the role that queued the
+ * invocation, confined (confine.c) and within awslambda.async_callback_timeout;
+ * a callback's error is recorded (and logged as a WARNING), not raised.
+ * Returns how many it looked at.
+ */
+extern int	awl_deliver_callbacks(int limit);
+
+/* in cleanup.c */
+
+/*
+ * Removes finished invocations older than awslambda.async_retention (whose
+ * callbacks ran), in chunks of their own transactions, oldest first.
+ */
+extern void awl_deliver_cleanup(void);
+
+#endif							/* AWL_DELIVER_H */

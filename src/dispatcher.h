@@ -1,0 +1,157 @@
+/*-------------------------------------------------------------------------
+ *
+ * dispatcher.h
+ *	  The background processes that send queued invocations: their
+ *	  settings and set-up (dispatcher.c), the launcher (launcher.c), their
+ *	  shared memory and wake-ups (slots.c), and the utility statements they
+ *	  react to (utility.c).
+ *
+ * Calls go one way: dispatcher.c -> launcher.c, utility.c -> slots.c, and
+ * dispatcher.c -> deliver.h (the work on a database's queue).  The
+ * callers' side (queue.c) uses only slots.c's wake-ups.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AWL_DISPATCHER_H
+#define AWL_DISPATCHER_H
+
+#include "awslambda.h"
+
+#include "storage/latch.h"
+
+/* in dispatcher.c */
+
+/* How awslambda_fn_async sends (awslambda.async_mode). */
+typedef enum AwlAsyncMode
+{
+	AWL_ASYNC_EVENT,			/* queued, sent as Event after commit */
+	AWL_ASYNC_REQUEST_RESPONSE, /* queued, sent as RequestResponse, result kept */
+	AWL_ASYNC_IMMEDIATE			/* sent as Event inside the statement */
+} AwlAsyncMode;
+
+/*
+ * Settings of the asynchronous side, defined by awl_async_define_settings
+ * and read only by its files (queue.c, the dispatcher's, flow.c's own).
+ */
+extern int	awl_async_mode;		/* AwlAsyncMode */
+extern int	awl_async_max_attempts;
+extern int	awl_async_retention_s;
+extern int	awl_async_callback_timeout_ms;
+
+/*
+ * From _PG_init, preloaded or not: defines the awslambda.async_* settings
+ * (with flow.c's awslambda.async_function_limits and async_batch_sizes).
+ */
+extern void awl_async_define_settings(void);
+
+/*
+ * From _PG_init, only when the postmaster preloads the library: asks for
+ * the slots' shared memory, installs the utility hook and registers the
+ * launcher.  Raises only what RegisterBackgroundWorker raises.
+ */
+extern void awl_dispatcher_init(void);
+
+/*
+ * The main function of a database's dispatcher (a background worker, arg
+ * the database's OID); never returns.  Exits when the database has no
+ * awslambda or already has a dispatcher, on a reload (to be started again
+ * with the new settings) or when a command needs the database without
+ * connections, after finishing what it has in flight.
+ */
+PGDLLEXPORT void awl_dispatcher_main(Datum arg);
+
+/* in launcher.c */
+
+/*
+ * The launcher's main function (a background worker without a database);
+ * never returns.  Starts a dispatcher in every database whose slot wants
+ * one, at most once a second per database.
+ */
+PGDLLEXPORT void awl_launcher_main(Datum arg);
+
+/* in utility.c */
+
+/* From awl_dispatcher_init: installs the ProcessUtility hook. */
+extern void awl_utility_init(void);
+
+/* in slots.c */
+
+/* From awl_dispatcher_init: asks for the slots' shared memory (postmaster). */
+extern void awl_slots_init(void);
+
+/* Whether queued invocations can be sent: preloaded, shared memory attached. */
+extern bool awl_dispatcher_available(void);
+
+/*
+ * After a commit that queued invocations in database dboid: sets its
+ * dispatcher's latch, or asks the launcher to start one.  With no slot
+ * free, says so (WARNING) and has the launcher look again when one frees.
+ * Nothing without shared memory.  Never raises but that WARNING.
+ */
+extern void awl_dispatcher_wake(Oid dboid);
+
+/*
+ * Wakes this database's dispatcher (awl_dispatcher_wake) when the current
+ * transaction commits; nothing if it aborts or is prepared (COMMIT
+ * PREPARED wakes it, see utility.c).
+ */
+extern void awl_dispatcher_wake_at_commit(void);
+
+/*
+ * Makes database dboid's dispatcher leave and not come back until woken:
+ * at once (SIGTERM) when at_once, else after its round, so nothing in
+ * flight is sent twice; waits at most 5 s for it to be gone.  Raises only
+ * on a cancel while waiting.
+ */
+extern void awl_dispatcher_stop(Oid dboid, bool at_once);
+
+/*
+ * In a dispatcher: notes that the callback of invocation id (uuid text) is
+ * about to run; false (and forgotten) if a dispatcher of this database
+ * already died twice while running it, so it must not run again.  The note
+ * is in shared memory and outlives the process.  Cannot fail.
+ */
+extern bool awl_dispatcher_callback_begin(const char *id);
+
+/* The callback noted by awl_dispatcher_callback_begin is done, one way or another. */
+extern void awl_dispatcher_callback_end(void);
+
+/* For the launcher: the number of slots (max_worker_processes at start). */
+extern int	awl_slots_count(void);
+
+/* For the launcher: the latch a wake-up sets when no dispatcher runs. */
+extern void awl_slots_set_launcher_latch(Latch *latch);
+
+/*
+ * For the launcher: whether a wake-up found no free slot and one is free
+ * now (the flag is then cleared): every database is to be looked at again.
+ */
+extern bool awl_slots_overflow_with_free_slot(void);
+
+/* For the launcher: asks for a dispatcher in dboid; false if no slot is free. */
+extern bool awl_slots_want(Oid dboid);
+
+/* For the launcher: slot i's database, whether it is wanted, its dispatcher's PID (0: none). */
+extern void awl_slots_get(int i, Oid *dboid, bool *wanted, pid_t *pid);
+
+/*
+ * For a dispatcher: takes the slot of dboid (this process, its latch);
+ * false if none is free, or another live dispatcher has it (*duplicate is
+ * then its PID, else 0).
+ */
+extern bool awl_slots_take(Oid dboid, pid_t *duplicate);
+
+/*
+ * For a dispatcher, at exit (an on_shmem_exit callback, or called): no
+ * latch to set any more; the slot is freed if arg (a bool) says so or no
+ * dispatcher is wanted; the launcher is told.
+ */
+extern void awl_slots_release(int code, Datum arg);
+
+/*
+ * For a dispatcher: has a command that needs the database without
+ * connections asked it to leave?  Says so in the log when it has.
+ */
+extern bool awl_slots_asked_to_leave(void);
+
+#endif							/* AWL_DISPATCHER_H */
