@@ -19,6 +19,7 @@ OBJS = \
 	src/partition.o \
 	src/process.o \
 	src/queue.o \
+	src/queue_control.o \
 	src/rds_compat.o \
 	src/sigv4.o \
 	src/stats.o \
@@ -72,4 +73,4 @@ unittest:
 	$(MAKE) -C test/unit run TESTDATA=$(TESTDATA)
 
 # PGXS tracks no header dependencies here: rebuild everything when one changes.
-$(OBJS): src/awslambda.h src/http.h src/parse.h src/partition.h src/pg_compat.h src/sigv4.h src/stats.h awslambda.control
+$(OBJS): src/awslambda.h src/http.h src/parse.h src/partition.h src/pg_compat.h src/queue_control.h src/sigv4.h src/stats.h awslambda.control

@@ -41,6 +41,7 @@ int			awl_max_attempts = 3;
 int			awl_async_mode = AWL_ASYNC_EVENT;
 int			awl_async_max_attempts = 10;
 int			awl_async_retention_s = 86400;
+int			awl_async_failed_retention_s = -1;
 int			awl_async_callback_timeout_ms = 60000;
 bool		awl_preloaded = false;
 
@@ -260,6 +261,15 @@ _PG_init(void)
 							"-1 keeps them until deleted by hand.",
 							&awl_async_retention_s,
 							86400, -1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("awslambda.async_failed_retention",
+							"Sets how long failed asynchronous invocations are kept.",
+							"-1 keeps them until deleted by hand (or queued again with awslambda_retry).",
+							&awl_async_failed_retention_s,
+							-1, -1, INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);

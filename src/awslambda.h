@@ -49,6 +49,7 @@ typedef enum AwlAsyncMode
 extern int	awl_async_mode;
 extern int	awl_async_max_attempts;
 extern int	awl_async_retention_s;
+extern int	awl_async_failed_retention_s;
 extern int	awl_async_callback_timeout_ms;
 extern bool awl_preloaded;
 
@@ -368,6 +369,16 @@ extern bool awl_dispatcher_available(void);
 extern void awl_dispatcher_wake(Oid dboid);
 extern bool awl_dispatcher_callback_begin(const char *id);
 extern void awl_dispatcher_callback_end(void);
+
+/*
+ * Asks the database's dispatcher to start its scans of the queue from the
+ * beginning at its next claim (and wakes it): rows its cursors passed while
+ * they were locked or paused are queued again (queue_control.c).
+ */
+extern void awl_dispatcher_rescan(Oid dboid);
+
+/* In the dispatcher: whether a rescan was asked for since the last call. */
+extern bool awl_dispatcher_rescan_requested(void);
 
 /* in deliver.c: the dispatcher's work on one database's queue */
 extern bool awl_deliver_open(void);

@@ -63,6 +63,7 @@
 #include "utils/ruleutils.h"
 
 #include "awslambda.h"
+#include "queue_control.h"
 
 #define BACKOFF_BASE_MS		1000L
 #define BACKOFF_CAP_MS		300000L
@@ -117,6 +118,7 @@ static int	maxwatch = 0;
 static TimestampTz retry_from = DT_NOBEGIN;
 static TimestampTz callbacks_from = DT_NOBEGIN;
 static TimestampTz cleanup_from = DT_NOBEGIN;
+static TimestampTz failed_cleanup_from = DT_NOBEGIN;
 
 /* Every cursor to the beginning. */
 static void
@@ -128,6 +130,7 @@ reset_cursors(void)
 	retry_from = DT_NOBEGIN;
 	callbacks_from = DT_NOBEGIN;
 	cleanup_from = DT_NOBEGIN;
+	failed_cleanup_from = DT_NOBEGIN;
 }
 /* Whether it has callback_fn (0.3.0); callbacks wait for the update otherwise. */
 static bool queue_has_callback_fn = false;
@@ -780,6 +783,7 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	int			claimed = 0;
 	int			pass;
 	bool		v04;
+	bool		pausing;
 	Snapshot	snap = NULL;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -812,6 +816,10 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 		return 0;
 	begin_work("awslambda: claim due invocations");
 	v04 = OidIsValid(pending_relid);
+	/* A resume, or a cancel rolled back: rows the cursors passed are due again. */
+	if (awl_dispatcher_rescan_requested())
+		reset_cursors();
+	pausing = awl_control_load_pauses(queue_relid);
 	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
 	queue_has_v04 = get_attnum(queue_relid, "durable_execution_name") != InvalidAttrNumber;
 	if (v04)
@@ -848,7 +856,8 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 				due_values[0] = Int32GetDatum(cp.asked);
 				due_values[1] = TimestampTzGetDatum(now);
 				due_values[2] = name_array;
-				run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name FROM %s "
+				run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+												 "invoked_by FROM %s "
 												 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
 												 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
 												 "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
@@ -862,7 +871,7 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 				due_values[2] = name_array;
 				due_values[3] = TimestampTzGetDatum(retry_from);
 				run_prepared(&retry_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
-												   "next_attempt_at FROM %s "
+												   "next_attempt_at, invoked_by FROM %s "
 												   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
 												   "AND attempts OPERATOR(pg_catalog.>) 0 "
 												   "AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
@@ -878,7 +887,7 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 				fresh_values[2] = UUIDPGetDatum(&fresh_id);
 				fresh_values[3] = name_array;
 				run_prepared(&fresh_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
-												   "queued_xact FROM %s "
+												   "queued_xact, invoked_by FROM %s "
 												   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
 												   "AND attempts OPERATOR(pg_catalog.=) 0 "
 												   "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
@@ -895,6 +904,19 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 				int			group = in_group ? awl_flow_group(SPI_getvalue(SPI_tuptable->vals[i],
 																			SPI_tuptable->tupdesc, 3)) : -1;
 
+				/*
+				 * Paused (awslambda_pause): left queued, and the cursors may
+				 * pass it; a resume has the scans start again (queue_control.c).
+				 */
+				if (pausing &&
+					awl_control_paused(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3),
+									   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	  SPI_tuptable->tupdesc,
+																	  v04 ? 5 : 4, &isnull))))
+				{
+					cp.last_taken = i;
+					continue;
+				}
 				if ((claimed + n > 0 || npipeline > 0) && pipeline_bytes + bytes + size > CLAIM_MAX_BYTES)
 				{
 					full_of_bytes = cp.cut = *more = true;
@@ -2217,17 +2239,16 @@ awl_deliver_callbacks(int limit)
 }
 
 /*
- * Removes finished invocations older than awslambda.async_retention, in
- * chunks, oldest first, from where the last removal ended (no row with a
- * callback still to run is older than callbacks_from).
+ * Removes finished invocations older than retention_s, failed ones or the
+ * others, in chunks, oldest first, from where the last removal ended (*from;
+ * no row with a callback still to run is older than callbacks_from).
  */
-void
-awl_deliver_cleanup(void)
+static void
+cleanup_finished(bool failed, int retention_s, TimestampTz *from)
 {
 	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[2];
-	TimestampTz cutoff = GetCurrentTimestamp() -
-		(TimestampTz) awl_async_retention_s * USECS_PER_SEC;
+	TimestampTz cutoff = GetCurrentTimestamp() - (TimestampTz) retention_s * USECS_PER_SEC;
 	int64		removed;
 
 	values[0] = TimestampTzGetDatum(cutoff);
@@ -2237,20 +2258,34 @@ awl_deliver_cleanup(void)
 		Datum		last;
 
 		begin_work("awslambda: remove old invocations");
-		values[1] = TimestampTzGetDatum(cleanup_from);
+		values[1] = TimestampTzGetDatum(*from);
 		run(psprintf("WITH removed AS (DELETE FROM ONLY %s WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
 					 "SELECT ctid FROM ONLY %s WHERE finished_at OPERATOR(pg_catalog.<) $1 "
 					 "AND finished_at OPERATOR(pg_catalog.>=) $2 "
+					 "AND status OPERATOR(pg_catalog.%s) 'failed' "
 					 "AND (callback IS NULL OR callback_done_at IS NOT NULL) "
 					 "ORDER BY finished_at LIMIT %d)) RETURNING finished_at) "
 					 "SELECT pg_catalog.count(*), pg_catalog.max(finished_at) FROM removed",
-					 queue, queue, CLEANUP_CHUNK),
+					 queue, queue, failed ? "=" : "<>", CLEANUP_CHUNK),
 			SPI_OK_SELECT, 2, types, values, NULL);
 		removed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		last = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		cleanup_from = Min(removed >= CLEANUP_CHUNK ? DatumGetTimestampTz(last) : cutoff,
-						   callbacks_from);
+		*from = Min(removed >= CLEANUP_CHUNK ? DatumGetTimestampTz(last) : cutoff,
+					callbacks_from);
 		end_work();
 		CHECK_FOR_INTERRUPTS();
 	} while (removed >= CLEANUP_CHUNK);
+}
+
+/*
+ * Removes finished invocations older than awslambda.async_retention, and
+ * failed ones older than awslambda.async_failed_retention (-1: neither).
+ */
+void
+awl_deliver_cleanup(void)
+{
+	if (awl_async_retention_s >= 0)
+		cleanup_finished(false, awl_async_retention_s, &cleanup_from);
+	if (awl_async_failed_retention_s >= 0)
+		cleanup_finished(true, awl_async_failed_retention_s, &failed_cleanup_from);
 }

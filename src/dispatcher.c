@@ -82,6 +82,7 @@ typedef struct DispatchSlot
 	/* The callback being run (invocation id), and how often a dispatcher died in it. */
 	char		callback_running[37];	/* uuid text, or empty */
 	int			callback_deaths;
+	bool		rescan;			/* scan the queue from the beginning (queue_control.c) */
 } DispatchSlot;
 
 typedef struct DispatchShared
@@ -699,6 +700,35 @@ awl_dispatcher_callback_end(void)
 	SpinLockRelease(&shared->mutex);
 }
 
+void
+awl_dispatcher_rescan(Oid dboid)
+{
+	DispatchSlot *slot;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	slot = find_slot(dboid, false);
+	if (slot)
+		slot->rescan = true;
+	SpinLockRelease(&shared->mutex);
+	awl_dispatcher_wake(dboid);
+}
+
+bool
+awl_dispatcher_rescan_requested(void)
+{
+	bool		rescan;
+
+	if (my_slot == NULL)
+		return false;
+	SpinLockAcquire(&shared->mutex);
+	rescan = my_slot->rescan;
+	my_slot->rescan = false;
+	SpinLockRelease(&shared->mutex);
+	return rescan;
+}
+
 /* Has a command that needs the database without connections asked us to leave? */
 static bool
 asked_to_leave(void)
@@ -929,11 +959,12 @@ awl_dispatcher_main(Datum arg)
 			last_callbacks = now;
 		}
 
-		/* Once a minute, or more often with a shorter retention. */
-		if (awl_async_retention_s >= 0 &&
+		/* Once a minute, or more often with a shorter retention (-1, as uint32, is the longest). */
+		if ((awl_async_retention_s >= 0 || awl_async_failed_retention_s >= 0) &&
 			TimestampDifferenceExceeds(last_cleanup, now,
 									   (int) Min((int64) CLEANUP_EVERY_MS,
-												 (int64) awl_async_retention_s * 1000)))
+												 (int64) Min((uint32) awl_async_retention_s,
+															 (uint32) awl_async_failed_retention_s) * 1000)))
 		{
 			awl_deliver_cleanup();
 			last_cleanup = now;
