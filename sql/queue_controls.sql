@@ -28,7 +28,7 @@ SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 
   FROM pg_proc p
  WHERE p.proname IN ('awslambda_retry', 'awslambda_retry_failed', 'awslambda_cancel', 'awslambda_pause',
                      'awslambda_resume', 'awslambda_paused', 'awslambda_invocation_paused')
- ORDER BY 1::text;
+ ORDER BY p.proname;
 SELECT has_table_privilege('public', 'awslambda_queue_stats', 'SELECT') AS stats_public,
        has_table_privilege('public', 'awslambda_paused_functions', 'INSERT') AS pauses_writable;
 
