@@ -814,12 +814,12 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	*limited = false;
 	if (limit <= 0)
 		return 0;
+	pausing = awl_control_load_pauses(queue_relid);
 	begin_work("awslambda: claim due invocations");
 	v04 = OidIsValid(pending_relid);
 	/* A resume, or a cancel rolled back: rows the cursors passed are due again. */
 	if (awl_dispatcher_rescan_requested())
 		reset_cursors();
-	pausing = awl_control_load_pauses(queue_relid);
 	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
 	queue_has_v04 = get_attnum(queue_relid, "durable_execution_name") != InvalidAttrNumber;
 	if (v04)

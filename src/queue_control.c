@@ -35,10 +35,12 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -339,6 +341,13 @@ load_pauses(Oid paused, Oid owner)
 	npauses = 0;
 	if (!OidIsValid(paused))
 		return;
+	/* Dropped meanwhile (DROP EXTENSION): no pauses. */
+	LockRelationOid(paused, AccessShareLock);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(paused)))
+	{
+		UnlockRelationOid(paused, AccessShareLock);
+		return;
+	}
 	t.owner = owner;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -364,9 +373,20 @@ load_pauses(Oid paused, Oid owner)
 bool
 awl_control_load_pauses(Oid queue_relid)
 {
-	Oid			paused = find_paused(queue_relid);
+	Oid			paused;
 
+	/*
+	 * A transaction of its own: the claim's transaction then holds no lock
+	 * on the pauses' table while it locks the queue's, the other way round
+	 * from DROP EXTENSION (which would deadlock with it).
+	 */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	paused = OidIsValid(queue_relid) && get_rel_name(queue_relid) ? find_paused(queue_relid) : InvalidOid;
 	load_pauses(paused, OidIsValid(paused) ? relation_owner(paused) : InvalidOid);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 	loaded_cid = InvalidCommandId;	/* not a statement's view of them */
 	return npauses > 0;
 }

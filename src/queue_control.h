@@ -16,8 +16,9 @@
 /*
  * Reads the paused patterns of the queue table queue_relid's extension
  * (awslambda_paused_functions, 0.5.0 on; none before) into this process's
- * memory, for awl_control_paused; returns whether there are any.  In a
- * transaction; the dispatcher calls it at the start of each claim.
+ * memory, for awl_control_paused; returns whether there are any.  Runs a
+ * transaction of its own (outside any); the dispatcher calls it before each
+ * claim.
  */
 extern bool awl_control_load_pauses(Oid queue_relid);
 
