@@ -32,6 +32,7 @@ OBJS = \
 	src/process.o \
 	src/providers.o \
 	src/queue.o \
+	src/queue_control.o \
 	src/queue_table.o \
 	src/rds_compat.o \
 	src/region.o \

@@ -24,7 +24,9 @@
 #include "utils/xid8.h"
 
 #include "deliver.h"
+#include "dispatcher.h"
 #include "flow.h"
+#include "queue_control.h"
 
 /* A claim holds at most this many payload bytes (and at least one invocation). */
 #define CLAIM_MAX_BYTES		(64 * 1024 * 1024)
@@ -232,6 +234,7 @@ typedef struct Claim
 	int			limit;
 	TimestampTz now;
 	bool		v04;			/* with a pending table: retries, then fresh ones */
+	bool		pausing;		/* some functions are paused (queue_control.c) */
 	Snapshot	snap;			/* the claim's (v04) */
 	Datum	   *ids;			/* the ids a part takes */
 	Datum	   *names;			/* functions at their limit, as queued */
@@ -279,7 +282,8 @@ claim_select(Claim *cl, bool fresh, ClaimPart *cp, Datum name_array)
 		due_values[0] = Int32GetDatum(cp->asked);
 		due_values[1] = TimestampTzGetDatum(now);
 		due_values[2] = name_array;
-		awl_deliver_run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name FROM %s "
+		awl_deliver_run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+										 "invoked_by FROM %s "
 										 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
 										 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
 										 "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
@@ -293,7 +297,7 @@ claim_select(Claim *cl, bool fresh, ClaimPart *cp, Datum name_array)
 		due_values[2] = name_array;
 		due_values[3] = TimestampTzGetDatum(awl_cursors.retry_from);
 		awl_deliver_run_prepared(&retry_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
-										   "next_attempt_at FROM %s "
+										   "next_attempt_at, invoked_by FROM %s "
 										   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
 										   "AND attempts OPERATOR(pg_catalog.>) 0 "
 										   "AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
@@ -309,7 +313,7 @@ claim_select(Claim *cl, bool fresh, ClaimPart *cp, Datum name_array)
 		fresh_values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
 		fresh_values[3] = name_array;
 		awl_deliver_run_prepared(&fresh_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
-										   "queued_xact FROM %s "
+										   "queued_xact, invoked_by FROM %s "
 										   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
 										   "AND attempts OPERATOR(pg_catalog.=) 0 "
 										   "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
@@ -338,6 +342,19 @@ claim_pick(Claim *cl, ClaimPart *cp, bool *at_limit, bool *full_of_bytes)
 		int			group = cl->in_group ? awl_flow_group(SPI_getvalue(SPI_tuptable->vals[i],
 																		SPI_tuptable->tupdesc, 3)) : -1;
 
+		/*
+		 * Paused (awslambda_pause): left queued, and the cursors may pass it;
+		 * a resume has the scans start again (queue_control.c).
+		 */
+		if (cl->pausing &&
+			awl_control_paused(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3),
+							   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															  SPI_tuptable->tupdesc,
+															  cl->v04 ? 5 : 4, &isnull))))
+		{
+			cp->last_taken = i;
+			continue;
+		}
 		if ((cl->claimed + n > 0 || awl_deliver_in_pipeline() > 0) &&
 			awl_pipeline_bytes() + cl->bytes + size > CLAIM_MAX_BYTES)
 		{
@@ -583,8 +600,12 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	*limited = false;
 	if (limit <= 0)
 		return 0;
+	cl.pausing = awl_control_load_pauses(awl_dq.queue_relid);
 	awl_deliver_begin("awslambda: claim due invocations");
 	cl.v04 = OidIsValid(awl_dq.pending_relid);
+	/* A resume, or a cancel rolled back: rows the cursors passed are due again. */
+	if (awl_dispatcher_rescan_requested())
+		awl_deliver_reset_cursors();
 	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
 	awl_dq.has_v04 = get_attnum(awl_dq.queue_relid, "durable_execution_name") != InvalidAttrNumber;
 	if (cl.v04)

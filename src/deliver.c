@@ -37,7 +37,7 @@
 
 AwlDeliverQueue awl_dq = {NULL, InvalidOid, InvalidOid, NULL, InvalidOid, false, false};
 
-AwlDeliverCursors awl_cursors = {{0}, {{0}}, NULL, 0, 0, DT_NOBEGIN, DT_NOBEGIN, DT_NOBEGIN};
+AwlDeliverCursors awl_cursors = {{0}, {{0}}, NULL, 0, 0, DT_NOBEGIN, DT_NOBEGIN, DT_NOBEGIN, DT_NOBEGIN};
 
 void
 awl_deliver_reset_cursors(void)
@@ -48,6 +48,7 @@ awl_deliver_reset_cursors(void)
 	awl_cursors.retry_from = DT_NOBEGIN;
 	awl_cursors.callbacks_from = DT_NOBEGIN;
 	awl_cursors.cleanup_from = DT_NOBEGIN;
+	awl_cursors.failed_cleanup_from = DT_NOBEGIN;
 }
 
 static void follow_queue_name(void);

@@ -73,7 +73,8 @@ extern AwlDeliverQueue awl_dq;
  * Retries (queued, attempts > 0) are written by the dispatcher alone:
  * every one is due at or after retry_from.  Every finished invocation whose
  * callback is still to run finished at or after callbacks_from.  Every
- * finished row older than cleanup_from that could be removed was removed.
+ * finished row older than cleanup_from (failed ones: failed_cleanup_from)
+ * that could be removed was removed.
  * All start from the beginning when the dispatcher starts, recovers or the
  * queue changes (awl_deliver_reset_cursors).
  */
@@ -88,6 +89,7 @@ typedef struct AwlDeliverCursors
 	TimestampTz retry_from;
 	TimestampTz callbacks_from;
 	TimestampTz cleanup_from;
+	TimestampTz failed_cleanup_from;	/* the same for failed rows */
 } AwlDeliverCursors;
 
 extern AwlDeliverCursors awl_cursors;
@@ -300,8 +302,9 @@ extern int	awl_deliver_callbacks(int limit);
 /* in cleanup.c */
 
 /*
- * Removes finished invocations older than awslambda.async_retention (whose
- * callbacks ran), in chunks of their own transactions, oldest first.
+ * Removes finished invocations older than awslambda.async_retention, and
+ * failed ones older than awslambda.async_failed_retention (whose callbacks
+ * ran), in chunks of their own transactions, oldest first.
  */
 extern void awl_deliver_cleanup(void);
 

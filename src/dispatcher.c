@@ -60,6 +60,7 @@
 int			awl_async_mode = AWL_ASYNC_EVENT;
 int			awl_async_max_attempts = 10;
 int			awl_async_retention_s = 86400;
+int			awl_async_failed_retention_s = -1;
 int			awl_async_callback_timeout_ms = 60000;
 
 static const struct config_enum_entry async_mode_options[] = {
@@ -96,6 +97,15 @@ awl_async_define_settings(void)
 							"-1 keeps them until deleted by hand.",
 							&awl_async_retention_s,
 							86400, -1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("awslambda.async_failed_retention",
+							"Sets how long failed asynchronous invocations are kept.",
+							"-1 keeps them until deleted by hand (or queued again with awslambda_retry).",
+							&awl_async_failed_retention_s,
+							-1, -1, INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
@@ -362,11 +372,12 @@ housekeeping(DispatchLoop *d, DispatchRound *r)
 		d->last_callbacks = now;
 	}
 
-	/* Once a minute, or more often with a shorter retention. */
-	if (awl_async_retention_s >= 0 &&
+	/* Once a minute, or more often with a shorter retention (-1, as uint32, is the longest). */
+	if ((awl_async_retention_s >= 0 || awl_async_failed_retention_s >= 0) &&
 		TimestampDifferenceExceeds(d->last_cleanup, now,
 								   (int) Min((int64) CLEANUP_EVERY_MS,
-											 (int64) awl_async_retention_s * 1000)))
+											 (int64) Min((uint32) awl_async_retention_s,
+														 (uint32) awl_async_failed_retention_s) * 1000)))
 	{
 		awl_deliver_cleanup();
 		d->last_cleanup = now;

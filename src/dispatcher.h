@@ -36,6 +36,7 @@ typedef enum AwlAsyncMode
 extern int	awl_async_mode;		/* AwlAsyncMode */
 extern int	awl_async_max_attempts;
 extern int	awl_async_retention_s;
+extern int	awl_async_failed_retention_s;
 extern int	awl_async_callback_timeout_ms;
 
 /*
@@ -115,6 +116,16 @@ extern bool awl_dispatcher_callback_begin(const char *id);
 
 /* The callback noted by awl_dispatcher_callback_begin is done, one way or another. */
 extern void awl_dispatcher_callback_end(void);
+
+/*
+ * Asks the database's dispatcher to start its scans of the queue from the
+ * beginning at its next claim (and wakes it): rows its cursors passed while
+ * they were locked or paused are queued again (queue_control.c).  Cannot fail.
+ */
+extern void awl_dispatcher_rescan(Oid dboid);
+
+/* In the dispatcher: whether a rescan was asked for since the last call. */
+extern bool awl_dispatcher_rescan_requested(void);
 
 /* For the launcher: the number of slots (max_worker_processes at start). */
 extern int	awl_slots_count(void);

@@ -42,6 +42,7 @@ typedef struct DispatchSlot
 	/* The callback being run (invocation id), and how often a dispatcher died in it. */
 	char		callback_running[37];	/* uuid text, or empty */
 	int			callback_deaths;
+	bool		rescan;			/* scan the queue from the beginning (queue_control.c) */
 } DispatchSlot;
 
 typedef struct DispatchShared
@@ -433,4 +434,33 @@ awl_slots_asked_to_leave(void)
 				(errmsg("awslambda dispatcher: leaving database %u for a command that needs it without connections",
 						MyDatabaseId)));
 	return leave;
+}
+
+void
+awl_dispatcher_rescan(Oid dboid)
+{
+	DispatchSlot *slot;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	slot = find_slot(dboid, false);
+	if (slot)
+		slot->rescan = true;
+	SpinLockRelease(&shared->mutex);
+	awl_dispatcher_wake(dboid);
+}
+
+bool
+awl_dispatcher_rescan_requested(void)
+{
+	bool		rescan;
+
+	if (my_slot == NULL)
+		return false;
+	SpinLockAcquire(&shared->mutex);
+	rescan = my_slot->rescan;
+	my_slot->rescan = false;
+	SpinLockRelease(&shared->mutex);
+	return rescan;
 }

@@ -68,8 +68,14 @@ $node->safe_psql('postgres', 'ALTER SYSTEM SET awslambda.async_retention = 0');
 $node->reload;
 $node->poll_query_until('postgres', 'SHOW awslambda.async_retention', '0');
 $node->safe_psql('postgres', q{SELECT awslambda_fn_async('lambdaTest', '{"retention": 0}')});
-ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM awslambda_invocations'),
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM awslambda_invocations WHERE status <> 'failed'}),
 	'finished rows removed after the retention');
+is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM awslambda_invocations WHERE status = 'failed'}), 't',
+	'failed ones are kept: awslambda.async_failed_retention is -1');
+$node->safe_psql('postgres', 'ALTER SYSTEM SET awslambda.async_failed_retention = 0');
+$node->reload;
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM awslambda_invocations'),
+	'failed rows removed after awslambda.async_failed_retention');
 
 $node->stop;
 done_testing();

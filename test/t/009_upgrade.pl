@@ -62,8 +62,8 @@ my $fresh = $node->safe_psql('up', q{
 	RETURNING id;
 	ALTER EXTENSION awslambda UPDATE;
 	COMMIT;});
-is($node->safe_psql('up', q{SELECT extversion FROM pg_extension WHERE extname = 'awslambda'}), '0.4.0',
-	'updated to 0.4.0');
+is($node->safe_psql('up', q{SELECT extversion FROM pg_extension WHERE extname = 'awslambda'}), '0.5.0',
+	'updated to 0.5.0');
 is($node->safe_psql('up', "SELECT count(*) FROM ONLY awslambda_invocations_pending WHERE id = '$retry'"),
 	'1', 'the update moved the waiting retry to the pending table');
 is($node->safe_psql('up', q{SELECT count(*) FROM ONLY awslambda_invocations WHERE finished_at IS NULL}),
@@ -152,17 +152,20 @@ my $shape = q{
 	 WHERE attrelid = 'awslambda_invocations_pending'::regclass AND attnum > 0 AND NOT attisdropped
 	UNION ALL
 	SELECT string_agg(polname || ' ' || pg_get_expr(polqual, polrelid), E'\n' ORDER BY polname) FROM pg_policy
-	 WHERE polrelid IN ('awslambda_invocations'::regclass, 'awslambda_invocations_pending'::regclass)
+	 WHERE polrelid IN ('awslambda_invocations'::regclass, 'awslambda_invocations_pending'::regclass,
+	                    'awslambda_paused_functions'::regclass)
 	UNION ALL
 	SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes
-	 WHERE tablename IN ('awslambda_invocations', 'awslambda_invocations_pending')
+	 WHERE tablename IN ('awslambda_invocations', 'awslambda_invocations_pending', 'awslambda_paused_functions')
 	UNION ALL
 	SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), E'\n' ORDER BY conname) FROM pg_constraint
-	 WHERE conrelid IN ('awslambda_invocations'::regclass, 'awslambda_invocations_pending'::regclass)
+	 WHERE conrelid IN ('awslambda_invocations'::regclass, 'awslambda_invocations_pending'::regclass,
+	                    'awslambda_paused_functions'::regclass)
 	UNION ALL
 	SELECT string_agg(relname || ' ' || coalesce(array_to_string(reloptions, ','), '') || ' '
 	                  || relrowsecurity || ' ' || coalesce(array_to_string(relacl, ','), ''), E'\n' ORDER BY relname)
-	  FROM pg_class WHERE relname IN ('awslambda_invocations', 'awslambda_invocations_pending')};
+	  FROM pg_class WHERE relname IN ('awslambda_invocations', 'awslambda_invocations_pending',
+	                                  'awslambda_paused_functions')};
 is($node->safe_psql('up', $shape), $node->safe_psql('fresh', $shape),
 	'objects, columns, functions, policy, privileges and views equal a fresh install');
 
