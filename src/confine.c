@@ -74,6 +74,14 @@ static const struct
 	 * has grown; callbacks get the server's value back.
 	 */
 	{"enable_seqscan", "off"},
+
+	/*
+	 * Before PostgreSQL 18 a disabled sequential scan that is still chosen
+	 * (no index fits, as in the recovery's UPDATE) costs 1e10, far past
+	 * jit_above_cost: without this, such a statement would be JIT-compiled,
+	 * for milliseconds, every time it runs.  Callbacks get the server's value.
+	 */
+	{"jit", "off"},
 };
 
 /* A setting and the value the server gives it (before any per-database setting). */
