@@ -100,9 +100,8 @@ check_choice(const char *value, const char *argname, const char *const *choices,
 					   choices[0], choices[1])));
 }
 
-/* Lambda's payload limit for an invocation type: 1 MB for Event, 6 MB otherwise. */
-static size_t
-payload_limit(const char *invocation_type)
+size_t
+awl_payload_limit(const char *invocation_type)
 {
 	return strcmp(invocation_type, "Event") == 0 ? MAX_EVENT_PAYLOAD : MAX_SYNC_PAYLOAD;
 }
@@ -110,7 +109,7 @@ payload_limit(const char *invocation_type)
 AwlInvokeError *
 awl_payload_size_error(const char *invocation_type, size_t len)
 {
-	size_t		limit = payload_limit(invocation_type);
+	size_t		limit = awl_payload_limit(invocation_type);
 	AwlInvokeError *err;
 
 	if (len <= limit)
@@ -130,7 +129,7 @@ awl_payload_size_error(const char *invocation_type, size_t len)
 void
 awl_check_payload_size(const char *invocation_type, size_t len)
 {
-	if (len > payload_limit(invocation_type))
+	if (len > awl_payload_limit(invocation_type))
 		awl_invoke_raise(awl_payload_size_error(invocation_type, len));
 }
 

@@ -48,6 +48,12 @@ extern void awl_check_invocation_type(const char *value);
 extern void awl_check_payload_size(const char *invocation_type, size_t len);
 
 /*
+ * Lambda's payload limit in bytes (UTF-8) for an invocation type: 1 MB for
+ * "Event", 6 MB otherwise (RequestResponse, DryRun).  Cannot fail.
+ */
+extern size_t awl_payload_limit(const char *invocation_type);
+
+/*
  * The error awl_check_payload_size raises (22023, the limit in DETAIL), or
  * NULL when the payload is within the limit; raises nothing.
  */

@@ -16,10 +16,6 @@
 
 #include "deliver.h"
 
-/* Lambda's payload limits, in bytes (UTF-8), by invocation type. */
-#define EVENT_PAYLOAD_MAX			1048576
-#define REQUEST_RESPONSE_PAYLOAD_MAX 6291456
-
 /* Could f and g go in one Invoke: same function, qualifier, region and type? */
 static bool
 same_text(const char *a, const char *b)
@@ -51,7 +47,7 @@ bool
 awl_batch_form(AwlInFlight **pipeline, int npipeline, int first)
 {
 	AwlInFlight   *f = pipeline[first];
-	size_t		max = f->c.request_response ? REQUEST_RESPONSE_PAYLOAD_MAX : EVENT_PAYLOAD_MAX;
+	size_t		max = awl_payload_limit(f->c.request_response ? "RequestResponse" : "Event");
 	/* {"records":[...],"invocation_ids":[...]} and one record's share of it */
 	size_t		size = 34 + f->req.payload_len + 38;
 	MemoryContext old = MemoryContextSwitchTo(f->cxt);

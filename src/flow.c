@@ -96,9 +96,7 @@ parse_limits(const char *value, int max, FlowLimit *out, int *n, const char **wh
 		if (*pattern == '\0' || *digits == '\0' || *end != '\0' || errno != 0 ||
 			limit < 1 || limit > max)
 		{
-			*why = max == 10000 ?
-				"Each entry is PATTERN=N, with a non-empty pattern and N from 1 to 10000." :
-				"Each entry is PATTERN=N, with a non-empty pattern and N from 1 to 1000.";
+			*why = psprintf("Each entry is PATTERN=N, with a non-empty pattern and N from 1 to %d.", max);
 			return false;
 		}
 		if (*n == MAX_LIMITS)
