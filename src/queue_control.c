@@ -85,19 +85,6 @@ static bool touched_rows = false;
 static bool resumed = false;
 static bool callbacks_registered = false;
 
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 /*
  * The table of paused patterns beside queue_relid: a member of extension
  * awslambda owned by the queue table's owner, or InvalidOid (before 0.5.0,
@@ -115,7 +102,7 @@ find_paused(Oid queue_relid)
 	if (!OidIsValid(relid))
 		return InvalidOid;
 	if (getExtensionOfObject(RelationRelationId, relid) != ext ||
-		relation_owner(relid) != relation_owner(queue_relid))
+		awl_queue_owner(relid) != awl_queue_owner(queue_relid))
 	{
 		ereport(LOG,
 				(errmsg("awslambda: ignoring table \"%s\": it is not a member of extension \"awslambda\" owned by its owner",
@@ -132,7 +119,7 @@ find_tables(QueueTables *t)
 	t->queue = awl_queue_find(false);
 	t->pending = awl_queue_find_pending(t->queue);
 	t->paused = find_paused(t->queue);
-	t->owner = relation_owner(t->queue);
+	t->owner = awl_queue_owner(t->queue);
 	if (!OidIsValid(t->pending) || !OidIsValid(t->paused))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -386,7 +373,7 @@ awl_control_load_pauses(Oid queue_relid)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	paused = OidIsValid(queue_relid) && get_rel_name(queue_relid) ? find_paused(queue_relid) : InvalidOid;
-	load_pauses(paused, OidIsValid(paused) ? relation_owner(paused) : InvalidOid);
+	load_pauses(paused, OidIsValid(paused) ? awl_queue_owner(paused) : InvalidOid);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	loaded_cid = InvalidCommandId;	/* not a statement's view of them */
@@ -716,7 +703,7 @@ awslambda_invocation_paused(PG_FUNCTION_ARGS)
 	{
 		Oid			paused = find_paused(awl_queue_find(false));
 
-		load_pauses(paused, OidIsValid(paused) ? relation_owner(paused) : InvalidOid);
+		load_pauses(paused, OidIsValid(paused) ? awl_queue_owner(paused) : InvalidOid);
 		loaded_xact_start = xact_start;
 		loaded_stmt_start = stmt_start;
 		loaded_cid = cid;
