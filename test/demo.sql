@@ -53,6 +53,19 @@ DO $$ BEGIN   -- wait (at most 10 s) for the dispatcher
     END LOOP;
 END $$;
 SELECT payload, status, attempts, http_status FROM awslambda_invocations ORDER BY enqueued_at;
+\echo '-- Steering the queue: invocations of a paused function stay queued until resumed.'
+SELECT awslambda_pause('lambdaTempReading*');
+INSERT INTO temp_reading (sensor, reading) VALUES ('attic', 30.5);
+SELECT pg_sleep(0.5);
+SELECT function_name, queued, paused, due_now, sending FROM awslambda_queue_stats;
+SELECT awslambda_resume('lambdaTempReading*');
+DO $$ BEGIN   -- wait (at most 10 s) for the dispatcher
+    FOR i IN 1 .. 500 LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM awslambda_invocations WHERE finished_at IS NULL);
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+END $$;
+SELECT payload, status FROM awslambda_invocations WHERE payload LIKE '%attic%';
 
 \echo '-- The rich API: every Invoke option, the reply as columns, a function error as data.'
 \echo '-- SELECT status_code, payload, function_error, executed_version FROM awslambda_invoke(''lambdaTest'', ''{"id":1}'', qualifier => ''prod'');'
