@@ -388,6 +388,54 @@ awslambda_invoke(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
+/*
+ * Appends row ordinal of awslambda_invoke_many's result: the reply's
+ * columns (the first ninvoke of awslambda_invoke's) and the error columns,
+ * from res (NULL: not sent) or the refusal err; with fail_fast, raises the
+ * row's error instead.
+ */
+static void
+put_many_row(ReturnSetInfo *rsinfo, int ordinal, int ninvoke, const char *function_name,
+			 AwlInvokeResult *res, AwlInvokeError *refused, bool fail_fast)
+{
+	Datum		values[1 + NUM_INVOKE_COLS + NUM_MANY_EXTRA_COLS];
+	bool		nulls[1 + NUM_INVOKE_COLS + NUM_MANY_EXTRA_COLS];
+	Datum		cols[NUM_INVOKE_COLS];
+	bool		colnulls[NUM_INVOKE_COLS];
+	AwlInvokeError *err = res ? res->error : refused;
+	int			e = 1 + ninvoke;	/* the first error column */
+	int			j;
+
+	for (j = 0; j < (int) lengthof(nulls); j++)
+		nulls[j] = true;
+	for (j = 0; j < NUM_INVOKE_COLS; j++)
+		colnulls[j] = true;
+	values[0] = Int32GetDatum(ordinal);
+	nulls[0] = false;
+	/* A reply the row cannot hold keeps its status code, as the error says why. */
+	if (err == NULL)
+		(void) invoke_columns(function_name, res, cols, colnulls, &err);
+	for (j = 0; j < ninvoke; j++)
+	{
+		values[1 + j] = cols[j];
+		nulls[1 + j] = colnulls[j];
+	}
+	if (err && fail_fast)
+		awl_invoke_raise(err);
+	if (err)
+	{
+		values[e] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
+		values[e + 1] = CStringGetTextDatum(err->message);
+		nulls[e] = nulls[e + 1] = false;
+		if (err->detail)
+		{
+			values[e + 2] = CStringGetTextDatum(err->detail);
+			nulls[e + 2] = false;
+		}
+	}
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
 PG_FUNCTION_INFO_V1(awslambda_invoke_many);
 
 /*
@@ -459,44 +507,7 @@ awslambda_invoke_many(PG_FUNCTION_ARGS)
 		awl_invoke_many(reqs, results, nsend, awl_invoke_max_concurrency(), fail_fast);
 
 	for (i = 0; i < n; i++)
-	{
-		Datum		values[1 + NUM_INVOKE_COLS + NUM_MANY_EXTRA_COLS];
-		bool		nulls[1 + NUM_INVOKE_COLS + NUM_MANY_EXTRA_COLS];
-		Datum		cols[NUM_INVOKE_COLS];
-		bool		colnulls[NUM_INVOKE_COLS];
-		AwlInvokeResult *res = sent_as[i] >= 0 ? &results[sent_as[i]] : NULL;
-		AwlInvokeError *err = res ? res->error : refused[i];
-		int			e = 1 + ninvoke;	/* the first error column */
-		int			j;
-
-		for (j = 0; j < (int) lengthof(nulls); j++)
-			nulls[j] = true;
-		for (j = 0; j < NUM_INVOKE_COLS; j++)
-			colnulls[j] = true;
-		values[0] = Int32GetDatum(i + 1);
-		nulls[0] = false;
-		/* A reply the row cannot hold keeps its status code, as the error says why. */
-		if (err == NULL)
-			(void) invoke_columns(common.function_name, res, cols, colnulls, &err);
-		for (j = 0; j < ninvoke; j++)
-		{
-			values[1 + j] = cols[j];
-			nulls[1 + j] = colnulls[j];
-		}
-		if (err && fail_fast)
-			awl_invoke_raise(err);
-		if (err)
-		{
-			values[e] = CStringGetTextDatum(unpack_sql_state(err->sqlstate));
-			values[e + 1] = CStringGetTextDatum(err->message);
-			nulls[e] = nulls[e + 1] = false;
-			if (err->detail)
-			{
-				values[e + 2] = CStringGetTextDatum(err->detail);
-				nulls[e + 2] = false;
-			}
-		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+		put_many_row(rsinfo, i + 1, ninvoke, common.function_name,
+					 sent_as[i] >= 0 ? &results[sent_as[i]] : NULL, refused[i], fail_fast);
 	PG_RETURN_NULL();
 }
