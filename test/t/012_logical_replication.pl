@@ -27,6 +27,11 @@ my $sub_log_start = -s $sub->logfile;
 $sub->safe_psql('postgres',
 	"CREATE SUBSCRIPTION blue_green CONNECTION '" . $pub->connstr . " dbname=postgres' PUBLICATION everything");
 $pub->wait_for_catchup('blue_green');
+# The initial copy of every table done first: a restart in the middle of a
+# table's copy left it copying again and again (seen on 15 and 18), and
+# wait_for_catchup does not wait for it.
+my $synced = q{SELECT count(*) = 0 FROM pg_subscription_rel WHERE srsubstate NOT IN ('r', 's')};
+$sub->poll_query_until('postgres', $synced) or die 'the subscription\'s tables were not copied';
 # A dispatcher runs in the subscriber's database (as after any restart).
 $sub->restart;
 ok($sub->poll_query_until('postgres',
