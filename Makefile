@@ -24,7 +24,7 @@ OBJS = \
 	src/stats.o \
 	src/sts.o
 
-DATA = sql/awslambda--0.1.0.sql sql/awslambda--0.1.0--0.2.0.sql sql/awslambda--0.2.0--0.3.0.sql sql/awslambda--0.3.0--0.4.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
+DATA = sql/awslambda--0.1.0.sql sql/awslambda--0.1.0--0.2.0.sql sql/awslambda--0.2.0--0.3.0.sql sql/awslambda--0.3.0--0.4.0.sql sql/awslambda--0.4.0--0.5.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
 PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
 
 # Regression tests need the mock Lambda endpoint and a server whose environment

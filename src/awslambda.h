@@ -15,6 +15,7 @@
 
 #include <time.h>
 
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 #include "parse.h"
@@ -339,6 +340,16 @@ extern void awl_queue_init(void);
 extern void awl_queue_guard_begin(Oid relid);
 extern void awl_queue_guard_begin_pair(Oid relid, Oid pending);
 extern void awl_queue_guard_end(void);
+/*
+ * Invocations this transaction queued for later (due at due), or rows of the
+ * pending table it locked (a claim's FOR UPDATE SKIP LOCKED passes them: a
+ * fresh one of key queued_xact, 0 for one due by time at due), may lie
+ * behind the dispatcher's cursors once it ends: at its end (commit or
+ * abort), the dispatcher is told to look again from there.  PG_UINT64_MAX /
+ * DT_NOEND: nothing of that kind.  A prepared transaction's end makes the
+ * dispatcher look at its whole queue (dispatcher.c).
+ */
+extern void awl_queue_rewind_at_end(uint64 queued_xact, TimestampTz due);
 
 /* in confine.c: the dispatcher's session, and user code run from it */
 typedef struct AwlConfinement
@@ -357,6 +368,10 @@ extern void awl_confine_leave(AwlConfinement *c);
 extern void awl_dispatcher_init(void);
 extern bool awl_dispatcher_available(void);
 extern void awl_dispatcher_wake(Oid dboid);
+/* The dispatcher of dboid looks again from these keys (see awl_queue_rewind_at_end). */
+extern void awl_dispatcher_rewind(Oid dboid, uint64 fresh_xact, TimestampTz due);
+/* In a dispatcher: the requests of awl_dispatcher_rewind for its database, if any. */
+extern bool awl_dispatcher_take_rewind(uint64 *fresh_xact, TimestampTz *due);
 extern bool awl_dispatcher_callback_begin(const char *id);
 extern void awl_dispatcher_callback_end(void);
 

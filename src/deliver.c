@@ -122,8 +122,9 @@ static TimestampTz cleanup_from = DT_NOBEGIN;
 static void
 reset_cursors(void)
 {
+	/* (0, ff...ff): past the invocations put aside until run_at (queued_xact 0). */
 	fresh_xact = FullTransactionIdFromU64(0);
-	memset(&fresh_id, 0, sizeof(fresh_id));
+	memset(&fresh_id, 0xff, sizeof(fresh_id));
 	nwatch = 0;
 	retry_from = DT_NOBEGIN;
 	callbacks_from = DT_NOBEGIN;
@@ -133,6 +134,51 @@ reset_cursors(void)
 static bool queue_has_callback_fn = false;
 /* Whether it has 0.4.0's columns (tenant id, durable execution); per claim. */
 static bool queue_has_v04 = false;
+/* Whether it has 0.5.0's (max_attempts, dedup_key, run_at put aside); per claim. */
+static bool queue_has_v05 = false;
+
+/*
+ * The pending table's invocations due by time: retries, and (0.5.0) those
+ * queued for a later run_at, which have queued_xact 0 (see
+ * awl_queue_rewind_at_end).  The index's predicate, which the queries
+ * repeat.
+ */
+#define DUE_BY_TIME(v05) ((v05) ? \
+	"status OPERATOR(pg_catalog.=) 'queued' AND (attempts OPERATOR(pg_catalog.>) 0 " \
+	"OR queued_xact OPERATOR(pg_catalog.=) '0'::pg_catalog.xid8)" : \
+	"status OPERATOR(pg_catalog.=) 'queued' AND attempts OPERATOR(pg_catalog.>) 0")
+
+/*
+ * A session may have queued invocations for later, or held rows that a
+ * claim passed (awl_queue_rewind_at_end): the cursors go back to them.
+ * Before the snapshot of the claim that is to see them.
+ */
+static int	fresh_key_cmp(FullTransactionId ax, const pg_uuid_t *aid, FullTransactionId bx,
+						  const pg_uuid_t *bid);
+
+static void
+take_rewinds(void)
+{
+	uint64		x;
+	TimestampTz due;
+
+	if (!awl_dispatcher_take_rewind(&x, &due))
+		return;
+	if (x != PG_UINT64_MAX)
+	{
+		FullTransactionId fx = FullTransactionIdFromU64(x);
+		pg_uuid_t	key;
+
+		/* 0: from the beginning (past the rows of queued_xact 0, as reset_cursors). */
+		memset(&key, x == 0 ? 0xff : 0, sizeof(key));
+		if (fresh_key_cmp(fx, &key, fresh_xact, &fresh_id) < 0)
+		{
+			fresh_xact = fx;
+			fresh_id = key;
+		}
+	}
+	retry_from = Min(retry_from, due);
+}
 
 /* One claimed invocation and what became of it. */
 typedef struct Claimed
@@ -140,6 +186,7 @@ typedef struct Claimed
 	char	   *id;				/* uuid text */
 	char	   *function_name;
 	int			attempts;		/* including this one */
+	int			max_attempts;	/* its own limit, 0: awslambda.async_max_attempts */
 	bool		request_response;
 	const char *status;			/* new status */
 	long		delay_ms;		/* before the next attempt, when re-queued */
@@ -485,9 +532,12 @@ awl_deliver_next_due_ms(long cap_ms)
 	Datum		d;
 
 	static SPIPlanPtr legacy_plan = NULL;
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan[2] = {NULL, NULL};
+	bool		v05;
 
+	take_rewinds();
 	begin_work("awslambda: look for due invocations");
+	v05 = get_attnum(queue_relid, "dedup_key") != InvalidAttrNumber;
 	if (!OidIsValid(pending_relid))
 		run_prepared(&legacy_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
 											"WHERE status OPERATOR(pg_catalog.=) 'queued'", work),
@@ -501,15 +551,14 @@ awl_deliver_next_due_ms(long cap_ms)
 		values[0] = TimestampTzGetDatum(retry_from);
 		values[1] = FullTransactionIdGetDatum(fresh_xact);
 		values[2] = UUIDPGetDatum(&fresh_id);
-		run_prepared(&plan, psprintf("SELECT LEAST((SELECT pg_catalog.min(next_attempt_at) FROM %s "
-									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-									 "AND attempts OPERATOR(pg_catalog.>) 0 "
-									 "AND next_attempt_at OPERATOR(pg_catalog.>=) $1), "
+		run_prepared(&plan[v05], psprintf("SELECT LEAST((SELECT pg_catalog.min(next_attempt_at) FROM %s "
+										  "WHERE %s "
+										  "AND next_attempt_at OPERATOR(pg_catalog.>=) $1), "
 									 "(SELECT next_attempt_at FROM %s "
 									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
 									 "AND attempts OPERATOR(pg_catalog.=) 0 "
 									 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
-									 "ORDER BY queued_xact, id LIMIT 1))", work, work),
+									 "ORDER BY queued_xact, id LIMIT 1))", work, DUE_BY_TIME(v05), work),
 					 SPI_OK_SELECT, 3, types, values);
 	}
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -719,6 +768,12 @@ take_claimed(int i)
 		r->tenant_id = column_text(i, 9, cxt);
 		r->durable_execution_name = column_text(i, 10, cxt);
 	}
+	if (queue_has_v05)
+	{
+		char	   *max_attempts = column_text(i, 11, cxt);
+
+		c->max_attempts = max_attempts ? atoi(max_attempts) : 0;
+	}
 	MemoryContextSwitchTo(old);
 	pipeline_append(f);
 }
@@ -796,12 +851,13 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	pg_uuid_t	fresh_floor_id;
 
 	static SPIPlanPtr due_plan = NULL;
-	static SPIPlanPtr retry_plan = NULL;
+	static SPIPlanPtr retry_plan[2] = {NULL, NULL};
 	static SPIPlanPtr fresh_plan = NULL;
-	static SPIPlanPtr retry_floor_plan = NULL;
+	static SPIPlanPtr retry_floor_plan[2] = {NULL, NULL};
 	static SPIPlanPtr fresh_floor_plan = NULL;
 	static SPIPlanPtr claim_plan = NULL;
 	static SPIPlanPtr claim_plan_v04 = NULL;
+	static SPIPlanPtr claim_plan_v05 = NULL;
 
 	if (pipeline_cxt == NULL)
 		pipeline_cxt = AllocSetContextCreate(TopMemoryContext, "awslambda pipeline",
@@ -810,10 +866,13 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	*limited = false;
 	if (limit <= 0)
 		return 0;
+	take_rewinds();
 	begin_work("awslambda: claim due invocations");
 	v04 = OidIsValid(pending_relid);
 	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
 	queue_has_v04 = get_attnum(queue_relid, "durable_execution_name") != InvalidAttrNumber;
+	queue_has_v05 = v04 && queue_has_v04 &&
+		get_attnum(queue_relid, "dedup_key") != InvalidAttrNumber;
 	if (v04)
 	{
 		snap = GetActiveSnapshot();
@@ -861,14 +920,14 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 				due_values[1] = TimestampTzGetDatum(now);
 				due_values[2] = name_array;
 				due_values[3] = TimestampTzGetDatum(retry_from);
-				run_prepared(&retry_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
-												   "next_attempt_at FROM %s "
-												   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-												   "AND attempts OPERATOR(pg_catalog.>) 0 "
-												   "AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
+				run_prepared(&retry_plan[queue_has_v05], psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+																  "next_attempt_at FROM %s "
+																  "WHERE %s "
+																  "AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
 												   "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
 												   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
-												   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work),
+												   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", work,
+																  DUE_BY_TIME(queue_has_v05)),
 							 SPI_OK_SELECT, 4, due_types, due_values);
 			}
 			else
@@ -944,15 +1003,16 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 			{
 				claim_values[0] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false,
 																  TYPALIGN_CHAR));
-				run_prepared(queue_has_v04 ? &claim_plan_v04 : &claim_plan,
+				run_prepared(queue_has_v05 ? &claim_plan_v05 : queue_has_v04 ? &claim_plan_v04 : &claim_plan,
 							 psprintf("UPDATE %s q SET status = 'sending', "
 									  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
 									  "last_attempt_at = pg_catalog.clock_timestamp() "
 									  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
 									  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
 									  "q.invocation_type, q.payload, q.attempts, "
-									  "q.callback IS NOT NULL%s", work,
-									  queue_has_v04 ? ", q.tenant_id, q.durable_execution_name" : ""),
+									  "q.callback IS NOT NULL%s%s", work,
+									  queue_has_v04 ? ", q.tenant_id, q.durable_execution_name" : "",
+									  queue_has_v05 ? ", q.max_attempts" : ""),
 							 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
 				for (i = 0; i < (int) SPI_processed; i++)
 					take_claimed(i);
@@ -982,12 +1042,12 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 			due_values[0] = name_array;
 			due_values[1] = TimestampTzGetDatum(retry_next);
 			due_values[2] = TimestampTzGetDatum(retry_from);
-			run_prepared(&retry_floor_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
-													 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-													 "AND attempts OPERATOR(pg_catalog.>) 0 "
-													 "AND next_attempt_at OPERATOR(pg_catalog.>=) $3 "
+			run_prepared(&retry_floor_plan[queue_has_v05], psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
+																	"WHERE %s "
+																	"AND next_attempt_at OPERATOR(pg_catalog.>=) $3 "
 													 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-													 "AND function_name OPERATOR(pg_catalog.=) ANY ($1)", work),
+													 "AND function_name OPERATOR(pg_catalog.=) ANY ($1)", work,
+																	DUE_BY_TIME(queue_has_v05)),
 						 SPI_OK_SELECT, 3, floor_types, due_values);
 			if (SPI_processed == 1)
 			{
@@ -1123,7 +1183,8 @@ outcome(Claimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 
 	if (err)
 	{
-		bool		again = worth_retrying(err) && c->attempts < awl_async_max_attempts;
+		int			max_attempts = c->max_attempts > 0 ? c->max_attempts : awl_async_max_attempts;
+		bool		again = worth_retrying(err) && c->attempts < max_attempts;
 
 		c->status = again ? "queued" : "failed";
 		c->delay_ms = again ? backoff_ms(c->attempts, err->retry_after_ms) : 0;
@@ -1175,6 +1236,9 @@ static const char *const known_columns[] = {
 	"tenant_id", "durable_execution_name", "durable_execution_arn", "throttle_reason"
 };
 
+/* And those 0.5.0 added. */
+static const char *const known_columns_v05[] = {"max_attempts", "dedup_key"};
+
 /* The number of attributes of relation relid (dropped ones too), 0 if it is gone. */
 static int
 rel_natts(Oid relid)
@@ -1189,9 +1253,9 @@ rel_natts(Oid relid)
 	return natts;
 }
 
-/* Whether relation relid has exactly the known columns, and extra besides. */
+/* Whether relation relid has exactly the known columns (and 0.5.0's with v05), and extra besides. */
 static bool
-has_columns(Oid relid, const char *extra)
+has_columns(Oid relid, const char *extra, bool v05)
 {
 	int			natts = rel_natts(relid);
 	int			found = 0;
@@ -1215,6 +1279,7 @@ has_columns(Oid relid, const char *extra)
 			found++;
 		}
 		else
+		{
 			for (i = 0; i < (int) lengthof(known_columns); i++)
 				if (strcmp(NameStr(att->attname), known_columns[i]) == 0)
 				{
@@ -1222,11 +1287,20 @@ has_columns(Oid relid, const char *extra)
 					found++;
 					break;
 				}
+			for (i = 0; v05 && !known && i < (int) lengthof(known_columns_v05); i++)
+				if (strcmp(NameStr(att->attname), known_columns_v05[i]) == 0)
+				{
+					known = true;
+					found++;
+					break;
+				}
+		}
 		ReleaseSysCache(tup);
 		if (!known)
 			return false;
 	}
-	return found == (int) lengthof(known_columns) + (extra ? 1 : 0);
+	return found == (int) lengthof(known_columns) + (extra ? 1 : 0) +
+		(v05 ? (int) lengthof(known_columns_v05) : 0);
 }
 
 /*
@@ -1240,15 +1314,18 @@ queue_columns_known(void)
 {
 	static int	queue_natts = -1;
 	static int	pending_natts = -1;
+	static bool known_v05 = false;
 	static bool known = false;
 	int			qn = rel_natts(queue_relid);
 	int			pn = rel_natts(pending_relid);
 
-	if (qn != queue_natts || pn != pending_natts)
+	if (qn != queue_natts || pn != pending_natts || known_v05 != queue_has_v05)
 	{
-		known = has_columns(queue_relid, NULL) && has_columns(pending_relid, "queued_xact");
+		known = has_columns(queue_relid, NULL, queue_has_v05) &&
+			has_columns(pending_relid, "queued_xact", queue_has_v05);
 		queue_natts = qn;
 		pending_natts = pn;
+		known_v05 = queue_has_v05;
 	}
 	return known;
 }
@@ -1276,7 +1353,7 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr plan_v04 = NULL;
 	static SPIPlanPtr move_plan = NULL;
-	static SPIPlanPtr record_plan = NULL;
+	static SPIPlanPtr record_plan[2] = {NULL, NULL};
 
 	begin_work("awslambda: record outcomes");
 	finished_at = GetCurrentTimestamp();
@@ -1325,7 +1402,7 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 		/* The outcome columns, the finish time last. */
 		arrays[NUM_REC] = TimestampTzGetDatum(finished_at);
 		types[NUM_REC] = TIMESTAMPTZOID;
-		run_prepared(&record_plan, psprintf("WITH u AS MATERIALIZED (SELECT * FROM ROWS FROM ("
+		run_prepared(&record_plan[queue_has_v05], psprintf("WITH u AS MATERIALIZED (SELECT * FROM ROWS FROM ("
 											"pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
 											"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
 											"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
@@ -1350,14 +1427,16 @@ record(Claimed *claimed, AwlInvokeResult *results, int n)
 											"u.function_error, u.response::pg_catalog.jsonb, u.sqlstate, u.last_error, "
 											"u.detail, p.callback_done_at, p.callback_error, p.callback_fn, "
 											"p.tenant_id, p.durable_execution_name, "
-											"COALESCE(u.durable_execution_arn, p.durable_execution_arn), u.throttle_reason) "
+											"COALESCE(u.durable_execution_arn, p.durable_execution_arn), u.throttle_reason%s) "
 											"INSERT INTO %s (id, function_name, qualifier, region, invocation_type, "
 											"payload, callback, invoked_by, status, attempts, enqueued_at, "
 											"next_attempt_at, last_attempt_at, http_status, request_id, function_error, "
 											"response, error_sqlstate, last_error, error_detail, callback_done_at, "
 											"callback_error, callback_fn, tenant_id, durable_execution_name, "
-											"durable_execution_arn, throttle_reason, finished_at) "
-											"SELECT moved.*, $%d FROM moved", work, work, queue, NUM_REC + 1),
+											"durable_execution_arn, throttle_reason%s, finished_at) "
+											"SELECT moved.*, $%d FROM moved", work, work,
+											queue_has_v05 ? ", p.max_attempts, p.dedup_key" : "", queue,
+											queue_has_v05 ? ", max_attempts, dedup_key" : "", NUM_REC + 1),
 					 SPI_OK_INSERT, NUM_REC + 1, types, arrays);
 		end_work();
 		return;

@@ -82,6 +82,10 @@ typedef struct DispatchSlot
 	/* The callback being run (invocation id), and how often a dispatcher died in it. */
 	char		callback_running[37];	/* uuid text, or empty */
 	int			callback_deaths;
+	/* Where the dispatcher's cursors must go back to (awl_dispatcher_rewind). */
+	bool		rewind;
+	uint64		rewind_fresh;	/* a queued_xact, 0: the beginning, PG_UINT64_MAX: none */
+	TimestampTz rewind_due;		/* a due time, DT_NOEND: none */
 } DispatchSlot;
 
 typedef struct DispatchShared
@@ -197,6 +201,44 @@ awl_dispatcher_wake(Oid dboid)
 				(errmsg("no free awslambda dispatcher slot for database %u", dboid),
 				 errdetail("Its invocations stay queued until a slot is free."),
 				 errhint("Raise max_worker_processes.")));
+}
+
+/*
+ * Tells the database's dispatcher that invocations may lie behind its
+ * cursors: fresh ones from key (fresh_xact, any id) on (0: all of them;
+ * PG_UINT64_MAX: none), and ones due by time from due on (DT_NOEND: none).
+ * Merged with earlier requests it has not taken yet; wakes it.  Nothing
+ * when the database has no dispatcher slot (a new dispatcher starts from
+ * the beginning).
+ */
+void
+awl_dispatcher_rewind(Oid dboid, uint64 fresh_xact, TimestampTz due)
+{
+	Latch	   *latch = NULL;
+	DispatchSlot *slot;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	slot = find_slot(dboid, false);
+	if (slot)
+	{
+		if (!slot->rewind)
+		{
+			slot->rewind = true;
+			slot->rewind_fresh = fresh_xact;
+			slot->rewind_due = due;
+		}
+		else
+		{
+			slot->rewind_fresh = Min(slot->rewind_fresh, fresh_xact);
+			slot->rewind_due = Min(slot->rewind_due, due);
+		}
+		latch = slot->latch;
+	}
+	SpinLockRelease(&shared->mutex);
+	if (latch)
+		SetLatch(latch);
 }
 
 /*
@@ -396,11 +438,21 @@ dispatcher_process_utility(PlannedStmt *pstmt, const char *queryString,
 	if (installs_awslambda(stmt))
 		awl_queue_wake_at_commit();
 
-	/* The prepared transaction's invocations are committed now: wake for them. */
+	/*
+	 * The prepared transaction's invocations are committed now: wake for
+	 * them.  Whether it committed or not, it may have queued invocations for
+	 * later or held rows a claim passed (see awl_queue_rewind_at_end): the
+	 * dispatcher looks at the whole queue again.
+	 */
 	if (IsA(stmt, TransactionStmt) &&
-		((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED &&
+		(((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED ||
+		 ((TransactionStmt *) stmt)->kind == TRANS_STMT_ROLLBACK_PREPARED) &&
 		OidIsValid(get_extension_oid("awslambda", true)))
-		awl_dispatcher_wake(MyDatabaseId);
+	{
+		awl_dispatcher_rewind(MyDatabaseId, 0, DT_NOBEGIN);
+		if (((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED)
+			awl_dispatcher_wake(MyDatabaseId);
+	}
 }
 
 /* From _PG_init in the postmaster: shared memory, hooks and the launcher. */
@@ -635,6 +687,29 @@ awl_launcher_main(Datum arg)
  */
 
 static DispatchSlot *my_slot = NULL;
+
+/*
+ * In a dispatcher: takes the requests of awl_dispatcher_rewind for its
+ * database; false if there are none.
+ */
+bool
+awl_dispatcher_take_rewind(uint64 *fresh_xact, TimestampTz *due)
+{
+	bool		any = false;
+
+	if (my_slot == NULL)
+		return false;
+	SpinLockAcquire(&shared->mutex);
+	if (my_slot->dboid == MyDatabaseId && my_slot->rewind)
+	{
+		any = true;
+		*fresh_xact = my_slot->rewind_fresh;
+		*due = my_slot->rewind_due;
+		my_slot->rewind = false;
+	}
+	SpinLockRelease(&shared->mutex);
+	return any;
+}
 
 /*
  * At exit: no latch to set any more; a database without the extension frees

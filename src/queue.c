@@ -19,6 +19,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/indexing.h"
@@ -44,8 +45,10 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 #include "utils/regproc.h"
+#include "utils/xid8.h"
 
 #include "awslambda.h"
 
@@ -59,7 +62,21 @@ static Oid	insert_plan_relid = InvalidOid;
 static Oid	insert_plan_pending = InvalidOid;
 static bool insert_plan_callback_fn = false;
 static bool insert_plan_v04 = false;
+static bool insert_plan_v05 = false;
 static char insert_plan_name[2 * NAMEDATALEN + 8];	/* the name it was planned with */
+
+/* With a dedup key (0.5.0): made with insert_plan, forgotten with it. */
+static SPIPlanPtr dedup_insert_plan = NULL;
+static SPIPlanPtr dedup_find_plan = NULL;
+static SPIPlanPtr dedup_replace_plan = NULL;
+
+/*
+ * What the dispatcher is to be told at the end of this transaction (see
+ * awl_queue_rewind_at_end).
+ */
+static bool rewind_at_end = false;
+static uint64 rewind_fresh = PG_UINT64_MAX;
+static TimestampTz rewind_due = DT_NOEND;
 
 static void
 queue_xact_callback(XactEvent event, void *arg)
@@ -68,6 +85,10 @@ queue_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			/* Both after the commit is visible: the dispatcher sees what it is told of. */
+			if (rewind_at_end)
+				awl_dispatcher_rewind(MyDatabaseId, rewind_fresh, rewind_due);
+			rewind_at_end = false;
 			if (wake_at_commit)
 			{
 				wake_at_commit = false;
@@ -76,8 +97,15 @@ queue_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			/* The rows this transaction locked are free again, as they were. */
+			if (rewind_at_end)
+				awl_dispatcher_rewind(MyDatabaseId, rewind_fresh, rewind_due);
+			rewind_at_end = false;
+			wake_at_commit = false;
+			break;
 		case XACT_EVENT_PREPARE:
-			/* COMMIT PREPARED wakes the dispatcher (dispatcher.c). */
+			/* COMMIT PREPARED wakes the dispatcher, and it or ROLLBACK PREPARED rewinds it (dispatcher.c). */
+			rewind_at_end = false;
 			wake_at_commit = false;
 			break;
 		default:
@@ -89,15 +117,35 @@ queue_xact_callback(XactEvent event, void *arg)
  * Wakes this database's dispatcher (or has one started) when the current
  * transaction commits; nothing if it aborts.
  */
-void
-awl_queue_wake_at_commit(void)
+static void
+register_xact_callback(void)
 {
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(queue_xact_callback, NULL);
 		xact_callback_registered = true;
 	}
+}
+
+void
+awl_queue_wake_at_commit(void)
+{
+	register_xact_callback();
 	wake_at_commit = true;
+}
+
+void
+awl_queue_rewind_at_end(uint64 queued_xact, TimestampTz due)
+{
+	register_xact_callback();
+	if (!rewind_at_end)
+	{
+		rewind_fresh = PG_UINT64_MAX;
+		rewind_due = DT_NOEND;
+	}
+	rewind_at_end = true;
+	rewind_fresh = Min(rewind_fresh, queued_xact);
+	rewind_due = Min(rewind_due, due);
 }
 
 /* Refuses to queue where no dispatcher can run, saying what to do. */
@@ -362,6 +410,7 @@ static Oid	cached_pending = InvalidOid;	/* where rows are inserted (0.4.0) */
 static char cached_name[2 * NAMEDATALEN + 8];	/* of the table rows are inserted into */
 static bool cached_has_callback_fn = false;
 static bool cached_has_v04 = false;	/* tenant_id, durable_execution_name (0.4.0) */
+static bool cached_has_v05 = false;	/* max_attempts, dedup_key (0.5.0) */
 static bool cache_callbacks_registered = false;
 
 static void
@@ -392,6 +441,8 @@ queue_relid(Oid *owner, Oid *pending)
 				sizeof(cached_name));
 		cached_has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
 		cached_has_v04 = get_attnum(relid, "durable_execution_name") != InvalidAttrNumber;
+		cached_has_v05 = OidIsValid(cached_pending) &&
+			get_attnum(relid, "dedup_key") != InvalidAttrNumber;
 		if (!cache_callbacks_registered)
 		{
 			CacheRegisterRelcacheCallback(forget_queue, (Datum) 0);
@@ -498,33 +549,182 @@ new_invocation_id(void)
 	return id;
 }
 
+/* The per-invocation options of awslambda_invoke_async (0.5.0). */
+typedef struct QueueOptions
+{
+	bool		has_run_at;
+	TimestampTz run_at;			/* not sent before then */
+	int			max_attempts;	/* 0: awslambda.async_max_attempts */
+	const char *dedup_key;		/* NULL: none */
+	bool		keep;			/* dedup_mode 'keep' (else 'replace') */
+} QueueOptions;
+
+/* The longest dedup_key, in bytes (it is part of a unique index's entries). */
+#define DEDUP_KEY_MAX	1024
+
+/* SPI_prepare as the queue's statements are, kept for the backend's life. */
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *types, Oid relid, Oid pending)
+{
+	SPIPlanPtr	plan = prepare_guarded(sql, nargs, types, relid, pending);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+static void
+forget_plan(SPIPlanPtr *plan)
+{
+	if (*plan)
+		SPI_freeplan(*plan);
+	*plan = NULL;
+}
+
+/*
+ * Runs one of the queuing statements as the table's owner (callers get no
+ * right of their own on the queue); returns SPI's code.
+ */
+static int
+execute_as_owner(SPIPlanPtr plan, Datum *values, const char *nulls, Oid owner, Oid relid,
+				 Oid pending)
+{
+	Oid			save_user;
+	int			save_sec;
+	volatile int rc = 0;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	awl_queue_guard_begin_pair(relid, pending);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		awl_queue_guard_end();
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/* The uuid in column 1 of the first result row, copied into the caller's context. */
+static pg_uuid_t *
+result_id(MemoryContext cxt)
+{
+	bool		isnull;
+	pg_uuid_t  *id = MemoryContextAlloc(cxt, sizeof(pg_uuid_t));
+
+	memcpy(id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+										   &isnull)), sizeof(pg_uuid_t));
+	return id;
+}
+
+/*
+ * With a dedup key: the unclaimed invocation of this role, function and key
+ * gets the new call's settings ('replace') or stays as it is ('keep'), and
+ * its id is returned; without one, the new invocation is inserted.  A
+ * concurrent transaction queuing the same key is waited for by the unique
+ * index (and the loop looks again once it has ended); one whose claim holds
+ * the row is waited for by FOR UPDATE, after which the row is no longer
+ * unclaimed and a new invocation is made.
+ */
+static pg_uuid_t *
+enqueue_dedup(Datum *values, char *nulls, bool keep, bool parked, Oid owner, Oid relid,
+			  Oid pending, MemoryContext cxt)
+{
+	int			round;
+
+	for (round = 0; round < 1000; round++)
+	{
+		int			rc;
+
+		CHECK_FOR_INTERRUPTS();
+		rc = execute_as_owner(keep ? dedup_find_plan : dedup_replace_plan, values, nulls,
+							  owner, relid, pending);
+		if (rc != (keep ? SPI_OK_SELECT : SPI_OK_UPDATE_RETURNING))
+			elog(ERROR, "could not look for the queued invocation: %s", SPI_result_code_string(rc));
+		if (SPI_processed > 0)
+		{
+			pg_uuid_t  *id = result_id(cxt);
+
+			if (!keep)
+			{
+				bool		isnull;
+				FullTransactionId old_x = DatumGetFullTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+																				  SPI_tuptable->tupdesc, 2, &isnull));
+				TimestampTz old_due = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+																		SPI_tuptable->tupdesc, 3, &isnull));
+
+				/*
+				 * The row was locked: a claim meanwhile passed it (should
+				 * this transaction roll back, it is there as it was).
+				 */
+				if (U64FromFullTransactionId(old_x) == 0)
+					awl_queue_rewind_at_end(PG_UINT64_MAX, old_due);
+				else
+					awl_queue_rewind_at_end(U64FromFullTransactionId(old_x), DT_NOEND);
+				if (parked)
+					awl_queue_rewind_at_end(PG_UINT64_MAX, DatumGetTimestampTz(values[11]));
+			}
+			return id;
+		}
+		rc = execute_as_owner(dedup_insert_plan, values, nulls, owner, relid, pending);
+		if (rc != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not queue the invocation: %s", SPI_result_code_string(rc));
+		if (SPI_processed > 0)
+		{
+			if (parked)
+				awl_queue_rewind_at_end(PG_UINT64_MAX, DatumGetTimestampTz(values[11]));
+			return result_id(cxt);
+		}
+		/* Another transaction queued the key and committed: look again. */
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not queue the invocation with dedup key \"%s\": it kept changing",
+					TextDatumGetCString(values[14]))));
+	return NULL;				/* keep the compiler quiet */
+}
+
 /*
  * Queues one invocation; returns its id.  The strings are in the server
  * encoding; payload is valid JSON.  tenant_id and durable_execution_name
  * (NULL: none) are checked here; name_from_id makes the invocation id the
  * durable execution name, so that a delivery repeated after a crash starts
- * no second execution.
+ * no second execution.  opts (NULL: none) are awslambda_invoke_async's
+ * options of 0.5.0.
  */
 static pg_uuid_t *
 awl_enqueue(const char *function_name, const char *qualifier, const char *region,
 			const char *invocation_type, const char *payload, const char *callback,
-			const char *tenant_id, const char *durable_execution_name, bool name_from_id)
+			const char *tenant_id, const char *durable_execution_name, bool name_from_id,
+			const QueueOptions *opts)
 {
 	AwlInvokeRequest req = {0};
 	const char *target_region;
 	Oid			relid;
 	Oid			pending;
 	Oid			owner;
-	Oid			save_user;
-	int			save_sec;
 	pg_uuid_t  *id;
 	char	   *callback_name = NULL;
 	Oid			callback_fn = InvalidOid;
 	bool		has_callback_fn;
 	bool		has_v04;
+	bool		has_v05;
+	bool		parked = false;
 	char	   *queue_name;
-	Datum		values[11];
-	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum		values[16];
+	char		nulls[16];
+	Oid			types[16] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, OIDOID, OIDOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, XID8OID, INT4OID, TEXTOID,
+	BOOLOID};
+	bool		with_options = opts &&
+		(opts->has_run_at || opts->max_attempts > 0 || opts->dedup_key);
 
 	require_dispatcher();
 	if (tenant_id)
@@ -566,10 +766,18 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("tenant ids and durable execution names need version 0.4.0 of extension \"awslambda\""),
 				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
+	has_v05 = cached_has_v05 && has_v04;
+	if (with_options && !has_v05)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run_at, max_attempts and dedup_key need version 0.5.0 of extension \"awslambda\""),
+				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
 
 	id = new_invocation_id();
 	if (name_from_id)
 		durable_execution_name = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+	memset(nulls, ' ', sizeof(nulls));
+	memset(values, 0, sizeof(values));
 	values[0] = UUIDPGetDatum(id);
 	values[1] = CStringGetTextDatum(function_name);
 	values[2] = qualifier ? CStringGetTextDatum(qualifier) : (Datum) 0;
@@ -586,61 +794,100 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	nulls[9] = tenant_id ? ' ' : 'n';
 	values[10] = durable_execution_name ? CStringGetTextDatum(durable_execution_name) : (Datum) 0;
 	nulls[10] = durable_execution_name ? ' ' : 'n';
+	if (has_v05)
+	{
+		/*
+		 * Due later: put aside for the dispatcher to find by its due time
+		 * (queued_xact 0), where it is told to look at the end of this
+		 * transaction; else a fresh invocation of this transaction.
+		 */
+		parked = opts && opts->has_run_at && opts->run_at > GetCurrentTimestamp();
+		values[11] = TimestampTzGetDatum(opts && opts->has_run_at ? opts->run_at
+										 : GetCurrentTransactionStartTimestamp());
+		values[12] = FullTransactionIdGetDatum(parked ? FullTransactionIdFromU64(0)
+											   : GetTopFullTransactionId());
+		values[13] = Int32GetDatum(opts ? opts->max_attempts : 0);
+		nulls[13] = opts && opts->max_attempts > 0 ? ' ' : 'n';
+		values[14] = opts && opts->dedup_key ? CStringGetTextDatum(opts->dedup_key) : (Datum) 0;
+		nulls[14] = opts && opts->dedup_key ? ' ' : 'n';
+		values[15] = BoolGetDatum(name_from_id);
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	queue_name = cached_name;
 	if (insert_plan == NULL || insert_plan_relid != relid || insert_plan_pending != pending ||
 		insert_plan_callback_fn != has_callback_fn || insert_plan_v04 != has_v04 ||
-		strcmp(insert_plan_name, queue_name) != 0)
+		insert_plan_v05 != has_v05 || strcmp(insert_plan_name, queue_name) != 0)
 	{
-		Oid			types[11] = {UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, OIDOID, OIDOID, TEXTOID, TEXTOID};
-
 		/*
 		 * It runs as the table's owner: it names no function, operator or
 		 * type that the caller's search_path could resolve.
 		 */
 		char	   *sql = psprintf("INSERT INTO %s (id, function_name, qualifier, region, "
-								   "invocation_type, payload, callback, invoked_by%s%s) "
-								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8%s%s)",
+								   "invocation_type, payload, callback, invoked_by%s%s%s) "
+								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8%s%s%s)",
 								   queue_name,
 								   has_callback_fn ? ", callback_fn" : "",
 								   has_v04 ? ", tenant_id, durable_execution_name" : "",
+								   has_v05 ? ", next_attempt_at, queued_xact, max_attempts, dedup_key" : "",
 								   has_callback_fn ? ", $9" : "",
-								   has_v04 ? ", $10, $11" : "");
-		SPIPlanPtr	plan = prepare_guarded(sql, has_v04 ? 11 : has_callback_fn ? 9 : 8,
-										   types, relid, pending);
+								   has_v04 ? ", $10, $11" : "",
+								   has_v05 ? ", $12, $13, $14, $15" : "");
+		/* The unclaimed invocation of a role, function and key (the unique index's). */
+		const char *same_key = "dedup_key IS NOT NULL "
+			"AND status OPERATOR(pg_catalog.=) 'queued' AND last_attempt_at IS NULL";
 
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		if (insert_plan)
 			SPI_freeplan(insert_plan);
-		SPI_keepplan(plan);
-		insert_plan = plan;
+		insert_plan = NULL;
+		forget_plan(&dedup_insert_plan);
+		forget_plan(&dedup_find_plan);
+		forget_plan(&dedup_replace_plan);
+		insert_plan = keep_plan(sql, has_v05 ? 16 : has_v04 ? 11 : has_callback_fn ? 9 : 8,
+								types, relid, pending);
+		if (has_v05)
+		{
+			dedup_insert_plan = keep_plan(psprintf("%s ON CONFLICT (invoked_by, function_name, dedup_key) "
+												   "WHERE %s DO NOTHING RETURNING id", sql, same_key),
+										  16, types, relid, pending);
+			dedup_find_plan = keep_plan(psprintf("SELECT id FROM %s WHERE invoked_by OPERATOR(pg_catalog.=) $8 "
+												 "AND function_name OPERATOR(pg_catalog.=) $2 "
+												 "AND dedup_key OPERATOR(pg_catalog.=) $15 AND %s LIMIT 1",
+												 queue_name, same_key),
+										16, types, relid, pending);
+			dedup_replace_plan = keep_plan(psprintf("WITH old AS (SELECT id, queued_xact, next_attempt_at FROM %s "
+													"WHERE invoked_by OPERATOR(pg_catalog.=) $8 "
+													"AND function_name OPERATOR(pg_catalog.=) $2 "
+													"AND dedup_key OPERATOR(pg_catalog.=) $15 AND %s "
+													"LIMIT 1 FOR UPDATE) "
+													"UPDATE %s p SET qualifier = $3, region = $4, invocation_type = $5, "
+													"payload = $6, callback = $7, callback_fn = $9, tenant_id = $10, "
+													"durable_execution_name = CASE WHEN $16 "
+													"THEN CAST(p.id AS pg_catalog.text) ELSE $11 END, "
+													"next_attempt_at = $12, queued_xact = $13, max_attempts = $14 "
+													"FROM old WHERE p.id OPERATOR(pg_catalog.=) old.id "
+													"RETURNING p.id, old.queued_xact, old.next_attempt_at",
+													queue_name, same_key, queue_name),
+										   16, types, relid, pending);
+		}
 		insert_plan_relid = relid;
 		insert_plan_pending = pending;
 		insert_plan_callback_fn = has_callback_fn;
 		insert_plan_v04 = has_v04;
+		insert_plan_v05 = has_v05;
 		strlcpy(insert_plan_name, queue_name, sizeof(insert_plan_name));
 	}
 
-	/* Written as the table's owner: callers get no INSERT right of their own. */
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(owner,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	awl_queue_guard_begin_pair(relid, pending);
-	PG_TRY();
+	if (opts && opts->dedup_key)
+		id = enqueue_dedup(values, nulls, opts->keep, parked, owner, relid, pending, cxt);
+	else
 	{
-		if (SPI_execute_plan(insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		if (execute_as_owner(insert_plan, values, nulls, owner, relid, pending) != SPI_OK_INSERT)
 			elog(ERROR, "could not queue the invocation");
+		if (parked)
+			awl_queue_rewind_at_end(PG_UINT64_MAX, opts->run_at);
 	}
-	PG_FINALLY();
-	{
-		awl_queue_guard_end();
-		SetUserIdAndSecContext(save_user, save_sec);
-	}
-	PG_END_TRY();
 	SPI_finish();
 
 	awl_queue_wake_at_commit();
@@ -696,7 +943,7 @@ awslambda_fn_async(PG_FUNCTION_ARGS)
 	}
 	id = awl_enqueue(name, NULL, NULL,
 					 awl_async_mode == AWL_ASYNC_REQUEST_RESPONSE ? "RequestResponse" : "Event",
-					 payload, NULL, NULL, NULL, false);
+					 payload, NULL, NULL, NULL, false, NULL);
 	PG_RETURN_TEXT_P(cstring_to_text(DatumGetCString(DirectFunctionCall1(uuid_out,
 																		 UUIDPGetDatum(id)))));
 }
@@ -707,16 +954,21 @@ PG_FUNCTION_INFO_V1(awslambda_invoke_async);
  * awslambda_invoke_async(function_name text, payload jsonb, invocation_type
  *		text DEFAULT 'Event', qualifier text, region text, callback text,
  *		tenant_id text, durable_execution_name text,
- *		durable_execution_name_from_id boolean DEFAULT false)
+ *		durable_execution_name_from_id boolean DEFAULT false,
+ *		run_at timestamptz, max_attempts int, dedup_key text,
+ *		dedup_mode text DEFAULT 'replace')
  *		RETURNS uuid
  *
- * The last three arguments came with 0.4.0; the older definition works too.
+ * tenant_id and the durable execution's arguments came with 0.4.0, run_at
+ * and the rest with 0.5.0; the older definitions work too.
  */
 Datum
 awslambda_invoke_async(PG_FUNCTION_ARGS)
 {
 	const char *type;
 	bool		v04 = PG_NARGS() >= 9;
+	bool		v05 = PG_NARGS() >= 13;
+	QueueOptions opts = {0};
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -728,6 +980,56 @@ awslambda_invoke_async(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for argument \"invocation_type\": \"%s\"", type),
 				 errhint("Queued invocations are \"Event\" or \"RequestResponse\" (case matters).")));
+	if (v05)
+	{
+		if (!PG_ARGISNULL(9))
+		{
+			opts.has_run_at = true;
+			opts.run_at = PG_GETARG_TIMESTAMPTZ(9);
+			if (TIMESTAMP_NOT_FINITE(opts.run_at))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("argument \"run_at\" must be a finite time")));
+		}
+		if (!PG_ARGISNULL(10))
+		{
+			opts.max_attempts = PG_GETARG_INT32(10);
+			/* The range of awslambda.async_max_attempts. */
+			if (opts.max_attempts < 1 || opts.max_attempts > 100)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("argument \"max_attempts\" must be between 1 and 100, not %d",
+								opts.max_attempts)));
+		}
+		if (!PG_ARGISNULL(11))
+		{
+			opts.dedup_key = text_to_cstring(PG_GETARG_TEXT_PP(11));
+			if (strlen(opts.dedup_key) > DEDUP_KEY_MAX)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("argument \"dedup_key\" is too long"),
+						 errdetail("A dedup key has at most %d bytes; this one has %zu.",
+								   DEDUP_KEY_MAX, strlen(opts.dedup_key))));
+		}
+		if (PG_ARGISNULL(12))
+		{
+			if (opts.dedup_key)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("argument \"dedup_mode\" must not be null")));
+		}
+		else
+		{
+			char	   *mode = text_to_cstring(PG_GETARG_TEXT_PP(12));
+
+			if (strcmp(mode, "replace") != 0 && strcmp(mode, "keep") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for argument \"dedup_mode\": \"%s\"", mode),
+						 errhint("It is \"replace\" (the new call's payload and settings win) or \"keep\" (the queued invocation stays as it is).")));
+			opts.keep = strcmp(mode, "keep") == 0;
+		}
+	}
 
 	PG_RETURN_UUID_P(awl_enqueue(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 								 PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
@@ -737,5 +1039,6 @@ awslambda_invoke_async(PG_FUNCTION_ARGS)
 								 PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5)),
 								 !v04 || PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6)),
 								 !v04 || PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7)),
-								 v04 && !PG_ARGISNULL(8) && PG_GETARG_BOOL(8)));
+								 v04 && !PG_ARGISNULL(8) && PG_GETARG_BOOL(8),
+								 v05 ? &opts : NULL));
 }
