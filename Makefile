@@ -29,7 +29,7 @@ PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
 
 # Regression tests need the mock Lambda endpoint and a server whose environment
 # points at it; test/run sets both up and then calls "make installcheck".
-REGRESS = seed kinesis_loop name_forms errors payloads cancel keepalive invoke fanout retries hostile faults aws_lambda privileges credentials_imds async invoke_api stats
+REGRESS = seed kinesis_loop name_forms errors payloads cancel keepalive invoke fanout retries hostile faults aws_lambda privileges credentials_imds async invoke_api stats invoke_options
 REGRESS_OPTS = --load-extension=awslambda
 
 PKG_CONFIG ?= pkg-config
