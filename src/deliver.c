@@ -13,7 +13,8 @@
  *
  * Throttling, server errors and network failures are retried with
  * exponential backoff and jitter (at least Retry-After), up to
- * awslambda.async_max_attempts; other API errors fail at once.
+ * awslambda.async_max_attempts (or the invocation's own max_attempts,
+ * 0.5.0); other API errors fail at once.
  *
  * From 0.4.0 on, unfinished invocations are rows of a table of their own
  * (awslambda_invocations_pending, a child of awslambda_invocations); a
