@@ -6,7 +6,6 @@ OBJS = \
 	src/api.o \
 	src/awslambda.o \
 	src/awsconfig.o \
-	src/compat.o \
 	src/confine.o \
 	src/credentials.o \
 	src/deliver.o \
@@ -20,17 +19,33 @@ OBJS = \
 	src/partition.o \
 	src/process.o \
 	src/queue.o \
+	src/rds_compat.o \
 	src/sigv4.o \
 	src/stats.o \
 	src/sts.o
 
-DATA = sql/awslambda--0.1.0.sql sql/awslambda--0.1.0--0.2.0.sql sql/awslambda--0.2.0--0.3.0.sql sql/awslambda--0.3.0--0.4.0.sql sql/awslambda--0.4.0--0.5.0.sql sql/aws_commons--1.0.sql sql/aws_lambda--1.0.sql
+# Install and upgrade scripts live in extension/ (installed, like the control
+# files, into PostgreSQL's share/extension); sql/ and expected/ hold only
+# pg_regress's inputs and outputs.  Every script there is installed: a new
+# upgrade script needs no line here.
+DATA = $(sort $(wildcard extension/*--*.sql))
+ifneq ($(wildcard sql/*--*.sql),)
+$(error $(wildcard sql/*--*.sql): extension scripts belong in extension/ (sql/ is for pg_regress))
+endif
 PGFILEDESC = "awslambda - invoke AWS Lambda functions from SQL"
 
 # Regression tests need the mock Lambda endpoint and a server whose environment
-# points at it; test/run sets both up and then calls "make installcheck".
-REGRESS = seed kinesis_loop name_forms errors payloads cancel keepalive invoke fanout retries hostile faults aws_lambda privileges credentials_imds async invoke_api stats invoke_options
+# points at it; test/run sets both up, one server per set-up of test/setups,
+# and calls "make installcheck REGRESS=..." with each set-up's tests.  A plain
+# "make installcheck" runs the first set-up's tests (and the TAP tests).
+REGRESS = $(shell awk '$$1 == "setup" { n++ } n == 1 && $$1 == "test" { print $$2 }' test/setups)
 REGRESS_OPTS = --load-extension=awslambda
+
+# TAP tests (test/t/*.pl, PostgreSQL::Test::Cluster) through PGXS's
+# prove_installcheck; they need the mock (MOCK_URL) and test/run runs them
+# one at a time with "make installcheck REGRESS= PROVE_TESTS=test/t/NAME.pl".
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
 
 PKG_CONFIG ?= pkg-config
 DEPS = libcurl json-c libcrypto

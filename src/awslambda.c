@@ -38,9 +38,6 @@ int			awl_connect_timeout_ms = 5000;
 int			awl_request_timeout_ms = 905000;
 int			awl_max_concurrency = 16;
 int			awl_max_attempts = 3;
-char	   *awl_compat_endpoint_override = NULL;
-int			awl_compat_connect_timeout_ms = 1000;
-int			awl_compat_request_timeout_ms = 3000;
 int			awl_async_mode = AWL_ASYNC_EVENT;
 int			awl_async_max_attempts = 10;
 int			awl_async_retention_s = 86400;
@@ -108,25 +105,6 @@ check_url(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
-}
-
-/*
- * aws_lambda.endpoint_override takes a URL or, as a VPC endpoint's DNS name
- * is usually given, a bare host[:port], which means https (see compat.c).
- */
-static bool
-check_endpoint_override(char **newval, void **extra, GucSource source)
-{
-	char	   *v = *newval;
-	char	   *url;
-	bool		ok;
-
-	if (v == NULL || v[0] == '\0' || strstr(v, "://") != NULL)
-		return check_url(newval, extra, source);
-	url = psprintf("https://%s", v);
-	ok = check_url(&url, extra, source);
-	pfree(url);
-	return ok;
 }
 
 /* Another profile means other credentials: drop the cached ones. */
@@ -325,34 +303,7 @@ _PG_init(void)
 	}
 
 	/* The settings of Amazon RDS/Aurora's aws_lambda, for aws_lambda.invoke. */
-	DefineCustomIntVariable("aws_lambda.connect_timeout_ms",
-							"Sets the maximum time aws_lambda.invoke waits to connect to Lambda.",
-							NULL,
-							&awl_compat_connect_timeout_ms,
-							1000, 1, INT_MAX,
-							PGC_USERSET,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("aws_lambda.request_timeout_ms",
-							"Sets the maximum time aws_lambda.invoke waits for Lambda's reply.",
-							NULL,
-							&awl_compat_request_timeout_ms,
-							3000, 1, INT_MAX,
-							PGC_USERSET,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("aws_lambda.endpoint_override",
-							   "Sets the Lambda endpoint aws_lambda.invoke uses, such as a VPC endpoint.",
-							   "A host name (https is implied) or an http(s) URL. Empty means awslambda.endpoint_url, then the regional endpoint.",
-							   &awl_compat_endpoint_override,
-							   "",
-							   PGC_SUSET,
-							   0,
-							   check_endpoint_override, NULL, NULL);
-
-	MarkGUCPrefixReserved("aws_lambda");
+	awl_rds_define_settings();
 
 	/* The check that awslambda's statements on the queue name only the queue. */
 	awl_queue_init();

@@ -52,10 +52,6 @@ extern int	awl_async_max_attempts;
 extern int	awl_async_retention_s;
 extern int	awl_async_callback_timeout_ms;
 extern bool awl_preloaded;
-/* aws_lambda.* settings of the RDS/Aurora-compatible functions */
-extern char *awl_compat_endpoint_override;
-extern int	awl_compat_connect_timeout_ms;
-extern int	awl_compat_request_timeout_ms;
 
 /* in credentials.c */
 typedef struct AwlCredentials
@@ -305,6 +301,19 @@ extern void awl_check_log_type(const char *value);
  */
 extern void awl_check_qualifier(const char *function_name, const char *qualifier);
 extern const char *awl_encode_client_context(Jsonb *cc, const char *argname);
+
+/*
+ * in rds_compat.c: Amazon RDS/Aurora's aws_lambda.invoke (the SQL functions
+ * aws_lambda_invoke and aws_lambda_invoke_arn of extension aws_lambda)
+ */
+
+/*
+ * Defines the aws_lambda.* settings, which apply to aws_lambda.invoke only:
+ * connect_timeout_ms and request_timeout_ms (user-settable) and
+ * endpoint_override (superuser; a bare host means https), and reserves the
+ * prefix.  Called once, from _PG_init; raises only if PostgreSQL does.
+ */
+extern void awl_rds_define_settings(void);
 
 /* in flow.c: awslambda.async_function_limits and awslambda.async_batch_sizes */
 extern char *awl_async_function_limits;

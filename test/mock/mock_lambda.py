@@ -435,6 +435,7 @@ class MockState:
                 'last_access_key_id': context.access_key_id,
                 'last_content_type': headers.get('content-type'),
                 'last_expect': headers.get('expect'),
+                'last_user_agent': headers.get('user-agent'),
                 'events': [dict(e) for e in self.events],
                 'config': {k: v for k, v in self.config.items() if k != 'container_auth_token'},
                 'credentials_issued': self.issued_count,

@@ -190,6 +190,10 @@ def test_basic(mock):
           and s['prev_body_length'] == len(body) and s['prev_function'] == 'lambdaEcho', s)
     check('stats: no content-type/expect', s['last_content_type'] is None
           and s['last_expect'] is None and s['last_access_key_id'] == 'AKIDMOCKENV', s)
+    check('stats: no user agent', s['last_user_agent'] is None, s)
+    s = invoke(mock, 'mockStats',
+               mutate=lambda t, h, p: (t, dict(h, **{'User-Agent': 'selftest/1.0'}), p)).json()
+    check('stats: the user agent of this request', s['last_user_agent'] == 'selftest/1.0', s)
     r = invoke(mock, 'lambdaEcho', b'')
     check('empty body is {}', r.status == 200 and r.body == b'{}', describe(r))
     r = invoke(mock, 'lambdaEcho', b'{}', headers={'Content-Type': 'application/json'})

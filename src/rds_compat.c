@@ -1,19 +1,22 @@
 /*-------------------------------------------------------------------------
  *
- * compat.c
- *	  aws_lambda.invoke as Amazon RDS/Aurora PostgreSQL define it.
+ * rds_compat.c
+ *	  aws_lambda.invoke as Amazon RDS/Aurora PostgreSQL define it, and its
+ *	  aws_lambda.* settings.
  *
  * The aws_lambda extension's four overloads land here: a text function
  * name with a region argument, or the aws_commons ARN type carrying its
  * own region; json or jsonb payload and context (the result has the
  * payload's type).  Timeouts and the endpoint come from the aws_lambda.*
- * settings, everything else from the shared invoke path.  Unlike
- * awslambda_invoke, and as RDS documents, a function error is raised and
- * log_result is left base64-encoded.
+ * settings defined here (awl_rds_define_settings), everything else from
+ * the shared invoke path.  Unlike awslambda_invoke, and as RDS documents,
+ * a function error is raised and log_result is left base64-encoded.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <limits.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -22,9 +25,16 @@
 #include "mb/pg_wchar.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 
 #include "awslambda.h"
+#include "parse.h"
+
+/* The aws_lambda.* settings (awl_rds_define_settings). */
+static char *rds_endpoint_override = NULL;
+static int	rds_connect_timeout_ms = 1000;
+static int	rds_request_timeout_ms = 3000;
 
 enum
 {
@@ -34,6 +44,74 @@ enum
 	OUT_LOG_RESULT,
 	NUM_OUT
 };
+
+/*
+ * The URL an aws_lambda.endpoint_override value stands for: a URL as given,
+ * or, as a VPC endpoint's DNS name is usually given, a bare host[:port],
+ * which means https (palloc'd then).
+ */
+static const char *
+endpoint_override_url(const char *value)
+{
+	return strstr(value, "://") ? value : psprintf("https://%s", value);
+}
+
+/* Check hook of aws_lambda.endpoint_override: empty, or an http(s) endpoint URL. */
+static bool
+check_endpoint_override(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+	const char *url;
+	bool		ok;
+
+	if (v == NULL || v[0] == '\0')
+		return true;
+	url = endpoint_override_url(v);
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+	{
+		GUC_check_errdetail("The URL must start with \"http://\" or \"https://\".");
+		return false;
+	}
+	ok = awl_endpoint_url_ok(url);
+	if (!ok)
+		GUC_check_errdetail("The URL must name a host (an IPv6 address in brackets) and a port from 1 to 65535 if any, and contain no user information, query, fragment, white space or control characters.");
+	if (url != v)
+		pfree((char *) url);
+	return ok;
+}
+
+void
+awl_rds_define_settings(void)
+{
+	DefineCustomIntVariable("aws_lambda.connect_timeout_ms",
+							"Sets the maximum time aws_lambda.invoke waits to connect to Lambda.",
+							NULL,
+							&rds_connect_timeout_ms,
+							1000, 1, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("aws_lambda.request_timeout_ms",
+							"Sets the maximum time aws_lambda.invoke waits for Lambda's reply.",
+							NULL,
+							&rds_request_timeout_ms,
+							3000, 1, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("aws_lambda.endpoint_override",
+							   "Sets the Lambda endpoint aws_lambda.invoke uses, such as a VPC endpoint.",
+							   "A host name (https is implied) or an http(s) URL. Empty means awslambda.endpoint_url, then the regional endpoint.",
+							   &rds_endpoint_override,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   check_endpoint_override, NULL, NULL);
+
+	MarkGUCPrefixReserved("aws_lambda");
+}
 
 /* A json or jsonb argument as UTF-8 JSON text. */
 static char *
@@ -71,7 +149,7 @@ text_arg(FunctionCallInfo fcinfo, int argno)
 }
 
 /* aws_lambda.invoke's arguments, whichever overload carried them. */
-typedef struct CompatArgs
+typedef struct RdsInvokeArgs
 {
 	const char *function_name;
 	const char *region;
@@ -79,11 +157,11 @@ typedef struct CompatArgs
 	const char *log_type;
 	Jsonb	   *context;
 	const char *qualifier;
-} CompatArgs;
+} RdsInvokeArgs;
 
 /* Reads invocation_type, log_type, context and qualifier from position first. */
 static void
-optional_args(FunctionCallInfo fcinfo, int first, Oid json_type, CompatArgs *a)
+optional_args(FunctionCallInfo fcinfo, int first, Oid json_type, RdsInvokeArgs *a)
 {
 	a->invocation_type = text_arg(fcinfo, first);
 	a->log_type = text_arg(fcinfo, first + 1);
@@ -93,7 +171,7 @@ optional_args(FunctionCallInfo fcinfo, int first, Oid json_type, CompatArgs *a)
 
 /* The common body: invoke, then build (status_code, payload, executed_version, log_result). */
 static Datum
-compat_invoke(FunctionCallInfo fcinfo, const CompatArgs *a)
+rds_invoke(FunctionCallInfo fcinfo, const RdsInvokeArgs *a)
 {
 	Oid			payload_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	AwlInvokeRequest req = {0};
@@ -129,13 +207,11 @@ compat_invoke(FunctionCallInfo fcinfo, const CompatArgs *a)
 		req.payload = json_arg_utf8(fcinfo, 1, payload_type, &req.payload_len);
 		awl_check_payload_size(req.invocation_type, req.payload_len);
 	}
-	if (awl_compat_endpoint_override && awl_compat_endpoint_override[0])
-		req.endpoint_url = strstr(awl_compat_endpoint_override, "://")
-			? awl_compat_endpoint_override
-			: psprintf("https://%s", awl_compat_endpoint_override);
+	if (rds_endpoint_override && rds_endpoint_override[0])
+		req.endpoint_url = endpoint_override_url(rds_endpoint_override);
 	req.settings_prefix = "aws_lambda";
-	req.connect_timeout_ms = awl_compat_connect_timeout_ms;
-	req.request_timeout_ms = awl_compat_request_timeout_ms;
+	req.connect_timeout_ms = rds_connect_timeout_ms;
+	req.request_timeout_ms = rds_request_timeout_ms;
 	req.max_attempts = awl_max_attempts;
 
 	awl_invoke(&req, &res);
@@ -235,7 +311,7 @@ Datum
 aws_lambda_invoke(PG_FUNCTION_ARGS)
 {
 	Oid			json_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
-	CompatArgs	a = {0};
+	RdsInvokeArgs	a = {0};
 	char	   *arn_name = NULL;
 	char	   *arn_region = NULL;
 
@@ -244,7 +320,7 @@ aws_lambda_invoke(PG_FUNCTION_ARGS)
 	optional_args(fcinfo, 3, json_type, &a);
 	if (a.function_name == NULL || a.function_name[0] != '(' ||
 		!parse_arn_literal(a.function_name, &arn_name, &arn_region))
-		return compat_invoke(fcinfo, &a);
+		return rds_invoke(fcinfo, &a);
 
 	a.function_name = arn_name;
 	if (a.region && (strcmp(a.region, "RequestResponse") == 0 ||
@@ -269,7 +345,7 @@ aws_lambda_invoke(PG_FUNCTION_ARGS)
 		a.context = (context_slot && strcmp(context_slot, "None") != 0)
 			? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(context_slot))) : NULL;
 		a.qualifier = NULL;
-		return compat_invoke(fcinfo, &a);
+		return rds_invoke(fcinfo, &a);
 	}
 	if (a.region && arn_region && strcmp(a.region, arn_region) != 0)
 		ereport(ERROR,
@@ -278,7 +354,7 @@ aws_lambda_invoke(PG_FUNCTION_ARGS)
 						a.region, arn_region)));
 	if (a.region == NULL)
 		a.region = arn_region;
-	return compat_invoke(fcinfo, &a);
+	return rds_invoke(fcinfo, &a);
 }
 
 PG_FUNCTION_INFO_V1(aws_lambda_invoke_arn);
@@ -287,7 +363,7 @@ PG_FUNCTION_INFO_V1(aws_lambda_invoke_arn);
 Datum
 aws_lambda_invoke_arn(PG_FUNCTION_ARGS)
 {
-	CompatArgs	a = {0};
+	RdsInvokeArgs	a = {0};
 
 	if (!PG_ARGISNULL(0))
 	{
@@ -303,5 +379,5 @@ aws_lambda_invoke_arn(PG_FUNCTION_ARGS)
 			a.region = TextDatumGetCString(d);
 	}
 	optional_args(fcinfo, 2, get_fn_expr_argtype(fcinfo->flinfo, 1), &a);
-	return compat_invoke(fcinfo, &a);
+	return rds_invoke(fcinfo, &a);
 }
