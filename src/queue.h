@@ -69,6 +69,8 @@ typedef struct AwlQueueTables
 								 * qualified and quoted */
 	bool		has_callback_fn;	/* 0.3.0's column callback_fn */
 	bool		has_v04;		/* 0.4.0's tenant_id, durable_execution_name */
+	bool		has_v05;		/* 0.5.0's max_attempts, dedup_key (with a
+								 * pending table and has_v04) */
 } AwlQueueTables;
 
 /*
