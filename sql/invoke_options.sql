@@ -146,6 +146,33 @@ SELECT awslambda_invoke_async('lambdaEcho', '{"v": "denied"}', dedup_key => 'row
 RESET awslambda.allowed_functions;
 SELECT payload FROM awslambda_invocations WHERE dedup_key = 'row-2';
 
+-- A failed invocation retried (awslambda_retry) keeps its max_attempts and
+-- its dedup_key: it fails again after one attempt (a 503 the mock answers
+-- twice; with the server's 10 attempts it would succeed on the next one).
+-- Queued again it has had an attempt, so it is not the key's unclaimed
+-- invocation: it violates no unique index next to one queued meanwhile
+-- with the same key, which a new call with the key still replaces.
+SELECT awslambda_invoke_async('mockStatus', '{"n":"opt-retry","times":2,"status":503,"code":"ServiceUnavailableException"}',
+                              'RequestResponse', max_attempts => 1, dedup_key => 'retry-key') AS r1 \gset
+SELECT opt_wait(ARRAY[:'r1']::uuid[]);
+SELECT status, attempts, max_attempts, dedup_key FROM awslambda_invocation(:'r1');
+SELECT awslambda_invoke_async('mockStatus', '{"n":"opt-retry-later"}', dedup_key => 'retry-key',
+                              run_at => :'far') AS r2 \gset
+SELECT :'r2' <> :'r1' AS new_id;
+SELECT awslambda_retry(:'r1') AS retried;
+SELECT opt_wait(ARRAY[:'r1']::uuid[]);
+SELECT status, attempts, max_attempts, dedup_key, http_status FROM awslambda_invocation(:'r1');
+SELECT awslambda_invoke_async('mockStatus', '{"n":"opt-retry-replaced"}', dedup_key => 'retry-key',
+                              run_at => :'far') = :'r2' AS replaces_the_unclaimed_one;
+SELECT payload, status FROM awslambda_invocation(:'r2');
+
+-- awslambda_queue_stats: an invocation queued for later is queued, not due
+-- now, and its run_at is the next due time.
+SELECT awslambda_invoke_async('optStatsFn', '{}', run_at => :'far') AS s1 \gset
+SELECT awslambda_invoke_async('optStatsFn', '{}', run_at => :'far'::timestamptz + interval '1 h') AS s2 \gset
+SELECT queued, due_now, sending, paused, next_due_at = :'far'::timestamptz AS next_due_is_run_at
+  FROM awslambda_queue_stats WHERE function_name = 'optStatsFn';
+
 -- Clean up: what is still queued for later is not sent.
 DELETE FROM awslambda_invocations WHERE finished_at IS NULL AND next_attempt_at >= :'far'::timestamptz;
 REVOKE EXECUTE ON FUNCTION awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean,
