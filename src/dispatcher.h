@@ -8,7 +8,7 @@
  *
  * Calls go one way: dispatcher.c -> launcher.c, utility.c -> slots.c, and
  * dispatcher.c -> deliver.h (the work on a database's queue).  The
- * callers' side (queue.c) uses only slots.c's wake-ups.
+ * callers' side (queue.c) uses only slots.c's wake-ups and rewinds.
  *
  *-------------------------------------------------------------------------
  */

@@ -6,7 +6,8 @@
  *
  * queue_table.c calls nothing of the asynchronous side; queue.c (the SQL
  * functions awslambda_fn_async and awslambda_invoke_async) calls it and
- * dispatcher.h's wake-up, and deliver.c (the dispatcher's side) calls it.
+ * dispatcher.h's wake-up and rewind, and deliver.c (the dispatcher's side)
+ * calls it.
  *
  *-------------------------------------------------------------------------
  */
