@@ -189,7 +189,7 @@ SET ROLE regress_async_app;
 SELECT awslambda_fn_async('lambdaTest', '{}');
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION awslambda_fn_async(text, text) TO regress_async_app;
-GRANT EXECUTE ON FUNCTION awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean) TO regress_async_app;
+GRANT EXECUTE ON FUNCTION awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean, timestamptz, integer, text, text) TO regress_async_app;
 ALTER ROLE regress_async_app SET awslambda.allowed_functions = 'lambdaT*';
 \c - regress_async_app
 \set VERBOSITY terse

@@ -124,7 +124,10 @@ SELECT id = :'d_id' AS by_id, durable_execution_name = id::text AS named_by_id, 
 SELECT durable_execution_arn AS d_arn FROM awslambda_invocations WHERE id = :'d_id' \gset
 -- Back in flight as a dispatcher that crashed mid-send leaves it (the row in the
 -- pending table, 'sending'), then a new dispatcher, whose recovery queues it again.
-INSERT INTO awslambda_invocations_pending SELECT * FROM ONLY awslambda_invocations WHERE id = :'d_id';
+INSERT INTO awslambda_invocations_pending
+SELECT (jsonb_populate_record(NULL::awslambda_invocations_pending,
+                              to_jsonb(i) || jsonb_build_object('queued_xact', pg_current_xact_id()))).*
+  FROM ONLY awslambda_invocations i WHERE id = :'d_id';
 DELETE FROM ONLY awslambda_invocations WHERE id = :'d_id';
 UPDATE awslambda_invocations_pending SET status = 'sending', finished_at = NULL WHERE id = :'d_id';
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity

@@ -33,6 +33,17 @@
 /* A claim looks past rows of functions at their limit this often at most. */
 #define CLAIM_PASSES		4
 
+/*
+ * The pending table's invocations due by time: retries, and (0.5.0) those
+ * queued for a later run_at, which have queued_xact 0 (see
+ * awl_dispatcher_rewind_at_end).  The predicate of the index they are found
+ * by, which the queries repeat; one plan per version.
+ */
+#define DUE_BY_TIME(v05) ((v05) ? \
+	"status OPERATOR(pg_catalog.=) 'queued' AND (attempts OPERATOR(pg_catalog.>) 0 " \
+	"OR queued_xact OPERATOR(pg_catalog.=) '0'::pg_catalog.xid8)" : \
+	"status OPERATOR(pg_catalog.=) 'queued' AND attempts OPERATOR(pg_catalog.>) 0")
+
 /* A 32-bit xid from a snapshot (running, or its xmax) as a full one. */
 static FullTransactionId
 full_xid(TransactionId xid, FullTransactionId next)
@@ -51,6 +62,48 @@ fresh_key_cmp(FullTransactionId ax, const pg_uuid_t *aid, FullTransactionId bx,
 	if (FullTransactionIdPrecedes(bx, ax))
 		return 1;
 	return memcmp(aid->data, bid->data, UUID_LEN);
+}
+
+/*
+ * The columns the queue's tables have now: ALTER EXTENSION awslambda UPDATE
+ * may have added some since the last look.  In a transaction.
+ */
+static void
+look_at_versions(void)
+{
+	awl_dq.has_v04 = get_attnum(awl_dq.queue_relid, "durable_execution_name") != InvalidAttrNumber;
+	awl_dq.has_v05 = OidIsValid(awl_dq.pending_relid) && awl_dq.has_v04 &&
+		get_attnum(awl_dq.queue_relid, "dedup_key") != InvalidAttrNumber;
+}
+
+/*
+ * A session may have queued invocations for later, held rows that a claim
+ * passed, resumed or rolled back a cancel (awl_dispatcher_rewind): the
+ * cursors go back to them.  Before the snapshot of the claim that is to see
+ * them (and before the pauses are read).
+ */
+static void
+take_rewinds(void)
+{
+	uint64		x;
+	TimestampTz due;
+
+	if (!awl_dispatcher_take_rewind(&x, &due))
+		return;
+	if (x != PG_UINT64_MAX)
+	{
+		FullTransactionId fx = FullTransactionIdFromU64(x);
+		pg_uuid_t	key;
+
+		/* 0: from the beginning (past the rows of queued_xact 0, as the reset). */
+		memset(&key, x == 0 ? 0xff : 0, sizeof(key));
+		if (fresh_key_cmp(fx, &key, awl_cursors.fresh_xact, &awl_cursors.fresh_id) < 0)
+		{
+			awl_cursors.fresh_xact = fx;
+			awl_cursors.fresh_id = key;
+		}
+	}
+	awl_cursors.retry_from = Min(awl_cursors.retry_from, due);
 }
 
 static void
@@ -137,9 +190,11 @@ awl_deliver_next_due_ms(long cap_ms)
 	Datum		d;
 
 	static SPIPlanPtr legacy_plan = NULL;
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan[2] = {NULL, NULL};
 
+	take_rewinds();
 	awl_deliver_begin("awslambda: look for due invocations");
+	look_at_versions();
 	if (!OidIsValid(awl_dq.pending_relid))
 		awl_deliver_run_prepared(&legacy_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
 											"WHERE status OPERATOR(pg_catalog.=) 'queued'", awl_dq.work),
@@ -153,15 +208,15 @@ awl_deliver_next_due_ms(long cap_ms)
 		values[0] = TimestampTzGetDatum(awl_cursors.retry_from);
 		values[1] = FullTransactionIdGetDatum(awl_cursors.fresh_xact);
 		values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
-		awl_deliver_run_prepared(&plan, psprintf("SELECT LEAST((SELECT pg_catalog.min(next_attempt_at) FROM %s "
-									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-									 "AND attempts OPERATOR(pg_catalog.>) 0 "
+		awl_deliver_run_prepared(&plan[awl_dq.has_v05], psprintf("SELECT LEAST((SELECT pg_catalog.min(next_attempt_at) FROM %s "
+									 "WHERE %s "
 									 "AND next_attempt_at OPERATOR(pg_catalog.>=) $1), "
 									 "(SELECT next_attempt_at FROM %s "
 									 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
 									 "AND attempts OPERATOR(pg_catalog.=) 0 "
 									 "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
-									 "ORDER BY queued_xact, id LIMIT 1))", awl_dq.work, awl_dq.work),
+									 "ORDER BY queued_xact, id LIMIT 1))", awl_dq.work,
+									 DUE_BY_TIME(awl_dq.has_v05), awl_dq.work),
 					 SPI_OK_SELECT, 3, types, values);
 	}
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -273,7 +328,7 @@ claim_select(Claim *cl, bool fresh, ClaimPart *cp, Datum name_array)
 	TimestampTz now = cl->now;
 
 	static SPIPlanPtr due_plan = NULL;
-	static SPIPlanPtr retry_plan = NULL;
+	static SPIPlanPtr retry_plan[2] = {NULL, NULL};
 	static SPIPlanPtr fresh_plan = NULL;
 
 	if (!cl->v04)
@@ -296,14 +351,14 @@ claim_select(Claim *cl, bool fresh, ClaimPart *cp, Datum name_array)
 		due_values[1] = TimestampTzGetDatum(now);
 		due_values[2] = name_array;
 		due_values[3] = TimestampTzGetDatum(awl_cursors.retry_from);
-		awl_deliver_run_prepared(&retry_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
+		awl_deliver_run_prepared(&retry_plan[awl_dq.has_v05], psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
 										   "next_attempt_at, invoked_by FROM %s "
-										   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-										   "AND attempts OPERATOR(pg_catalog.>) 0 "
+										   "WHERE %s "
 										   "AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
 										   "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
 										   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
-										   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
+										   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work,
+										   DUE_BY_TIME(awl_dq.has_v05)),
 					 SPI_OK_SELECT, 4, due_types, due_values);
 	}
 	else
@@ -420,18 +475,20 @@ claim_mark(Claim *cl, int n)
 
 	static SPIPlanPtr claim_plan = NULL;
 	static SPIPlanPtr claim_plan_v04 = NULL;
+	static SPIPlanPtr claim_plan_v05 = NULL;
 
 	claim_values[0] = PointerGetDatum(construct_array(cl->ids, n, UUIDOID, UUID_LEN, false,
 													  TYPALIGN_CHAR));
-	awl_deliver_run_prepared(awl_dq.has_v04 ? &claim_plan_v04 : &claim_plan,
+	awl_deliver_run_prepared(awl_dq.has_v05 ? &claim_plan_v05 : awl_dq.has_v04 ? &claim_plan_v04 : &claim_plan,
 				 psprintf("UPDATE %s q SET status = 'sending', "
 						  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
 						  "last_attempt_at = pg_catalog.clock_timestamp() "
 						  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
 						  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
 						  "q.invocation_type, q.payload, q.attempts, "
-						  "q.callback IS NOT NULL%s", awl_dq.work,
-						  awl_dq.has_v04 ? ", q.tenant_id, q.durable_execution_name" : ""),
+						  "q.callback IS NOT NULL%s%s", awl_dq.work,
+						  awl_dq.has_v04 ? ", q.tenant_id, q.durable_execution_name" : "",
+						  awl_dq.has_v05 ? ", q.max_attempts" : ""),
 				 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
 	for (i = 0; i < (int) SPI_processed; i++)
 		awl_pipeline_take(i);
@@ -477,17 +534,17 @@ claim_retry_floor(Claim *cl, Datum name_array)
 	Datum		due_values[4];
 	bool		isnull;
 
-	static SPIPlanPtr retry_floor_plan = NULL;
+	static SPIPlanPtr retry_floor_plan[2] = {NULL, NULL};
 
 	due_values[0] = name_array;
 	due_values[1] = TimestampTzGetDatum(cl->retry_next);
 	due_values[2] = TimestampTzGetDatum(awl_cursors.retry_from);
-	awl_deliver_run_prepared(&retry_floor_plan, psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
-											 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-											 "AND attempts OPERATOR(pg_catalog.>) 0 "
+	awl_deliver_run_prepared(&retry_floor_plan[awl_dq.has_v05], psprintf("SELECT pg_catalog.min(next_attempt_at) FROM %s "
+											 "WHERE %s "
 											 "AND next_attempt_at OPERATOR(pg_catalog.>=) $3 "
 											 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-											 "AND function_name OPERATOR(pg_catalog.=) ANY ($1)", awl_dq.work),
+											 "AND function_name OPERATOR(pg_catalog.=) ANY ($1)", awl_dq.work,
+											 DUE_BY_TIME(awl_dq.has_v05)),
 				 SPI_OK_SELECT, 3, floor_types, due_values);
 	if (SPI_processed == 1)
 	{
@@ -587,6 +644,8 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	Claim		cl = {0};
 	int			pass;
 
+	/* A resume, a cancel rolled back, a run_at: rows the cursors passed are due again. */
+	take_rewinds();
 	cl.limit = limit;
 	cl.now = GetCurrentTimestamp();
 	cl.more = more;
@@ -603,11 +662,7 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	cl.pausing = awl_control_load_pauses(awl_dq.queue_relid);
 	awl_deliver_begin("awslambda: claim due invocations");
 	cl.v04 = OidIsValid(awl_dq.pending_relid);
-	/* A resume, or a cancel rolled back: rows the cursors passed are due again. */
-	if (awl_dispatcher_rescan_requested())
-		awl_deliver_reset_cursors();
-	/* ALTER EXTENSION awslambda UPDATE may have added them since the last claim. */
-	awl_dq.has_v04 = get_attnum(awl_dq.queue_relid, "durable_execution_name") != InvalidAttrNumber;
+	look_at_versions();
 	if (cl.v04)
 	{
 		cl.snap = GetActiveSnapshot();

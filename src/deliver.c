@@ -35,15 +35,16 @@
 #include "deliver.h"
 #include "queue.h"
 
-AwlDeliverQueue awl_dq = {NULL, InvalidOid, InvalidOid, NULL, InvalidOid, false, false};
+AwlDeliverQueue awl_dq = {NULL, InvalidOid, InvalidOid, NULL, InvalidOid, false, false, false};
 
 AwlDeliverCursors awl_cursors = {{0}, {{0}}, NULL, 0, 0, DT_NOBEGIN, DT_NOBEGIN, DT_NOBEGIN, DT_NOBEGIN};
 
 void
 awl_deliver_reset_cursors(void)
 {
+	/* (0, ff...ff): past the invocations put aside until run_at (queued_xact 0). */
 	awl_cursors.fresh_xact = FullTransactionIdFromU64(0);
-	memset(&awl_cursors.fresh_id, 0, sizeof(awl_cursors.fresh_id));
+	memset(&awl_cursors.fresh_id, 0xff, sizeof(awl_cursors.fresh_id));
 	awl_cursors.nwatch = 0;
 	awl_cursors.retry_from = DT_NOBEGIN;
 	awl_cursors.callbacks_from = DT_NOBEGIN;

@@ -54,6 +54,9 @@ typedef struct AwlDeliverQueue
 									 * otherwise */
 	bool		has_v04;		/* 0.4.0's columns (tenant id, durable
 								 * execution); looked at per claim */
+	bool		has_v05;		/* 0.5.0's (max_attempts, dedup_key, rows put
+								 * aside until run_at), with a pending table
+								 * and has_v04; looked at per claim */
 } AwlDeliverQueue;
 
 extern AwlDeliverQueue awl_dq;
@@ -71,7 +74,10 @@ extern AwlDeliverQueue awl_dq;
  * ended, the cursor goes back to its first key once.
  *
  * Retries (queued, attempts > 0) are written by the dispatcher alone:
- * every one is due at or after retry_from.  Every finished invocation whose
+ * every one is due at or after retry_from.  So are (0.5.0) invocations put
+ * aside until their run_at (queued_xact 0, found by due time like retries),
+ * unless a session said otherwise (awl_dispatcher_rewind_at_end: the
+ * cursors go back at the next claim).  Every finished invocation whose
  * callback is still to run finished at or after callbacks_from.  Every
  * finished row older than cleanup_from (failed ones: failed_cleanup_from)
  * that could be removed was removed.
@@ -186,6 +192,7 @@ typedef struct AwlClaimed
 	char	   *id;				/* uuid text */
 	char	   *function_name;
 	int			attempts;		/* including this one */
+	int			max_attempts;	/* its own limit, 0: awslambda.async_max_attempts */
 	bool		request_response;
 	const char *status;			/* new status */
 	long		delay_ms;		/* before the next attempt, when re-queued */
@@ -227,8 +234,8 @@ extern AwlInFlight *awl_pipeline_item(int i);
 /*
  * Puts row i of the claim's UPDATE ... RETURNING (SPI_tuptable: id,
  * function_name, qualifier, region, invocation_type, payload, attempts,
- * has a callback[, tenant_id, durable_execution_name]) into the pipeline,
- * in a memory context of its own.
+ * has a callback[, tenant_id, durable_execution_name[, max_attempts]])
+ * into the pipeline, in a memory context of its own.
  */
 extern void awl_pipeline_take(int i);
 

@@ -8,7 +8,7 @@
  *
  * Calls go one way: dispatcher.c -> launcher.c, utility.c -> slots.c, and
  * dispatcher.c -> deliver.h (the work on a database's queue).  The
- * callers' side (queue.c) uses only slots.c's wake-ups.
+ * callers' side (queue.c) uses only slots.c's wake-ups and rewinds.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,6 +17,7 @@
 
 #include "awslambda.h"
 
+#include "datatype/timestamp.h"
 #include "storage/latch.h"
 
 /* in dispatcher.c */
@@ -99,6 +100,33 @@ extern void awl_dispatcher_wake(Oid dboid);
 extern void awl_dispatcher_wake_at_commit(void);
 
 /*
+ * Invocations this transaction queued for later (due at due), or rows of the
+ * pending table it locked (a claim's FOR UPDATE SKIP LOCKED passes them: a
+ * fresh one of key queued_xact, 0 for one due by time at due), may lie
+ * behind the dispatcher's cursors once it ends: at its end (commit or
+ * abort), the dispatcher is told to look again from there
+ * (awl_dispatcher_rewind).  PG_UINT64_MAX / DT_NOEND: nothing of that kind.
+ * A prepared transaction's end makes the dispatcher look at its whole queue
+ * (utility.c).  Cannot fail but for out of memory.
+ */
+extern void awl_dispatcher_rewind_at_end(uint64 queued_xact, TimestampTz due);
+
+/*
+ * Tells database dboid's dispatcher that invocations may lie behind its
+ * cursors: fresh ones from key (fresh_xact, any id) on (0: all of them,
+ * PG_UINT64_MAX: none) and ones due by time from due on (DT_NOEND: none);
+ * merged with requests it has not taken yet, and its latch set.  Nothing if
+ * the database has no dispatcher slot.  Cannot fail.
+ */
+extern void awl_dispatcher_rewind(Oid dboid, uint64 fresh_xact, TimestampTz due);
+
+/*
+ * In a dispatcher: takes the requests of awl_dispatcher_rewind for its
+ * database into *fresh_xact and *due; false if there are none.  Cannot fail.
+ */
+extern bool awl_dispatcher_take_rewind(uint64 *fresh_xact, TimestampTz *due);
+
+/*
  * Makes database dboid's dispatcher leave and not come back until woken:
  * at once (SIGTERM) when at_once, else after its round, so nothing in
  * flight is sent twice; waits at most 5 s for it to be gone.  Raises only
@@ -118,14 +146,13 @@ extern bool awl_dispatcher_callback_begin(const char *id);
 extern void awl_dispatcher_callback_end(void);
 
 /*
- * Asks the database's dispatcher to start its scans of the queue from the
- * beginning at its next claim (and wakes it): rows its cursors passed while
- * they were locked or paused are queued again (queue_control.c).  Cannot fail.
+ * Asks the database's dispatcher to start both its scans of the queue from
+ * the beginning at its next claim (awl_dispatcher_rewind(dboid, 0,
+ * DT_NOBEGIN)) and wakes it: rows its cursors passed while they were locked
+ * or paused are due again (queue_control.c).  Never raises but
+ * awl_dispatcher_wake's WARNING.
  */
 extern void awl_dispatcher_rescan(Oid dboid);
-
-/* In the dispatcher: whether a rescan was asked for since the last call. */
-extern bool awl_dispatcher_rescan_requested(void);
 
 /* For the launcher: the number of slots (max_worker_processes at start). */
 extern int	awl_slots_count(void);

@@ -3,7 +3,8 @@
  * outcome.c
  *	  Recording what became of claimed invocations: sent, succeeded or
  *	  failed, or queued again for a later attempt with exponential backoff
- *	  and jitter (at least Retry-After), up to awslambda.async_max_attempts.
+ *	  and jitter (at least Retry-After), up to awslambda.async_max_attempts
+ *	  (or the invocation's own max_attempts, 0.5.0).
  *
  * Throttling, server errors and network failures are retried; other API
  * errors fail at once.  All outcomes of a round are written by one
@@ -107,7 +108,8 @@ outcome(AwlClaimed *c, AwlInvokeResult *r, Datum *values, bool *nulls)
 
 	if (err)
 	{
-		bool		again = worth_retrying(err) && c->attempts < awl_async_max_attempts;
+		int			max_attempts = c->max_attempts > 0 ? c->max_attempts : awl_async_max_attempts;
+		bool		again = worth_retrying(err) && c->attempts < max_attempts;
 
 		c->status = again ? "queued" : "failed";
 		c->delay_ms = again ? backoff_ms(c->attempts, err->retry_after_ms) : 0;
@@ -159,6 +161,9 @@ static const char *const known_columns[] = {
 	"tenant_id", "durable_execution_name", "durable_execution_arn", "throttle_reason"
 };
 
+/* And those 0.5.0 added. */
+static const char *const known_columns_v05[] = {"max_attempts", "dedup_key"};
+
 /* The number of attributes of relation relid (dropped ones too), 0 if it is gone. */
 static int
 rel_natts(Oid relid)
@@ -173,9 +178,9 @@ rel_natts(Oid relid)
 	return natts;
 }
 
-/* Whether relation relid has exactly the known columns, and extra besides. */
+/* Whether relation relid has exactly the known columns (and 0.5.0's with v05), and extra besides. */
 static bool
-has_columns(Oid relid, const char *extra)
+has_columns(Oid relid, const char *extra, bool v05)
 {
 	int			natts = rel_natts(relid);
 	int			found = 0;
@@ -199,6 +204,7 @@ has_columns(Oid relid, const char *extra)
 			found++;
 		}
 		else
+		{
 			for (i = 0; i < (int) lengthof(known_columns); i++)
 				if (strcmp(NameStr(att->attname), known_columns[i]) == 0)
 				{
@@ -206,11 +212,20 @@ has_columns(Oid relid, const char *extra)
 					found++;
 					break;
 				}
+			for (i = 0; v05 && !known && i < (int) lengthof(known_columns_v05); i++)
+				if (strcmp(NameStr(att->attname), known_columns_v05[i]) == 0)
+				{
+					known = true;
+					found++;
+					break;
+				}
+		}
 		ReleaseSysCache(tup);
 		if (!known)
 			return false;
 	}
-	return found == (int) lengthof(known_columns) + (extra ? 1 : 0);
+	return found == (int) lengthof(known_columns) + (extra ? 1 : 0) +
+		(v05 ? (int) lengthof(known_columns_v05) : 0);
 }
 
 /*
@@ -224,15 +239,18 @@ queue_columns_known(void)
 {
 	static int	queue_natts = -1;
 	static int	pending_natts = -1;
+	static bool known_v05 = false;
 	static bool known = false;
 	int			qn = rel_natts(awl_dq.queue_relid);
 	int			pn = rel_natts(awl_dq.pending_relid);
 
-	if (qn != queue_natts || pn != pending_natts)
+	if (qn != queue_natts || pn != pending_natts || known_v05 != awl_dq.has_v05)
 	{
-		known = has_columns(awl_dq.queue_relid, NULL) && has_columns(awl_dq.pending_relid, "queued_xact");
+		known = has_columns(awl_dq.queue_relid, NULL, awl_dq.has_v05) &&
+			has_columns(awl_dq.pending_relid, "queued_xact", awl_dq.has_v05);
 		queue_natts = qn;
 		pending_natts = pn;
+		known_v05 = awl_dq.has_v05;
 	}
 	return known;
 }
@@ -304,9 +322,9 @@ outcome_arrays(AwlClaimed *claimed, AwlInvokeResult *results, int n, TimestampTz
 static void
 record_moving(Datum *arrays, Oid *types)
 {
-	static SPIPlanPtr record_plan = NULL;
+	static SPIPlanPtr record_plan[2] = {NULL, NULL};
 
-	awl_deliver_run_prepared(&record_plan, psprintf("WITH u AS MATERIALIZED (SELECT * FROM ROWS FROM ("
+	awl_deliver_run_prepared(&record_plan[awl_dq.has_v05], psprintf("WITH u AS MATERIALIZED (SELECT * FROM ROWS FROM ("
 										"pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
 										"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), "
 										"pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
@@ -331,14 +349,16 @@ record_moving(Datum *arrays, Oid *types)
 										"u.function_error, u.response::pg_catalog.jsonb, u.sqlstate, u.last_error, "
 										"u.detail, p.callback_done_at, p.callback_error, p.callback_fn, "
 										"p.tenant_id, p.durable_execution_name, "
-										"COALESCE(u.durable_execution_arn, p.durable_execution_arn), u.throttle_reason) "
+										"COALESCE(u.durable_execution_arn, p.durable_execution_arn), u.throttle_reason%s) "
 										"INSERT INTO %s (id, function_name, qualifier, region, invocation_type, "
 										"payload, callback, invoked_by, status, attempts, enqueued_at, "
 										"next_attempt_at, last_attempt_at, http_status, request_id, function_error, "
 										"response, error_sqlstate, last_error, error_detail, callback_done_at, "
 										"callback_error, callback_fn, tenant_id, durable_execution_name, "
-										"durable_execution_arn, throttle_reason, finished_at) "
-										"SELECT moved.*, $%d FROM moved", awl_dq.work, awl_dq.work, awl_dq.queue, NUM_REC + 1),
+										"durable_execution_arn, throttle_reason%s, finished_at) "
+										"SELECT moved.*, $%d FROM moved", awl_dq.work, awl_dq.work,
+										awl_dq.has_v05 ? ", p.max_attempts, p.dedup_key" : "", awl_dq.queue,
+										awl_dq.has_v05 ? ", max_attempts, dedup_key" : "", NUM_REC + 1),
 				 SPI_OK_INSERT, NUM_REC + 1, types, arrays);
 }
 

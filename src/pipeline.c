@@ -188,6 +188,12 @@ awl_pipeline_take(int i)
 		r->tenant_id = awl_deliver_column_text(i, 9, cxt);
 		r->durable_execution_name = awl_deliver_column_text(i, 10, cxt);
 	}
+	if (awl_dq.has_v05)
+	{
+		char	   *max_attempts = awl_deliver_column_text(i, 11, cxt);
+
+		c->max_attempts = max_attempts ? atoi(max_attempts) : 0;
+	}
 	MemoryContextSwitchTo(old);
 	pipeline_append(f);
 }

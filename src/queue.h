@@ -6,7 +6,8 @@
  *
  * queue_table.c calls nothing of the asynchronous side; queue.c (the SQL
  * functions awslambda_fn_async and awslambda_invoke_async) calls it and
- * dispatcher.h's wake-up, and deliver.c (the dispatcher's side) calls it.
+ * dispatcher.h's wake-up and rewind, and deliver.c (the dispatcher's side)
+ * calls it.
  *
  *-------------------------------------------------------------------------
  */
@@ -69,6 +70,8 @@ typedef struct AwlQueueTables
 								 * qualified and quoted */
 	bool		has_callback_fn;	/* 0.3.0's column callback_fn */
 	bool		has_v04;		/* 0.4.0's tenant_id, durable_execution_name */
+	bool		has_v05;		/* 0.5.0's max_attempts, dedup_key (with a
+								 * pending table and has_v04) */
 } AwlQueueTables;
 
 /*

@@ -277,7 +277,7 @@ awl_queue_name(Oid relid)
  * table or any schema changes (a trigger may queue thousands of invocations
  * per transaction: no catalog lookup per call).
  */
-static AwlQueueTables cached = {InvalidOid, InvalidOid, InvalidOid, NULL, false, false};
+static AwlQueueTables cached = {InvalidOid, InvalidOid, InvalidOid, NULL, false, false, false};
 static char cached_name[2 * NAMEDATALEN + 8];	/* of the table rows are inserted into */
 static bool cache_callbacks_registered = false;
 
@@ -311,6 +311,8 @@ awl_queue_tables(void)
 				sizeof(cached_name));
 		cached.has_callback_fn = get_attnum(relid, "callback_fn") != InvalidAttrNumber;
 		cached.has_v04 = get_attnum(relid, "durable_execution_name") != InvalidAttrNumber;
+		cached.has_v05 = OidIsValid(cached.pending) && cached.has_v04 &&
+			get_attnum(relid, "dedup_key") != InvalidAttrNumber;
 		if (!cache_callbacks_registered)
 		{
 			CacheRegisterRelcacheCallback(forget_queue, (Datum) 0);

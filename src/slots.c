@@ -3,8 +3,9 @@
  * slots.c
  *	  The dispatchers' shared memory: one slot per database, saying whether
  *	  a dispatcher is wanted there, which process it is, the latch that
- *	  wakes it, and the callback it is running; and the wake-up a commit
- *	  that queued invocations gives.
+ *	  wakes it, the callback it is running and where its cursors must go
+ *	  back to; and the wake-up (and rewind) a transaction that queued
+ *	  invocations gives at its end.
  *
  * Every access to the slots, under their spinlock, is in this file; the
  * launcher, the dispatchers, the utility hook and the callers' side use the
@@ -24,6 +25,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/timestamp.h"
 
 #include "dispatcher.h"
 
@@ -42,7 +44,10 @@ typedef struct DispatchSlot
 	/* The callback being run (invocation id), and how often a dispatcher died in it. */
 	char		callback_running[37];	/* uuid text, or empty */
 	int			callback_deaths;
-	bool		rescan;			/* scan the queue from the beginning (queue_control.c) */
+	/* Where the dispatcher's cursors must go back to (awl_dispatcher_rewind). */
+	bool		rewind;
+	uint64		rewind_fresh;	/* a queued_xact, 0: the beginning, PG_UINT64_MAX: none */
+	TimestampTz rewind_due;		/* a due time, DT_NOEND: none */
 } DispatchSlot;
 
 typedef struct DispatchShared
@@ -67,6 +72,14 @@ static DispatchSlot *my_slot = NULL;
 /* Set when this transaction queued something: wake the dispatcher at commit. */
 static bool wake_at_commit = false;
 static bool xact_callback_registered = false;
+
+/*
+ * What the dispatcher is to be told at the end of this transaction (see
+ * awl_dispatcher_rewind_at_end).
+ */
+static bool rewind_at_end = false;
+static uint64 rewind_fresh = PG_UINT64_MAX;
+static TimestampTz rewind_due = DT_NOEND;
 
 static Size
 shared_size(void)
@@ -184,6 +197,10 @@ queue_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			/* Both after the commit is visible: the dispatcher sees what it is told of. */
+			if (rewind_at_end)
+				awl_dispatcher_rewind(MyDatabaseId, rewind_fresh, rewind_due);
+			rewind_at_end = false;
 			if (wake_at_commit)
 			{
 				wake_at_commit = false;
@@ -192,12 +209,29 @@ queue_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			/* The rows this transaction locked are free again, as they were. */
+			if (rewind_at_end)
+				awl_dispatcher_rewind(MyDatabaseId, rewind_fresh, rewind_due);
+			rewind_at_end = false;
+			wake_at_commit = false;
+			break;
 		case XACT_EVENT_PREPARE:
-			/* COMMIT PREPARED wakes the dispatcher (utility.c). */
+			/* COMMIT PREPARED wakes the dispatcher; it or ROLLBACK PREPARED rewinds it (utility.c). */
+			rewind_at_end = false;
 			wake_at_commit = false;
 			break;
 		default:
 			break;
+	}
+}
+
+static void
+register_xact_callback(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(queue_xact_callback, NULL);
+		xact_callback_registered = true;
 	}
 }
 
@@ -208,12 +242,64 @@ queue_xact_callback(XactEvent event, void *arg)
 void
 awl_dispatcher_wake_at_commit(void)
 {
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(queue_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
+	register_xact_callback();
 	wake_at_commit = true;
+}
+
+/*
+ * Merged with what this transaction asked before; told the dispatcher at
+ * its end, commit or abort (queue_xact_callback).
+ */
+void
+awl_dispatcher_rewind_at_end(uint64 queued_xact, TimestampTz due)
+{
+	register_xact_callback();
+	if (!rewind_at_end)
+	{
+		rewind_fresh = PG_UINT64_MAX;
+		rewind_due = DT_NOEND;
+	}
+	rewind_at_end = true;
+	rewind_fresh = Min(rewind_fresh, queued_xact);
+	rewind_due = Min(rewind_due, due);
+}
+
+/*
+ * Tells the database's dispatcher that invocations may lie behind its
+ * cursors: fresh ones from key (fresh_xact, any id) on (0: all of them;
+ * PG_UINT64_MAX: none), and ones due by time from due on (DT_NOEND: none).
+ * Merged with earlier requests it has not taken yet; sets its latch.
+ * Nothing when the database has no dispatcher slot (a new dispatcher starts
+ * from the beginning).
+ */
+void
+awl_dispatcher_rewind(Oid dboid, uint64 fresh_xact, TimestampTz due)
+{
+	Latch	   *latch = NULL;
+	DispatchSlot *slot;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	slot = find_slot(dboid, false);
+	if (slot)
+	{
+		if (!slot->rewind)
+		{
+			slot->rewind = true;
+			slot->rewind_fresh = fresh_xact;
+			slot->rewind_due = due;
+		}
+		else
+		{
+			slot->rewind_fresh = Min(slot->rewind_fresh, fresh_xact);
+			slot->rewind_due = Min(slot->rewind_due, due);
+		}
+		latch = slot->latch;
+	}
+	SpinLockRelease(&shared->mutex);
+	if (latch)
+		SetLatch(latch);
 }
 
 /*
@@ -436,31 +522,33 @@ awl_slots_asked_to_leave(void)
 	return leave;
 }
 
+/* A rewind to the beginning of both scans, and a wake-up (see dispatcher.h). */
 void
 awl_dispatcher_rescan(Oid dboid)
 {
-	DispatchSlot *slot;
-
-	if (shared == NULL)
-		return;
-	SpinLockAcquire(&shared->mutex);
-	slot = find_slot(dboid, false);
-	if (slot)
-		slot->rescan = true;
-	SpinLockRelease(&shared->mutex);
+	awl_dispatcher_rewind(dboid, 0, DT_NOBEGIN);
 	awl_dispatcher_wake(dboid);
 }
 
+/*
+ * In a dispatcher: takes the requests of awl_dispatcher_rewind for its
+ * database; false if there are none.
+ */
 bool
-awl_dispatcher_rescan_requested(void)
+awl_dispatcher_take_rewind(uint64 *fresh_xact, TimestampTz *due)
 {
-	bool		rescan;
+	bool		any = false;
 
 	if (my_slot == NULL)
 		return false;
 	SpinLockAcquire(&shared->mutex);
-	rescan = my_slot->rescan;
-	my_slot->rescan = false;
+	if (my_slot->dboid == MyDatabaseId && my_slot->rewind)
+	{
+		any = true;
+		*fresh_xact = my_slot->rewind_fresh;
+		*due = my_slot->rewind_due;
+		my_slot->rewind = false;
+	}
 	SpinLockRelease(&shared->mutex);
-	return rescan;
+	return any;
 }

@@ -6,7 +6,8 @@
  *	  ... TEMPLATE, ALTER DATABASE ... SET TABLESPACE or RENAME) first has
  *	  that database's dispatcher leave; COMMIT PREPARED and CREATE or ALTER
  *	  EXTENSION awslambda wake the dispatcher for invocations nobody woke
- *	  it for.
+ *	  it for; COMMIT PREPARED and ROLLBACK PREPARED have it look at its
+ *	  whole queue again.
  *
  * A ProcessUtility hook, installed by awl_dispatcher_init; it calls only
  * slots.c.
@@ -183,11 +184,21 @@ dispatcher_process_utility(PlannedStmt *pstmt, const char *queryString,
 	if (installs_awslambda(stmt))
 		awl_dispatcher_wake_at_commit();
 
-	/* The prepared transaction's invocations are committed now: wake for them. */
+	/*
+	 * The prepared transaction's invocations are committed now: wake for
+	 * them.  Whether it committed or not, it may have queued invocations for
+	 * later or held rows a claim passed (see awl_dispatcher_rewind_at_end):
+	 * the dispatcher looks at the whole queue again.
+	 */
 	if (IsA(stmt, TransactionStmt) &&
-		((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED &&
+		(((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED ||
+		 ((TransactionStmt *) stmt)->kind == TRANS_STMT_ROLLBACK_PREPARED) &&
 		OidIsValid(get_extension_oid("awslambda", true)))
-		awl_dispatcher_wake(MyDatabaseId);
+	{
+		awl_dispatcher_rewind(MyDatabaseId, 0, DT_NOBEGIN);
+		if (((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED)
+			awl_dispatcher_wake(MyDatabaseId);
+	}
 }
 
 /* From awl_dispatcher_init, in the postmaster: installs the hook above. */

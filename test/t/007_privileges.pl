@@ -124,7 +124,7 @@ as_app('appdb', q{
 # 2. Callbacks run as the role that queued them, confined.
 # ---------------------------------------------------------------------------
 $node->safe_psql('appdb', q{
-	GRANT EXECUTE ON FUNCTION awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean),
+	GRANT EXECUTE ON FUNCTION awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean, timestamptz, integer, text, text),
 	                          awslambda_fn(text, text) TO app;
 	ALTER ROLE app SET awslambda.allowed_functions = 'lambdaTest, lambdaSleep';
 });
@@ -229,7 +229,7 @@ is($node->safe_psql('appdb', "SELECT count(*) FROM cb_log WHERE id = '$proc_id' 
 as_app('appdb', q{CREATE FUNCTION cb_revoked(inv awslambda_invocations) RETURNS void LANGUAGE sql AS 'SELECT 1'});
 $node->safe_psql('postgres', 'CREATE ROLE app2 LOGIN');
 $node->safe_psql('appdb', q{
-	GRANT EXECUTE ON FUNCTION awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean) TO app2;
+	GRANT EXECUTE ON FUNCTION awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean, timestamptz, integer, text, text) TO app2;
 	GRANT USAGE ON SCHEMA public TO app2;
 });
 as_app('appdb', q{

@@ -120,6 +120,67 @@ ok(awl_wait_finished($node, 'v03'), 'a tenant invocation queued after the update
 is($node->safe_psql('v03', "SELECT status || ' ' || tenant_id || ' ' || (response->>'tenant') FROM awslambda_invocations WHERE id = '$tenant'"),
 	'succeeded blue blue', 'with its tenant id');
 
+# A database at 0.4.0: the library of 0.5.0 sends its queue; the update
+# makes awslambda_invoke_async anew (run_at, max_attempts, dedup_key,
+# dedup_mode), keeping the roles' grants (and grant options); triggers
+# calling it and awslambda_fn_async keep working; a retry waiting at the
+# time of the update is sent when due.
+$node->safe_psql('postgres', 'CREATE DATABASE v04');
+$node->safe_psql('v04', q{
+	CREATE EXTENSION awslambda VERSION '0.4.0';
+	CREATE ROLE app04;
+	CREATE ROLE app04b;
+	GRANT EXECUTE ON FUNCTION awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean)
+	  TO app04 WITH GRANT OPTION;
+	GRANT EXECUTE ON FUNCTION awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean)
+	  TO app04b;
+	CREATE TABLE t04 (id int, v text);
+	CREATE FUNCTION t04_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+	    PERFORM awslambda_fn_async('lambdaTest', json_build_object('fn_async', NEW.v)::text);
+	    PERFORM awslambda_invoke_async('lambdaTest', jsonb_build_object('invoke_async', NEW.v), 'Event',
+	                                   NULL, NULL, NULL, NULL, NULL, false);
+	    RETURN NEW;
+	END $$;
+	CREATE TRIGGER t04_lambda AFTER INSERT ON t04 FOR EACH ROW EXECUTE FUNCTION t04_trigger();
+});
+awl_reset_mock($node);
+$node->safe_psql('v04', q{INSERT INTO t04 VALUES (1, 'at 0.4.0')});
+ok(awl_wait_finished($node, 'v04'), 'a 0.4.0 database\'s trigger invocations are sent');
+($rc, $out, $err) = $node->psql('v04', q{SELECT awslambda_invoke_async('lambdaTest', '{}', dedup_key => 'k')});
+like($err, qr/function awslambda_invoke_async\(unknown, unknown, dedup_key => unknown\) does not exist/,
+	'a 0.4.0 database has no dedup_key argument yet');
+my $retry04 = $node->safe_psql('v04', q{
+	INSERT INTO awslambda_invocations_pending (id, function_name, region, invocation_type, payload,
+	                                           invoked_by, attempts, next_attempt_at)
+	VALUES (gen_random_uuid(), 'lambdaTest', 'us-east-1', 'Event', '{"retry04": 1}',
+	        'postgres'::regrole, 1, now() + interval '3 seconds')
+	RETURNING id});
+$node->safe_psql('v04', 'ALTER EXTENSION awslambda UPDATE');
+is($node->safe_psql('v04', q{SELECT extversion FROM pg_extension WHERE extname = 'awslambda'}), '0.5.0',
+	'updated to 0.5.0');
+is($node->safe_psql('v04', q{
+	SELECT string_agg(a.grantee::regrole || ' ' || a.is_grantable, ', ' ORDER BY a.grantee::regrole::text)
+	  FROM pg_proc p, aclexplode(p.proacl) a
+	 WHERE p.proname = 'awslambda_invoke_async' AND a.grantee <> p.proowner}),
+	'app04 true, app04b false', 'the update keeps the EXECUTE grants (and the grant option) on the new function');
+is($node->safe_psql('v04', q{SELECT count(*) FROM pg_proc WHERE proname = 'awslambda_invoke_async'}), '1',
+	'and leaves one awslambda_invoke_async');
+ok($node->poll_query_until('v04', "SELECT status = 'sent' FROM awslambda_invocation('$retry04')"),
+	'the retry waiting at the update is sent when due');
+$node->safe_psql('v04', q{INSERT INTO t04 VALUES (2, 'at 0.5.0')});
+my $key04 = $node->safe_psql('v04', q{
+	SELECT awslambda_invoke_async('lambdaTest', '{"key04": 1}', dedup_key => 'k', run_at => clock_timestamp() + interval '1 s');
+	SELECT awslambda_invoke_async('lambdaTest', '{"key04": 2}', dedup_key => 'k', max_attempts => 2)});
+$key04 = (split /\n/, $key04)[-1];
+ok(awl_wait_finished($node, 'v04'), 'after the update, the trigger and the new arguments work');
+my $acc04 = awl_accepted($node, 'lambdaTest', 1);
+is(join(',', sort grep { /at 0\.5\.0|key04|retry04/ } @{ $acc04->{payloads} }),
+	'{"fn_async" : "at 0.5.0"},{"invoke_async": "at 0.5.0"},{"key04": 2},{"retry04": 1}',
+	'each reached Lambda once (the key\'s last payload)');
+is($node->safe_psql('v04', "SELECT max_attempts || ' ' || dedup_key FROM awslambda_invocation('$key04')"),
+	'2 k', 'with its options recorded');
+
 # The updated extension has what a fresh one has.
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION awslambda');
@@ -168,6 +229,10 @@ my $shape = q{
 	                                  'awslambda_paused_functions')};
 is($node->safe_psql('up', $shape), $node->safe_psql('fresh', $shape),
 	'objects, columns, functions, policy, privileges and views equal a fresh install');
+$node->safe_psql('v04', q{REVOKE ALL ON FUNCTION awslambda_invoke_async(text, jsonb, text, text, text, text, text, text, boolean,
+                                                                      timestamptz, integer, text, text) FROM app04, app04b});
+is($node->safe_psql('v04', $shape), $node->safe_psql('fresh', $shape),
+	'so has one updated from 0.4.0');
 
 $node->stop;
 done_testing();
