@@ -16,7 +16,9 @@
 -- they survive restarts.  A pause applies to the invocations its role may
 -- see (those of roles it is a member of; a superuser's, to all of them).
 CREATE TABLE @extschema@.awslambda_paused_functions (
-    function_pattern text NOT NULL,
+    -- awslambda_pause() refuses longer ones (the dispatcher reads every pause
+    -- before each claim), and a role may have at most 100.
+    function_pattern text NOT NULL CHECK (pg_catalog.octet_length(function_pattern) OPERATOR(pg_catalog.<=) 256),
     paused_by oid NOT NULL,
     paused_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (function_pattern, paused_by)

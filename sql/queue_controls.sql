@@ -36,6 +36,13 @@ SELECT has_table_privilege('public', 'awslambda_queue_stats', 'SELECT') AS stats
 SELECT awslambda_pause('');
 SELECT awslambda_pause('ctl*, other');
 SELECT awslambda_pause('ctl *');
+-- Bounds: a pattern of at most 256 bytes, at most 100 patterns per role.
+SELECT awslambda_pause(repeat('a', 257));
+BEGIN;
+SELECT count(*) FILTER (WHERE awslambda_pause('cap' || g)) AS paused FROM generate_series(1, 100) g;
+SELECT awslambda_pause('cap1') AS again;
+SELECT awslambda_pause('cap101');
+ROLLBACK;
 SELECT awslambda_retry_failed(NULL);
 SELECT awslambda_retry_failed('a,b');
 

@@ -28,6 +28,9 @@
 #include "flow.h"
 #include "queue_control.h"
 
+
+/* While functions are paused, the whole queue is looked at again this often. */
+#define PAUSE_RESCAN_MS		60000
 /* A claim holds at most this many payload bytes (and at least one invocation). */
 #define CLAIM_MAX_BYTES		(64 * 1024 * 1024)
 /* A claim looks past rows of functions at their limit this often at most. */
@@ -643,6 +646,8 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 {
 	Claim		cl = {0};
 	int			pass;
+	bool		released = false;
+	static TimestampTz last_pause_rescan = 0;
 
 	/* A resume, a cancel rolled back, a run_at: rows the cursors passed are due again. */
 	take_rewinds();
@@ -659,7 +664,21 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	*limited = false;
 	if (limit <= 0)
 		return 0;
-	cl.pausing = awl_control_load_pauses(awl_dq.queue_relid);
+	cl.pausing = awl_control_load_pauses(awl_dq.queue_relid, &released);
+
+	/*
+	 * The cursors pass paused rows.  A pause that ended without a resume
+	 * (its row deleted, its role no longer a superuser) and, while there are
+	 * pauses, once a minute (a role's membership may have changed, which
+	 * nothing here hears of): every row is looked at again.
+	 */
+	if (released || (cl.pausing && TimestampDifferenceExceeds(last_pause_rescan, cl.now,
+															  PAUSE_RESCAN_MS)))
+	{
+		awl_deliver_reset_cursors();
+		cl.retry_next = awl_cursors.retry_from;
+		last_pause_rescan = cl.now;
+	}
 	awl_deliver_begin("awslambda: claim due invocations");
 	cl.v04 = OidIsValid(awl_dq.pending_relid);
 	look_at_versions();

@@ -54,6 +54,14 @@
 
 #define PAUSED_TABLE	"awslambda_paused_functions"
 
+/*
+ * Bounds on what a role may pause, since the dispatcher reads every pause
+ * before each claim: a pattern's length in bytes (longer than any function
+ * name or ARN) and how many patterns one role may have paused.
+ */
+#define MAX_PATTERN_BYTES	256
+#define MAX_PAUSES_PER_ROLE	100
+
 /* The queue's three tables and their owner, found for each control. */
 typedef struct QueueTables
 {
@@ -260,6 +268,11 @@ check_pattern(const char *pattern)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("function pattern must not be empty")));
+	if (strlen(pattern) > MAX_PATTERN_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("function pattern is too long"),
+				 errdetail("A pattern has at most %d bytes.", MAX_PATTERN_BYTES)));
 	for (p = pattern; *p; p++)
 		if (*p == ',' || *p == ' ' || *p == '\t' || (unsigned char) *p < 0x20)
 			ereport(ERROR,
@@ -313,30 +326,15 @@ require_dispatcher(void)
 				 errdetail("Queued invocations are sent by a background dispatcher, which starts only when the server preloads the library.")));
 }
 
-/* Reads the paused patterns of table paused (as owner) into pauses[]. */
+/* Reads the rows of table paused (as owner) into pauses[] (in pause_cxt). */
 static void
-load_pauses(Oid paused, Oid owner)
+read_pauses(Oid paused, Oid owner)
 {
 	QueueTables t = {0};
 	MemoryContext old;
 	uint64		n;
 	uint64		i;
 
-	if (pause_cxt == NULL)
-		pause_cxt = AllocSetContextCreate(TopMemoryContext, "awslambda pauses",
-										  ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(pause_cxt);
-	pauses = NULL;
-	npauses = 0;
-	if (!OidIsValid(paused))
-		return;
-	/* Dropped meanwhile (DROP EXTENSION): no pauses. */
-	LockRelationOid(paused, AccessShareLock);
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(paused)))
-	{
-		UnlockRelationOid(paused, AccessShareLock);
-		return;
-	}
 	t.owner = owner;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -359,8 +357,55 @@ load_pauses(Oid paused, Oid owner)
 	SPI_finish();
 }
 
+/* Whether pauses[] (as loaded) has p, by the same role with the same reach. */
+static bool
+has_pause(const Pause *p)
+{
+	int			i;
+
+	for (i = 0; i < npauses; i++)
+		if (pauses[i].role == p->role && pauses[i].super == p->super &&
+			strcmp(pauses[i].pattern, p->pattern) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Reads the paused patterns of table paused (as owner) into pauses[];
+ * returns whether one of those loaded before is gone or reaches less (its
+ * role no longer a superuser).
+ */
+static bool
+load_pauses(Oid paused, Oid owner)
+{
+	MemoryContext before = pause_cxt;
+	Pause	   *before_pauses = pauses;
+	int			nbefore = npauses;
+	bool		released = false;
+	int			i;
+
+	pause_cxt = AllocSetContextCreate(TopMemoryContext, "awslambda pauses",
+									  ALLOCSET_SMALL_SIZES);
+	pauses = NULL;
+	npauses = 0;
+	if (OidIsValid(paused))
+	{
+		/* Dropped meanwhile (DROP EXTENSION): no pauses. */
+		LockRelationOid(paused, AccessShareLock);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(paused)))
+			UnlockRelationOid(paused, AccessShareLock);
+		else
+			read_pauses(paused, owner);
+	}
+	for (i = 0; i < nbefore && !released; i++)
+		released = !has_pause(&before_pauses[i]);
+	if (before)
+		MemoryContextDelete(before);
+	return released;
+}
+
 bool
-awl_control_load_pauses(Oid queue_relid)
+awl_control_load_pauses(Oid queue_relid, bool *released)
 {
 	Oid			paused;
 
@@ -373,7 +418,7 @@ awl_control_load_pauses(Oid queue_relid)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	paused = OidIsValid(queue_relid) && get_rel_name(queue_relid) ? find_paused(queue_relid) : InvalidOid;
-	load_pauses(paused, OidIsValid(paused) ? awl_queue_owner(paused) : InvalidOid);
+	*released = load_pauses(paused, OidIsValid(paused) ? awl_queue_owner(paused) : InvalidOid);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	loaded_cid = InvalidCommandId;	/* not a statement's view of them */
@@ -632,6 +677,24 @@ awslambda_pause(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = CStringGetTextDatum(pattern);
 	values[1] = ObjectIdGetDatum(GetUserId());
+	(void) run_as_owner(&t, t.paused, InvalidOid,
+						psprintf("SELECT pg_catalog.count(*) FROM %s p "
+								 "WHERE p.paused_by OPERATOR(pg_catalog.=) $2 "
+								 "AND p.function_pattern OPERATOR(pg_catalog.<>) $1",
+								 awl_queue_name(t.paused)),
+						SPI_OK_SELECT, 2, types, values, NULL);
+	{
+		bool		isnull;
+		int64		others = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (others >= MAX_PAUSES_PER_ROLE)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("role \"%s\" has paused %d function patterns already",
+							GetUserNameFromId(GetUserId(), false), MAX_PAUSES_PER_ROLE),
+					 errhint("Resume one with awslambda_resume(), or pause a pattern that covers several.")));
+	}
 	n = run_as_owner(&t, t.paused, InvalidOid,
 					 psprintf("INSERT INTO %s (function_pattern, paused_by) VALUES ($1, $2) "
 							  "ON CONFLICT DO NOTHING", awl_queue_name(t.paused)),
@@ -703,7 +766,7 @@ awslambda_invocation_paused(PG_FUNCTION_ARGS)
 	{
 		Oid			paused = find_paused(awl_queue_find(false));
 
-		load_pauses(paused, OidIsValid(paused) ? awl_queue_owner(paused) : InvalidOid);
+		(void) load_pauses(paused, OidIsValid(paused) ? awl_queue_owner(paused) : InvalidOid);
 		loaded_xact_start = xact_start;
 		loaded_stmt_start = stmt_start;
 		loaded_cid = cid;

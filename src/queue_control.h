@@ -16,11 +16,13 @@
 /*
  * Reads the paused patterns of the queue table queue_relid's extension
  * (awslambda_paused_functions, 0.5.0 on; none before) into this process's
- * memory, for awl_control_paused; returns whether there are any.  Runs a
- * transaction of its own (outside any); the dispatcher calls it before each
- * claim.
+ * memory, for awl_control_paused; returns whether there are any, and sets
+ * *released when a pause of the previous load is gone or reaches fewer
+ * invocations (its role no longer a superuser), so that the rows it held
+ * are looked at again.  Runs a transaction of its own (outside any); the
+ * dispatcher calls it before each claim.
  */
-extern bool awl_control_load_pauses(Oid queue_relid);
+extern bool awl_control_load_pauses(Oid queue_relid, bool *released);
 
 /*
  * Whether the pauses last loaded hold back a queued invocation of
