@@ -69,10 +69,11 @@ SELECT count(*) AS rows,
   FROM awslambda_stat_functions;
 
 -- Percentiles from the histogram: nine calls of 50 ms and one of 1 s (the
--- mean, 145 ms, is neither).
+-- mean, 145 ms, is neither).  The 50 ms calls take longer on a loaded
+-- machine or under valgrind: p50 is among them, well below the slow one.
 SELECT count(*) AS calls FROM awslambda_invoke_many('lambdaSleep:$LATEST',
     array_fill('{"seconds":0.05}'::jsonb, ARRAY[9]) || '{"seconds":1}'::jsonb);
-SELECT calls, p50_time_ms BETWEEN 50 AND 100 AS p50_about_50_ms,
+SELECT calls, p50_time_ms BETWEEN 50 AND p99_time_ms / 2 AS p50_in_the_fast_calls,
        p99_time_ms BETWEEN 800 AND max_time_ms AS p99_in_the_slow_call,
        max_time_ms BETWEEN 1000 AND 3000 AS max_about_1_s
   FROM awslambda_stat_functions WHERE function_name = 'lambdaSleep:$LATEST';
