@@ -359,25 +359,7 @@ prepared_insert(const AwlQueueTables *q, bool has_callback_fn, bool has_v04, boo
 static int
 execute_as_owner(const AwlQueueTables *q, SPIPlanPtr plan, Datum *values, const char *nulls)
 {
-	Oid			save_user;
-	int			save_sec;
-	volatile int rc = 0;
-
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(q->owner,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	awl_queue_guard_begin_pair(q->relid, q->pending);
-	PG_TRY();
-	{
-		rc = SPI_execute_plan(plan, values, nulls, false, 0);
-	}
-	PG_FINALLY();
-	{
-		awl_queue_guard_end();
-		SetUserIdAndSecContext(save_user, save_sec);
-	}
-	PG_END_TRY();
-	return rc;
+	return awl_queue_execute_as(q->owner, q->relid, q->pending, plan, NULL, 0, NULL, values, nulls);
 }
 
 /* The uuid in column 1 of the first result row, copied into cxt. */

@@ -14,6 +14,8 @@
 #ifndef AWL_QUEUE_H
 #define AWL_QUEUE_H
 
+#include "executor/spi.h"
+
 #include "awslambda.h"
 
 /* in queue_table.c */
@@ -59,6 +61,16 @@ extern void awl_queue_init(void);
 extern void awl_queue_guard_begin(Oid relid);
 extern void awl_queue_guard_begin_pair(Oid relid, Oid pending);
 extern void awl_queue_guard_end(void);
+
+/*
+ * Runs one statement as owner (callers get no right of their own on the
+ * queue), naming no relation but a and b (the guard above): the prepared
+ * plan, or, when plan is NULL, sql with nargs parameters of types.  In an
+ * SPI connection; returns SPI's code; raises what the statement raises,
+ * the caller's user and security context restored.
+ */
+extern int	awl_queue_execute_as(Oid owner, Oid a, Oid b, SPIPlanPtr plan, const char *sql,
+								 int nargs, Oid *types, Datum *values, const char *nulls);
 
 /* The queue's tables as a caller's session sees them (awl_queue_tables). */
 typedef struct AwlQueueTables

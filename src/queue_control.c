@@ -144,24 +144,8 @@ static uint64
 run_as_owner(const QueueTables *t, Oid a, Oid b, const char *sql, int expected,
 			 int nargs, Oid *types, Datum *values, const char *nulls)
 {
-	Oid			save_user;
-	int			save_sec;
-	volatile int rc = 0;
+	int			rc = awl_queue_execute_as(t->owner, a, b, NULL, sql, nargs, types, values, nulls);
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(t->owner,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	awl_queue_guard_begin_pair(a, b);
-	PG_TRY();
-	{
-		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-	}
-	PG_FINALLY();
-	{
-		awl_queue_guard_end();
-		SetUserIdAndSecContext(save_user, save_sec);
-	}
-	PG_END_TRY();
 	if (rc != expected)
 		elog(ERROR, "awslambda: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
 	return SPI_processed;

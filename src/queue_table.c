@@ -27,6 +27,7 @@
 #include "commands/extension.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -325,4 +326,30 @@ awl_queue_tables(void)
 	/* A copy: what the caller holds stays as it is should an invalidation come meanwhile. */
 	tables = cached;
 	return &tables;
+}
+
+int
+awl_queue_execute_as(Oid owner, Oid a, Oid b, SPIPlanPtr plan, const char *sql,
+					 int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	Oid			save_user;
+	int			save_sec;
+	volatile int rc = 0;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	awl_queue_guard_begin_pair(a, b);
+	PG_TRY();
+	{
+		rc = plan ? SPI_execute_plan(plan, values, nulls, false, 0)
+			: SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		awl_queue_guard_end();
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	return rc;
 }
