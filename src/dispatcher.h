@@ -85,6 +85,13 @@ extern void awl_slots_init(void);
 extern bool awl_dispatcher_available(void);
 
 /*
+ * Raises 55000 unless awl_dispatcher_available(): queued invocations need
+ * the library preloaded.  queuing: the caller queues (the hint then offers
+ * awslambda.async_mode = 'immediate' too).
+ */
+extern void awl_dispatcher_require(bool queuing);
+
+/*
  * After a commit that queued invocations in database dboid: sets its
  * dispatcher's latch, or asks the launcher to start one.  With no slot
  * free, says so (WARNING) and has the launcher look again when one frees.

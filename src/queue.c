@@ -107,18 +107,6 @@ enum
 	NUM_PARAMS
 };
 
-/* Refuses to queue where no dispatcher can run, saying what to do. */
-static void
-require_dispatcher(void)
-{
-	if (!awl_dispatcher_available())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("asynchronous Lambda invocations need awslambda in shared_preload_libraries"),
-				 errdetail("Queued invocations are sent by a background dispatcher, which starts only when the server preloads the library."),
-				 errhint("Add awslambda to shared_preload_libraries in postgresql.conf and restart the server, or SET awslambda.async_mode = 'immediate' to send at once, inside the statement, without the guarantees.")));
-}
-
 /* The function or procedure name(rowtype), or InvalidOid. */
 static Oid
 lookup_callback(const char *name, Oid rowtype)
@@ -245,7 +233,7 @@ check_invocation(const char *function_name, const char *qualifier, const char *r
 	AwlInvokeRequest req = {0};
 	const char *target_region;
 
-	require_dispatcher();
+	awl_dispatcher_require(true);
 	if (tenant_id)
 		awl_check_tenant_id(tenant_id);
 	if (durable_execution_name)

@@ -300,16 +300,6 @@ check_sendable(const char *function_name, const char *qualifier, const char *reg
 	(void) awl_invoke_check(&req);
 }
 
-static void
-require_dispatcher(void)
-{
-	if (!awl_dispatcher_available())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("asynchronous Lambda invocations need awslambda in shared_preload_libraries"),
-				 errdetail("Queued invocations are sent by a background dispatcher, which starts only when the server preloads the library.")));
-}
-
 /* Reads the rows of table paused (as owner) into pauses[] (in pause_cxt). */
 static void
 read_pauses(Oid paused, Oid owner)
@@ -372,15 +362,28 @@ load_pauses(Oid paused, Oid owner)
 									  ALLOCSET_SMALL_SIZES);
 	pauses = NULL;
 	npauses = 0;
-	if (OidIsValid(paused))
+	PG_TRY();
 	{
-		/* Dropped meanwhile (DROP EXTENSION): no pauses. */
-		LockRelationOid(paused, AccessShareLock);
-		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(paused)))
-			UnlockRelationOid(paused, AccessShareLock);
-		else
-			read_pauses(paused, owner);
+		if (OidIsValid(paused))
+		{
+			/* Dropped meanwhile (DROP EXTENSION): no pauses. */
+			LockRelationOid(paused, AccessShareLock);
+			if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(paused)))
+				UnlockRelationOid(paused, AccessShareLock);
+			else
+				read_pauses(paused, owner);
+		}
 	}
+	PG_CATCH();
+	{
+		/* The previous load stays, nothing leaks. */
+		MemoryContextDelete(pause_cxt);
+		pause_cxt = before;
+		pauses = before_pauses;
+		npauses = nbefore;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	for (i = 0; i < nbefore && !released; i++)
 		released = !has_pause(&before_pauses[i]);
 	if (before)
@@ -487,7 +490,7 @@ awslambda_retry(PG_FUNCTION_ARGS)
 	Datum		one;
 	bool		retried = false;
 
-	require_dispatcher();
+	awl_dispatcher_require(false);
 	find_tables(&t);
 	register_callbacks();
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -548,7 +551,7 @@ awslambda_retry_failed(PG_FUNCTION_ARGS)
 				 errmsg("argument \"function_pattern\" must not be null")));
 	pattern = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	check_pattern(pattern);
-	require_dispatcher();
+	awl_dispatcher_require(false);
 	find_tables(&t);
 	register_callbacks();
 	if (SPI_connect() != SPI_OK_CONNECT)

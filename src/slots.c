@@ -153,6 +153,17 @@ awl_dispatcher_available(void)
 	return preloaded && shared != NULL;
 }
 
+void
+awl_dispatcher_require(bool queuing)
+{
+	if (!awl_dispatcher_available())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("asynchronous Lambda invocations need awslambda in shared_preload_libraries"),
+				 errdetail("Queued invocations are sent by a background dispatcher, which starts only when the server preloads the library."),
+				 queuing ? errhint("Add awslambda to shared_preload_libraries in postgresql.conf and restart the server, or SET awslambda.async_mode = 'immediate' to send at once, inside the statement, without the guarantees.") : 0));
+}
+
 /*
  * Called after a commit that queued invocations: wakes the database's
  * dispatcher, or asks the launcher to start one.  With no slot free, the
