@@ -12,7 +12,7 @@ psql_q() { as_user "$PGBIN/psql" -X -q -At -d postgres "$@"; }
 invokes() { psql_q -c "SELECT awslambda_fn('mockStats', '{}')::jsonb->>'invokes'"; }
 
 awl_stop
-awl_start "$imds" || record "load: server start" fail
+awl_start AWS_EC2_METADATA_SERVICE_ENDPOINT="$MOCK_URL" || record "load: server start" fail
 psql_q -c "CREATE EXTENSION IF NOT EXISTS awslambda"
 printf '%s\n' "SELECT awslambda_fn('lambdaTest', '{\"load\": true}');" >"$WORK/load.sql"
 chmod 644 "$WORK/load.sql"
