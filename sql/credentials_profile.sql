@@ -112,3 +112,21 @@ SELECT awslambda_fn('lambdaTest', '{}');
 RESET awslambda.sts_endpoint;
 RESET awslambda.profile;
 RESET awslambda.region;
+
+-- A server clock ten minutes behind AWS's (the mock pretends to run ahead):
+-- STS refuses the AssumeRole signature as expired.  The backend takes AWS's
+-- time from the refusal's Date, says so in one WARNING naming STS, signs the
+-- request again and sends it once more; the call it was for goes through,
+-- signed with the corrected clock as well.
+SELECT awslambda_fn('mockConfig', '{"clock_skew_seconds": 600, "reset_counters": true}')::jsonb->'clock_skew_seconds' AS skew;
+\c
+SET awslambda.sts_endpoint = :'mock_url';
+SET awslambda.profile = 'cross';
+SELECT awslambda_fn('lambdaTest', '{"profile":"cross","skewed":true}');
+SELECT (s->>'sts_assume_role_requests')::int AS sts_requests, (s->>'invokes')::int AS invokes
+  FROM (SELECT awslambda_fn('mockStats', '{}')::jsonb) m(s);
+-- Back to a right clock, with the static keys (Lambda's control functions
+-- answer whatever the clock).
+RESET awslambda.profile;
+SELECT awslambda_fn('mockConfig', '{"clock_skew_seconds": 0}')::jsonb->'clock_skew_seconds' AS skew;
+\c

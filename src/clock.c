@@ -14,7 +14,8 @@
 
 #include <time.h>
 
-#include "invoke_int.h"
+#include "http.h"
+#include "signing.h"
 
 /* AWS accepts signatures within 5 minutes of its time; correct beyond 4, as the SDKs do. */
 #define CLOCK_SKEW_SECS		240
@@ -61,7 +62,7 @@ parse_http_date(const char *s)
  * the request is worth sending once more.
  */
 bool
-awl_clock_skewed(const AwlHttpResponse *resp, const char *code, long offset)
+awl_clock_skewed(const AwlHttpResponse *resp, const char *code, long offset, const char *service)
 {
 	static const char *const codes[] = {"InvalidSignatureException", "SignatureDoesNotMatch",
 		"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture", "AuthFailure"};
@@ -90,13 +91,13 @@ awl_clock_skewed(const AwlHttpResponse *resp, const char *code, long offset)
 		if (labs(new_offset) <= CLOCK_SKEW_SECS)
 			ereport(WARNING,
 					(errmsg("this server's clock agrees with AWS's again; awslambda signs requests with it"),
-					 errdetail("Lambda refused a request (%s) signed with the corrected time, and the Date of its reply is %ld seconds from this server's clock.",
-							   code, labs(new_offset))));
+					 errdetail("%s refused a request (%s) signed with the corrected time, and the Date of its reply is %ld seconds from this server's clock.",
+							   service, code, labs(new_offset))));
 		else
 			ereport(WARNING,
 					(errmsg("this server's clock differs from AWS's; awslambda now signs requests with AWS's time"),
-					 errdetail("Lambda refused a request (%s), and the Date of its reply is %ld seconds %s this server's clock.",
-							   code, labs(new_offset), new_offset > 0 ? "ahead of" : "behind"),
+					 errdetail("%s refused a request (%s), and the Date of its reply is %ld seconds %s this server's clock.",
+							   service, code, labs(new_offset), new_offset > 0 ? "ahead of" : "behind"),
 					 errhint("Synchronize the server's clock (NTP).")));
 	}
 	return true;

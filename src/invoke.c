@@ -187,7 +187,7 @@ awl_batch_finish(int i, AwlHttpResponse *resp, void *arg)
 		char	   *code = NULL;
 
 		result->error = awl_api_error(req->function_name, resp, &code);
-		if (awl_clock_skewed(resp, code, b->offsets[i]))
+		if (awl_clock_skewed(resp, code, b->offsets[i], "Lambda"))
 		{
 			/* The clock, not the credentials: send again with the corrected one. */
 			result->error->clock_skewed = true;

@@ -137,17 +137,4 @@ extern char *awl_remote_header(const AwlHttpResponse *resp, const char *name, si
 extern void awl_reply_result(const char *function_name, const AwlHttpResponse *resp,
 							 AwlInvokeResult *result);
 
-/* ---- in clock.c: AWS's time as this backend knows it ---------------------- */
-
-/* Seconds to add to this server's clock to get AWS's (0 until a skew was seen). */
-extern long awl_clock_offset(void);
-
-/*
- * Whether a refusal (401/403 with a clock-skew code) came with a Date more
- * than 4 minutes from the time the request was signed with (offset: the
- * correction used then); if so, the correction becomes the Date's, with a
- * WARNING when that is a new one.
- */
-extern bool awl_clock_skewed(const AwlHttpResponse *resp, const char *code, long offset);
-
 #endif							/* AWL_INVOKE_INT_H */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "credentials.h"
+#include "http.h"
 #include "sigv4.h"
 
 /* Host, X-Amz-Date, the operation's headers, the token, Authorization. */
@@ -57,5 +58,20 @@ extern void awl_signed_finish(AwlSignedHeaders *h, const char *method, const cha
 
 /* Zeroes every line (they hold the token and the signature); never raises. */
 extern void awl_signed_wipe(AwlSignedHeaders *h);
+
+/* ---- in clock.c: AWS's time as this backend knows it, for every signature -- */
+
+/* Seconds to add to this server's clock to get AWS's (0 until a skew was seen). */
+extern long awl_clock_offset(void);
+
+/*
+ * Whether a refusal (401/403 with a clock-skew code) came with a Date more
+ * than 4 minutes from the time the request was signed with (offset: the
+ * correction used then); if so, the correction becomes the Date's, with a
+ * WARNING naming service (who refused: "Lambda", "STS") when that is a new
+ * one, and the request is worth signing and sending once more.
+ */
+extern bool awl_clock_skewed(const AwlHttpResponse *resp, const char *code, long offset,
+							 const char *service);
 
 #endif							/* AWL_SIGNING_H */

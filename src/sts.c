@@ -86,13 +86,16 @@ sts_endpoint(const char *region)
 }
 
 /*
- * Calls STS; fills *out on success.  On failure returns false with *why.
- * source is NULL for the unsigned web identity call; a signed call's
- * headers are assembled by signing.c, as the Lambda requests' are.
+ * Sends one STS request; fills *out on success.  On failure returns false
+ * with *why, and *skewed says whether STS refused a signature dated with
+ * offset for clock skew (clock.c then knows AWS's time).  source is NULL for
+ * the unsigned web identity call; a signed call's headers are assembled by
+ * signing.c, as the Lambda requests' are.  A signed call leaves body as it
+ * was; the unsigned one's is zeroed.
  */
 static bool
-sts_call(const char *region, StringInfo body, const AwlCredentials *source,
-		 AwlCredentials *out, char **why)
+sts_send(const char *region, StringInfo body, const AwlCredentials *source, long offset,
+		 AwlCredentials *out, char **why, bool *skewed)
 {
 	char	   *base = sts_endpoint(region);
 	const char *authority = strstr(base, "://");
@@ -111,13 +114,19 @@ sts_call(const char *region, StringInfo body, const AwlCredentials *source,
 		base[strlen(base) - 1] = '\0';
 
 	req.url = psprintf("%s/", base);
-	req.body = body->data;
+	/*
+	 * Sending zeroes the body, also when it raises.  A signed call's may be
+	 * sent again: it goes as a copy.  The web identity call's, which carries
+	 * the token, goes as it is.
+	 */
+	req.body = source ? pnstrdup(body->data, body->len) : body->data;
 	req.body_len = body->len;
+	*skewed = false;
 	if (source)
 	{
-		awl_signed_begin(&h, host, time(NULL));
+		awl_signed_begin(&h, host, time(NULL) + offset);
 		awl_signed_add(&h, "Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
-		awl_signed_finish(&h, "POST", "/", NULL, body->data, body->len, source,
+		awl_signed_finish(&h, "POST", "/", NULL, req.body, req.body_len, source,
 						  region ? region : "us-east-1", "sts", "STS");
 		req.headers = (const char *const *) h.lines;
 		req.nheaders = h.nlines;
@@ -141,6 +150,7 @@ sts_call(const char *region, StringInfo body, const AwlCredentials *source,
 		char	   *code = xml_value(resp.body, "Code");
 		char	   *message = xml_value(resp.body, "Message");
 
+		*skewed = source != NULL && awl_clock_skewed(&resp, code, offset, "STS");
 		*why = psprintf("STS returned HTTP %ld%s%s%s%s", resp.status,
 						code ? " " : "", code ? code : "",
 						message ? ": " : "", message ? message : "");
@@ -159,6 +169,26 @@ sts_call(const char *region, StringInfo body, const AwlCredentials *source,
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Calls STS; fills *out on success.  On failure returns false with *why.  A
+ * signed call is dated with AWS's time as this backend knows it (clock.c);
+ * refused for clock skew, it is signed again with the Date of the refusal and
+ * sent once more, as the Lambda requests are.  body is zeroed.
+ */
+static bool
+sts_call(const char *region, StringInfo body, const AwlCredentials *source,
+		 AwlCredentials *out, char **why)
+{
+	bool		skewed;
+	bool		ok;
+
+	ok = sts_send(region, body, source, awl_clock_offset(), out, why, &skewed);
+	if (!ok && skewed)
+		ok = sts_send(region, body, source, awl_clock_offset(), out, why, &skewed);
+	explicit_bzero(body->data, body->len);
+	return ok;
 }
 
 static StringInfo

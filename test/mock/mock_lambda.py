@@ -1358,8 +1358,10 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
         headers = self._header_list()
 
         def verify(service):
-            akid, _ = verify_sigv4(self.server.state, self.command, self.path, headers, body,
-                                   service_name=service)
+            # Checked against the mock's clock, skewed or not, as the Lambda requests are.
+            state = self.server.state
+            akid, _ = verify_sigv4(state, self.command, self.path, headers, body,
+                                   now=time.time() + state.clock_skew(), service_name=service)
             return akid
 
         status, reply = mock_sts.handle_sts(self.server.state, verify, self.command,
