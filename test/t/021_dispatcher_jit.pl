@@ -49,7 +49,7 @@ $node->safe_psql('postgres', q{
 	  FROM generate_series(1, 500) g;
 });
 awl_wait_finished($node, 'postgres');
-awl_reset_mock($node);
+awl_reset_mock($node, throttle_per_second => 0);    # the mock is shared with later tests
 
 my $ran = $node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
