@@ -368,6 +368,7 @@ static const char *const awl_wait_names[AWL_WAIT_COUNT] = {
 	[AWL_WAIT_BACKOFF] = "AwsLambdaRetryBackoff",
 	[AWL_WAIT_DISPATCHER] = "AwsLambdaDispatcherIdle",
 	[AWL_WAIT_DISPATCHER_SENDING] = "AwsLambdaDispatcherSending",
+	[AWL_WAIT_DISPATCHER_STOP] = "AwsLambdaDispatcherStop",
 };
 
 /*

@@ -22,6 +22,7 @@ typedef enum AwlWait
 	AWL_WAIT_BACKOFF,			/* the delay before a retry */
 	AWL_WAIT_DISPATCHER,		/* the dispatcher and its launcher, idle */
 	AWL_WAIT_DISPATCHER_SENDING,	/* the dispatcher, with invocations in flight */
+	AWL_WAIT_DISPATCHER_STOP,	/* a session, for a dispatcher to leave */
 	AWL_WAIT_COUNT
 } AwlWait;
 

@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "dispatcher.h"
+#include "http.h"
 
 /* How long DROP DATABASE waits for the database's dispatcher to exit. */
 #define STOP_WAIT_MS		5000
@@ -326,7 +327,7 @@ awl_dispatcher_stop(Oid dboid, bool at_once)
 	DispatchSlot *slot;
 	pid_t		pid = 0;
 	Latch	   *latch = NULL;
-	int			waited;
+	TimestampTz deadline;
 
 	SpinLockAcquire(&shared->mutex);
 	slot = find_slot(dboid, false);
@@ -344,17 +345,21 @@ awl_dispatcher_stop(Oid dboid, bool at_once)
 		kill(pid, SIGTERM);
 	else if (latch)
 		SetLatch(latch);
-	for (waited = 0; waited < STOP_WAIT_MS; waited += 10)
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STOP_WAIT_MS);
+	for (;;)
 	{
 		bool		gone;
 
 		SpinLockAcquire(&shared->mutex);
 		gone = slot->dboid != dboid || slot->pid != pid;
 		SpinLockRelease(&shared->mutex);
-		if (gone)
+		if (gone || GetCurrentTimestamp() >= deadline)
 			break;
+		/* Polled: the dispatcher's exit sets no latch of ours. */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+						 awl_wait_event(AWL_WAIT_DISPATCHER_STOP));
+		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		pg_usleep(10000L);
 	}
 }
 

@@ -89,6 +89,30 @@ pass('ALTER DATABASE ... RENAME with a dispatcher');
 $id = $node->safe_psql('prep2', q{SELECT awslambda_fn_async('lambdaTest', '{"after": "rename"}')});
 sent_soon('prep2', $id, 'after ALTER DATABASE ... RENAME');
 
+# With an invocation in flight the dispatcher finishes it before it leaves,
+# and the command waits for that in a wait event of awslambda's own
+# (AwsLambdaDispatcherStop from 17 on, the generic Extension before).
+my $slow = $node->safe_psql('prep2',
+	q{SELECT awslambda_invoke_async('lambdaSleep', '{"seconds": 3}', 'RequestResponse')});
+ok($node->poll_query_until('prep2', "SELECT status = 'sending' FROM awslambda_invocations WHERE id = '$slow'"),
+	'a slow invocation in flight');
+my ($rename_out, $rename_err) = ('', '');
+my $renaming = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-U', 'owner1', '-d', $node->connstr('postgres'), '-c', 'ALTER DATABASE prep2 RENAME TO prep3' ],
+	'>', \$rename_out, '2>', \$rename_err);
+my $stop_event = $node->pg_version >= 17 ? 'AwsLambdaDispatcherStop' : 'Extension';
+ok($node->poll_query_until('postgres', qq{
+	SELECT wait_event_type = 'Extension' AND wait_event = '$stop_event'
+	  FROM pg_stat_activity WHERE query = 'ALTER DATABASE prep2 RENAME TO prep3'}),
+	"ALTER DATABASE waits for the dispatcher to leave in the wait event $stop_event");
+$renaming->finish;
+is($rename_err, '', 'the rename goes through once the dispatcher left');
+$node->safe_psql('postgres', 'ALTER DATABASE prep3 RENAME TO prep2', extra_params => [ '-U', 'owner1' ]);
+ok($node->poll_query_until('prep2', "SELECT status = 'succeeded' FROM awslambda_invocations WHERE id = '$slow'"),
+	'the invocation that was in flight succeeded');
+is($node->safe_psql('prep2', "SELECT attempts FROM awslambda_invocations WHERE id = '$slow'"), '1',
+	'in one attempt: it was not sent again');
+
 # Absolute: from 17 on the node's directories are named relative to the test's.
 my $ts = File::Spec->rel2abs($node->basedir) . '/ts1';
 mkdir $ts;
