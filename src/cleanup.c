@@ -17,6 +17,14 @@
 #define CLEANUP_CHUNK		10000
 
 /*
+ * Every that many removal rounds, a round starts from the oldest row instead
+ * of where the last one ended: a row can be finished with a time already
+ * behind that place (awslambda_cancel dates it with its transaction's start,
+ * and the transaction may commit much later), and would stay otherwise.
+ */
+#define CLEANUP_FROM_OLDEST_EVERY	10
+
+/*
  * Removes finished invocations older than retention_s, the failed ones or
  * the others, in chunks, oldest first, from where the last removal ended
  * (*from; no row with a callback still to run is older than callbacks_from).
@@ -62,6 +70,14 @@ cleanup_finished(bool failed, int retention_s, TimestampTz *from)
 void
 awl_deliver_cleanup(void)
 {
+	static int	rounds = 0;
+
+	if (++rounds >= CLEANUP_FROM_OLDEST_EVERY)
+	{
+		rounds = 0;
+		awl_cursors.cleanup_from = DT_NOBEGIN;
+		awl_cursors.failed_cleanup_from = DT_NOBEGIN;
+	}
 	if (awl_async_retention_s >= 0)
 		cleanup_finished(false, awl_async_retention_s, &awl_cursors.cleanup_from);
 	if (awl_async_failed_retention_s >= 0)

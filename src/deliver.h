@@ -311,7 +311,9 @@ extern int	awl_deliver_callbacks(int limit);
 /*
  * Removes finished invocations older than awslambda.async_retention, and
  * failed ones older than awslambda.async_failed_retention (whose callbacks
- * ran), in chunks of their own transactions, oldest first.
+ * ran), in chunks of their own transactions, oldest first, from where the
+ * last round ended; every tenth round from the oldest row, so that a row
+ * whose finish committed late (with an earlier time) goes too.
  */
 extern void awl_deliver_cleanup(void);
 
