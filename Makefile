@@ -4,6 +4,7 @@ EXTENSION = awslambda aws_commons aws_lambda
 MODULE_big = awslambda
 OBJS = \
 	src/api.o \
+	src/async_settings.o \
 	src/awslambda.o \
 	src/awsconfig.o \
 	src/batch.o \

@@ -20,7 +20,7 @@
 #include "datatype/timestamp.h"
 #include "storage/latch.h"
 
-/* in dispatcher.c */
+/* in async_settings.c */
 
 /* How awslambda_fn_async sends (awslambda.async_mode). */
 typedef enum AwlAsyncMode
@@ -32,7 +32,8 @@ typedef enum AwlAsyncMode
 
 /*
  * Settings of the asynchronous side, defined by awl_async_define_settings
- * and read only by its files (queue.c, the dispatcher's, flow.c's own).
+ * and read only by its files: queue.c (the mode), outcome.c, cleanup.c and
+ * callback.c (flow.c has its own).
  */
 extern int	awl_async_mode;		/* AwlAsyncMode */
 extern int	awl_async_max_attempts;
@@ -45,6 +46,8 @@ extern int	awl_async_callback_timeout_ms;
  * (with flow.c's awslambda.async_function_limits and async_batch_sizes).
  */
 extern void awl_async_define_settings(void);
+
+/* in dispatcher.c */
 
 /*
  * From _PG_init, only when the postmaster preloads the library: asks for
