@@ -34,6 +34,7 @@ OBJS = \
 	src/providers.o \
 	src/queue.o \
 	src/queue_control.o \
+	src/queue_pause.o \
 	src/queue_table.o \
 	src/rds_compat.o \
 	src/region.o \
