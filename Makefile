@@ -33,6 +33,7 @@ OBJS = \
 	src/process.o \
 	src/providers.o \
 	src/queue.o \
+	src/queue_check.o \
 	src/queue_control.o \
 	src/queue_pause.o \
 	src/queue_table.o \
