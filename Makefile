@@ -14,6 +14,7 @@ OBJS = \
 	src/clock.o \
 	src/confine.o \
 	src/credentials.o \
+	src/cursors.o \
 	src/deliver.o \
 	src/dispatcher.o \
 	src/endpoint.o \
