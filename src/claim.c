@@ -19,15 +19,12 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
 #include "deliver.h"
-#include "dispatcher.h"
 #include "flow.h"
 #include "queue_control.h"
-
 
 /* While functions are paused, the whole queue is looked at again this often. */
 #define PAUSE_RESCAN_MS		60000

@@ -23,7 +23,6 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
 #include <signal.h>
 
 #include "miscadmin.h"
@@ -33,7 +32,6 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
-#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "confine.h"
