@@ -37,7 +37,6 @@
 #include "confine.h"
 #include "deliver.h"
 #include "dispatcher.h"
-#include "flow.h"
 #include "http.h"
 
 /* Even without a wake-up, dispatchers look at their queue this often. */

@@ -40,7 +40,6 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "awslambda.h"
 #include "stats.h"
 
 #define TRANCHE_NAME		"awslambda stats"
