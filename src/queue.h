@@ -6,8 +6,8 @@
  *
  * Calls go one way: queue.c (the SQL functions awslambda_fn_async and
  * awslambda_invoke_async) -> queue_check.c, queue_table.c and
- * dispatcher.h's wake-up and rewind (slots.c); queue_check.c -> invoke.h's
- * checks and slots.c's awl_dispatcher_require; queue_table.c calls nothing
+ * dispatcher.h's wake-up and rewind (slots.c); queue_check.c -> the call's
+ * checks (api.c, target.c) and slots.c's awl_dispatcher_require; queue_table.c calls nothing
  * of the asynchronous side.  deliver.c (the dispatcher's side),
  * queue_control.c and queue_pause.c (the controls) call queue_table.c.
  *
