@@ -306,14 +306,14 @@ move_back(const AwlControlTables *t, Datum ids)
 	values[1] = ObjectIdGetDatum(GetUserId());
 	touched_rows = true;
 	n = awl_control_run_as_owner(t, t->queue, t->pending,
-					 psprintf("WITH m AS (DELETE FROM ONLY %s q "
-							  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
-							  "AND q.status OPERATOR(pg_catalog.=) 'failed' "
-							  "AND pg_catalog.pg_has_role($2, q.invoked_by, 'MEMBER') RETURNING q.*) "
-							  "INSERT INTO %s (%s) SELECT %s FROM m",
-							  awl_queue_name(t->queue), awl_queue_name(t->pending),
-							  cols.data, sel.data),
-					 SPI_OK_INSERT, 2, types, values, NULL);
+								 psprintf("WITH m AS (DELETE FROM ONLY %s q "
+										  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+										  "AND q.status OPERATOR(pg_catalog.=) 'failed' "
+										  "AND pg_catalog.pg_has_role($2, q.invoked_by, 'MEMBER') RETURNING q.*) "
+										  "INSERT INTO %s (%s) SELECT %s FROM m",
+										  awl_queue_name(t->queue), awl_queue_name(t->pending),
+										  cols.data, sel.data),
+								 SPI_OK_INSERT, 2, types, values, NULL);
 	if (n > 0)
 		awl_dispatcher_wake_at_commit();
 	return n;
@@ -347,12 +347,12 @@ awslambda_retry(PG_FUNCTION_ARGS)
 	values[0] = UUIDPGetDatum(id);
 	values[1] = ObjectIdGetDatum(GetUserId());
 	if (awl_control_run_as_owner(&t, t.queue, InvalidOid,
-					 psprintf("SELECT function_name, qualifier, region, invocation_type FROM ONLY %s q "
-							  "WHERE q.id OPERATOR(pg_catalog.=) $1 "
-							  "AND q.status OPERATOR(pg_catalog.=) 'failed' "
-							  "AND pg_catalog.pg_has_role($2, q.invoked_by, 'MEMBER')",
-							  awl_queue_name(t.queue)),
-					 SPI_OK_SELECT, 2, types, values, NULL) == 1)
+								 psprintf("SELECT function_name, qualifier, region, invocation_type FROM ONLY %s q "
+										  "WHERE q.id OPERATOR(pg_catalog.=) $1 "
+										  "AND q.status OPERATOR(pg_catalog.=) 'failed' "
+										  "AND pg_catalog.pg_has_role($2, q.invoked_by, 'MEMBER')",
+										  awl_queue_name(t.queue)),
+								 SPI_OK_SELECT, 2, types, values, NULL) == 1)
 	{
 		HeapTuple	row = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -409,13 +409,13 @@ awslambda_retry_failed(PG_FUNCTION_ARGS)
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
 	n = awl_control_run_as_owner(&t, t.queue, InvalidOid,
-					 psprintf("SELECT id, function_name, qualifier, region, invocation_type FROM ONLY %s q "
-							  "WHERE q.status OPERATOR(pg_catalog.=) 'failed' "
-							  "AND pg_catalog.pg_has_role($1, q.invoked_by, 'MEMBER') "
-							  "AND ($2::pg_catalog.timestamptz IS NULL "
-							  "OR q.finished_at OPERATOR(pg_catalog.>=) $2)",
-							  awl_queue_name(t.queue)),
-					 SPI_OK_SELECT, 2, types, values, nulls);
+								 psprintf("SELECT id, function_name, qualifier, region, invocation_type FROM ONLY %s q "
+										  "WHERE q.status OPERATOR(pg_catalog.=) 'failed' "
+										  "AND pg_catalog.pg_has_role($1, q.invoked_by, 'MEMBER') "
+										  "AND ($2::pg_catalog.timestamptz IS NULL "
+										  "OR q.finished_at OPERATOR(pg_catalog.>=) $2)",
+										  awl_queue_name(t.queue)),
+								 SPI_OK_SELECT, 2, types, values, nulls);
 	ids = palloc(Max(n, 1) * sizeof(Datum));
 	for (i = 0; i < n; i++)
 	{
@@ -476,14 +476,14 @@ awslambda_cancel(PG_FUNCTION_ARGS)
 	values[1] = ObjectIdGetDatum(GetUserId());
 	touched_rows = true;
 	n = awl_control_run_as_owner(&t, t.queue, t.pending,
-					 psprintf("WITH c AS (DELETE FROM ONLY %s p "
-							  "WHERE p.id OPERATOR(pg_catalog.=) $1 "
-							  "AND p.status OPERATOR(pg_catalog.=) 'queued' "
-							  "AND pg_catalog.pg_has_role($2, p.invoked_by, 'MEMBER') RETURNING p.*) "
-							  "INSERT INTO %s (%s) SELECT %s FROM c",
-							  awl_queue_name(t.pending), awl_queue_name(t.queue),
-							  cols.data, sel.data),
-					 SPI_OK_INSERT, 2, types, values, NULL);
+								 psprintf("WITH c AS (DELETE FROM ONLY %s p "
+										  "WHERE p.id OPERATOR(pg_catalog.=) $1 "
+										  "AND p.status OPERATOR(pg_catalog.=) 'queued' "
+										  "AND pg_catalog.pg_has_role($2, p.invoked_by, 'MEMBER') RETURNING p.*) "
+										  "INSERT INTO %s (%s) SELECT %s FROM c",
+										  awl_queue_name(t.pending), awl_queue_name(t.queue),
+										  cols.data, sel.data),
+								 SPI_OK_INSERT, 2, types, values, NULL);
 	SPI_finish();
 	PG_RETURN_BOOL(n == 1);
 }

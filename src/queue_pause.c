@@ -69,8 +69,8 @@ read_pauses(Oid paused, Oid owner)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	n = awl_control_run_as_owner(&t, paused, InvalidOid,
-					 psprintf("SELECT function_pattern, paused_by FROM %s", awl_queue_name(paused)),
-					 SPI_OK_SELECT, 0, NULL, NULL, NULL);
+								 psprintf("SELECT function_pattern, paused_by FROM %s", awl_queue_name(paused)),
+								 SPI_OK_SELECT, 0, NULL, NULL, NULL);
 	old = MemoryContextSwitchTo(pause_cxt);
 	pauses = palloc0(Max(n, 1) * sizeof(Pause));
 	for (i = 0; i < n; i++)
@@ -209,11 +209,11 @@ awslambda_pause(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(pattern);
 	values[1] = ObjectIdGetDatum(GetUserId());
 	(void) awl_control_run_as_owner(&t, t.paused, InvalidOid,
-						psprintf("SELECT pg_catalog.count(*) FROM %s p "
-								 "WHERE p.paused_by OPERATOR(pg_catalog.=) $2 "
-								 "AND p.function_pattern OPERATOR(pg_catalog.<>) $1",
-								 awl_queue_name(t.paused)),
-						SPI_OK_SELECT, 2, types, values, NULL);
+									psprintf("SELECT pg_catalog.count(*) FROM %s p "
+											 "WHERE p.paused_by OPERATOR(pg_catalog.=) $2 "
+											 "AND p.function_pattern OPERATOR(pg_catalog.<>) $1",
+											 awl_queue_name(t.paused)),
+									SPI_OK_SELECT, 2, types, values, NULL);
 	{
 		bool		isnull;
 		int64		others = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -227,9 +227,9 @@ awslambda_pause(PG_FUNCTION_ARGS)
 					 errhint("Resume one with awslambda_resume(), or pause a pattern that covers several.")));
 	}
 	n = awl_control_run_as_owner(&t, t.paused, InvalidOid,
-					 psprintf("INSERT INTO %s (function_pattern, paused_by) VALUES ($1, $2) "
-							  "ON CONFLICT DO NOTHING", awl_queue_name(t.paused)),
-					 SPI_OK_INSERT, 2, types, values, NULL);
+								 psprintf("INSERT INTO %s (function_pattern, paused_by) VALUES ($1, $2) "
+										  "ON CONFLICT DO NOTHING", awl_queue_name(t.paused)),
+								 SPI_OK_INSERT, 2, types, values, NULL);
 	SPI_finish();
 	PG_RETURN_BOOL(n == 1);
 }
@@ -260,10 +260,10 @@ awslambda_resume(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(pattern);
 	values[1] = ObjectIdGetDatum(GetUserId());
 	n = awl_control_run_as_owner(&t, t.paused, InvalidOid,
-					 psprintf("DELETE FROM %s p WHERE p.function_pattern OPERATOR(pg_catalog.=) $1 "
-							  "AND pg_catalog.pg_has_role($2, p.paused_by, 'MEMBER')",
-							  awl_queue_name(t.paused)),
-					 SPI_OK_DELETE, 2, types, values, NULL);
+								 psprintf("DELETE FROM %s p WHERE p.function_pattern OPERATOR(pg_catalog.=) $1 "
+										  "AND pg_catalog.pg_has_role($2, p.paused_by, 'MEMBER')",
+										  awl_queue_name(t.paused)),
+								 SPI_OK_DELETE, 2, types, values, NULL);
 	SPI_finish();
 	if (n > 0)
 		awl_control_resumed();
