@@ -4,6 +4,7 @@ EXTENSION = awslambda aws_commons aws_lambda
 MODULE_big = awslambda
 OBJS = \
 	src/api.o \
+	src/async_settings.o \
 	src/awslambda.o \
 	src/awsconfig.o \
 	src/batch.o \
@@ -13,6 +14,7 @@ OBJS = \
 	src/clock.o \
 	src/confine.o \
 	src/credentials.o \
+	src/cursors.o \
 	src/deliver.o \
 	src/dispatcher.o \
 	src/endpoint.o \
@@ -32,7 +34,9 @@ OBJS = \
 	src/process.o \
 	src/providers.o \
 	src/queue.o \
+	src/queue_check.o \
 	src/queue_control.o \
+	src/queue_pause.o \
 	src/queue_table.o \
 	src/rds_compat.o \
 	src/region.o \

@@ -4,6 +4,10 @@
  *	  The AWS configuration as the SDKs read it: environment variables, the
  *	  shared config and credentials files, and the profile in use.
  *
+ * Used by credentials.c, providers.c, imds.c, region.c and endpoint.c,
+ * which call awsconfig.c; awsconfig.c calls only ini.c (the plain-C reader
+ * of the files), nothing of its callers.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_AWSCONFIG_H

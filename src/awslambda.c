@@ -7,8 +7,6 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
-
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "access/htup_details.h"
@@ -21,7 +19,6 @@
 #include "awslambda.h"
 #include "credentials.h"
 #include "dispatcher.h"
-#include "endpoint.h"
 #include "http.h"
 #include "queue.h"
 #include "stats.h"

@@ -9,6 +9,9 @@
  * API (invoke.h) is included here for every SQL entry point and the
  * dispatcher.
  *
+ * Included by every PostgreSQL-side file, directly or through its area's
+ * header.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWSLAMBDA_H

@@ -2,8 +2,8 @@
  *
  * claim.c
  *	  Claiming due invocations into the pipeline: the claim's statements,
- *	  and the cursors that keep each claim from walking again what an
- *	  earlier one took (see "Cursors" in deliver.h).
+ *	  using the cursors that keep each claim from walking again what an
+ *	  earlier one took (cursors.c; see "Cursors" in deliver.h).
  *
  * A claim is committed (status 'sending', attempts + 1) before anything
  * is sent.  Retries that are due come first, in the order of their due
@@ -19,15 +19,12 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
 #include "deliver.h"
-#include "dispatcher.h"
 #include "flow.h"
 #include "queue_control.h"
-
 
 /* While functions are paused, the whole queue is looked at again this often. */
 #define PAUSE_RESCAN_MS		60000
@@ -47,26 +44,6 @@
 	"OR queued_xact OPERATOR(pg_catalog.=) '0'::pg_catalog.xid8)" : \
 	"status OPERATOR(pg_catalog.=) 'queued' AND attempts OPERATOR(pg_catalog.>) 0")
 
-/* A 32-bit xid from a snapshot (running, or its xmax) as a full one. */
-static FullTransactionId
-full_xid(TransactionId xid, FullTransactionId next)
-{
-	return FullTransactionIdFromU64(U64FromFullTransactionId(next) -
-									(uint32) (XidFromFullTransactionId(next) - xid));
-}
-
-/* Orders fresh invocations' keys (queued_xact, id). */
-static int
-fresh_key_cmp(FullTransactionId ax, const pg_uuid_t *aid, FullTransactionId bx,
-			  const pg_uuid_t *bid)
-{
-	if (FullTransactionIdPrecedes(ax, bx))
-		return -1;
-	if (FullTransactionIdPrecedes(bx, ax))
-		return 1;
-	return memcmp(aid->data, bid->data, UUID_LEN);
-}
-
 /*
  * The columns the queue's tables have now: ALTER EXTENSION awslambda UPDATE
  * may have added some since the last look.  In a transaction.
@@ -77,111 +54,6 @@ look_at_versions(void)
 	awl_dq.has_v04 = get_attnum(awl_dq.queue_relid, "durable_execution_name") != InvalidAttrNumber;
 	awl_dq.has_v05 = OidIsValid(awl_dq.pending_relid) && awl_dq.has_v04 &&
 		get_attnum(awl_dq.queue_relid, "dedup_key") != InvalidAttrNumber;
-}
-
-/*
- * A session may have queued invocations for later, held rows that a claim
- * passed, resumed or rolled back a cancel (awl_dispatcher_rewind): the
- * cursors go back to them.  Before the snapshot of the claim that is to see
- * them (and before the pauses are read).
- */
-static void
-take_rewinds(void)
-{
-	uint64		x;
-	TimestampTz due;
-
-	if (!awl_dispatcher_take_rewind(&x, &due))
-		return;
-	if (x != PG_UINT64_MAX)
-	{
-		FullTransactionId fx = FullTransactionIdFromU64(x);
-		pg_uuid_t	key;
-
-		/* 0: from the beginning (past the rows of queued_xact 0, as the reset). */
-		memset(&key, x == 0 ? 0xff : 0, sizeof(key));
-		if (fresh_key_cmp(fx, &key, awl_cursors.fresh_xact, &awl_cursors.fresh_id) < 0)
-		{
-			awl_cursors.fresh_xact = fx;
-			awl_cursors.fresh_id = key;
-		}
-	}
-	awl_cursors.retry_from = Min(awl_cursors.retry_from, due);
-}
-
-static void
-watch_add(FullTransactionId x)
-{
-	int			i;
-
-	for (i = 0; i < awl_cursors.nwatch; i++)
-		if (FullTransactionIdEquals(awl_cursors.watch[i], x))
-			return;
-	if (awl_cursors.nwatch == awl_cursors.maxwatch)
-	{
-		awl_cursors.maxwatch = Max(64, awl_cursors.maxwatch * 2);
-		awl_cursors.watch = awl_cursors.watch ? repalloc(awl_cursors.watch, awl_cursors.maxwatch * sizeof(FullTransactionId))
-			: MemoryContextAlloc(TopMemoryContext, awl_cursors.maxwatch * sizeof(FullTransactionId));
-	}
-	awl_cursors.watch[awl_cursors.nwatch++] = x;
-}
-
-/*
- * Before looking for fresh invocations: a watched transaction that snap (a
- * snapshot taken before the statement's own) no longer sees running has
- * committed or aborted; the cursor goes back to its first key, once.
- */
-static void
-fresh_rewind(Snapshot snap)
-{
-	pg_uuid_t	nil = {{0}};
-	int			kept = 0;
-	int			i;
-
-	for (i = 0; i < awl_cursors.nwatch; i++)
-	{
-		if (XidInMVCCSnapshot(XidFromFullTransactionId(awl_cursors.watch[i]), snap))
-			awl_cursors.watch[kept++] = awl_cursors.watch[i];
-		else if (fresh_key_cmp(awl_cursors.watch[i], &nil, awl_cursors.fresh_xact, &awl_cursors.fresh_id) < 0)
-		{
-			awl_cursors.fresh_xact = awl_cursors.watch[i];
-			awl_cursors.fresh_id = nil;
-		}
-	}
-	awl_cursors.nwatch = kept;
-}
-
-/*
- * After a claim of fresh invocations under a statement whose snapshot is no
- * older than snap: if it took all it found (full is false), it took every
- * fresh row past the cursor that it could see, and the rows it could not see
- * belong to transactions running at snap (watched from now on) or later ones
- * (at or past snap's xmax); otherwise the next claim goes on after the last
- * row taken (lx, lid).
- */
-static void
-fresh_advance(Snapshot snap, bool full, FullTransactionId lx, const pg_uuid_t *lid)
-{
-	FullTransactionId next = ReadNextFullTransactionId();
-	FullTransactionId nx = full_xid(snap->xmax, next);
-	pg_uuid_t	nil = {{0}};
-	pg_uuid_t	nid = nil;
-	uint32		i;
-
-	if (full && fresh_key_cmp(lx, lid, nx, &nil) < 0)
-	{
-		nx = lx;
-		nid = *lid;
-	}
-	for (i = 0; i < snap->xcnt; i++)
-	{
-		FullTransactionId x = full_xid(snap->xip[i], next);
-
-		if (fresh_key_cmp(x, &nil, nx, &nid) < 0)
-			watch_add(x);
-	}
-	awl_cursors.fresh_xact = nx;
-	awl_cursors.fresh_id = nid;
 }
 
 /* Milliseconds until the next queued invocation is due, at most cap_ms. */
@@ -195,7 +67,7 @@ awl_deliver_next_due_ms(long cap_ms)
 	static SPIPlanPtr legacy_plan = NULL;
 	static SPIPlanPtr plan[2] = {NULL, NULL};
 
-	take_rewinds();
+	awl_cursors_take_rewinds();
 	awl_deliver_begin("awslambda: look for due invocations");
 	look_at_versions();
 	if (!OidIsValid(awl_dq.pending_relid))
@@ -207,7 +79,7 @@ awl_deliver_next_due_ms(long cap_ms)
 		Oid			types[3] = {TIMESTAMPTZOID, XID8OID, UUIDOID};
 		Datum		values[3];
 
-		fresh_rewind(GetActiveSnapshot());
+		awl_cursors_fresh_rewind(GetActiveSnapshot());
 		values[0] = TimestampTzGetDatum(awl_cursors.retry_from);
 		values[1] = FullTransactionIdGetDatum(awl_cursors.fresh_xact);
 		values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
@@ -261,19 +133,6 @@ flow_counts(int limit, Datum **names, int *nnames)
 			(*names)[(*nnames)++] = CStringGetTextDatum(awl_pipeline_item(i)->queued_name);
 	}
 	return counts;
-}
-
-/* The uuid just before id (as a 128-bit number): "> pred(id)" is ">= id". */
-static pg_uuid_t
-uuid_pred(const pg_uuid_t *id)
-{
-	pg_uuid_t	p = *id;
-	int			i;
-
-	for (i = UUID_LEN - 1; i >= 0; i--)
-		if (p.data[i]-- != 0)
-			break;
-	return p;
 }
 
 /* What one part of a claim (retries, or fresh invocations) found and took. */
@@ -572,7 +431,7 @@ claim_fresh_floor(Claim *cl, Datum name_array)
 
 	if (!cl->fresh_full)
 	{
-		upto_x = full_xid(cl->snap->xmax, ReadNextFullTransactionId());
+		upto_x = awl_cursors_full_xid(cl->snap->xmax, ReadNextFullTransactionId());
 		memset(upto_id.data, 0xff, UUID_LEN);
 	}
 	fresh_values[0] = name_array;
@@ -592,7 +451,7 @@ claim_fresh_floor(Claim *cl, Datum name_array)
 	{
 		HeapTuple	first = SPI_tuptable->vals[0];
 
-		cl->fresh_floor_id = uuid_pred(DatumGetUUIDP(SPI_getbinval(first, SPI_tuptable->tupdesc, 1, &isnull)));
+		cl->fresh_floor_id = awl_cursors_uuid_pred(DatumGetUUIDP(SPI_getbinval(first, SPI_tuptable->tupdesc, 1, &isnull)));
 		cl->fresh_floor_x = DatumGetFullTransactionId(SPI_getbinval(first, SPI_tuptable->tupdesc, 2, &isnull));
 		cl->fresh_floored = true;
 	}
@@ -617,12 +476,12 @@ claim_settle(Claim *cl)
 	if (cl->fresh_ran)
 	{
 		if (cl->fresh_floored &&
-			fresh_key_cmp(cl->fresh_floor_x, &cl->fresh_floor_id, cl->fresh_last_x, &cl->fresh_last_id) < 0)
+			awl_cursors_key_cmp(cl->fresh_floor_x, &cl->fresh_floor_id, cl->fresh_last_x, &cl->fresh_last_id) < 0)
 		{
 			cl->fresh_last_x = cl->fresh_floor_x;
 			cl->fresh_last_id = cl->fresh_floor_id;
 		}
-		fresh_advance(cl->snap, cl->fresh_full || cl->fresh_floored, cl->fresh_last_x, &cl->fresh_last_id);
+		awl_cursors_fresh_advance(cl->snap, cl->fresh_full || cl->fresh_floored, cl->fresh_last_x, &cl->fresh_last_id);
 	}
 }
 
@@ -650,7 +509,7 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	static TimestampTz last_pause_rescan = 0;
 
 	/* A resume, a cancel rolled back, a run_at: rows the cursors passed are due again. */
-	take_rewinds();
+	awl_cursors_take_rewinds();
 	cl.limit = limit;
 	cl.now = GetCurrentTimestamp();
 	cl.more = more;
@@ -685,7 +544,7 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	if (cl.v04)
 	{
 		cl.snap = GetActiveSnapshot();
-		fresh_rewind(cl.snap);
+		awl_cursors_fresh_rewind(cl.snap);
 		cl.fresh_last_x = awl_cursors.fresh_xact;
 		cl.fresh_last_id = awl_cursors.fresh_id;
 	}

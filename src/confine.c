@@ -33,7 +33,6 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "catalog/indexing.h"
 #include "catalog/pg_db_role_setting.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
@@ -44,7 +43,6 @@
 #include "utils/guc_tables.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 
 #include "confine.h"
 #include "pg_compat.h"

@@ -7,6 +7,8 @@
  *	  and settings of the role that queued the invocation and leaves
  *	  nothing behind.  Calls nothing of the asynchronous side.
  *
+ * Used by dispatcher.c (the session) and callback.c (each callback).
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_CONFINE_H

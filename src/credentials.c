@@ -23,8 +23,6 @@
 
 #include <time.h>
 
-#include "utils/guc.h"
-
 #include "awsconfig.h"
 #include "credentials.h"
 #include "sigv4.h"

@@ -11,6 +11,11 @@
  * signing.c; all of them -> secret.c, http.c, parse.c.  Nothing below
  * calls back up: sts.c shares only the AwlCredentials type.
  *
+ * Used by the invoke area (invoke.c and stream.c get credentials,
+ * target.c the region) and awslambda.c (the settings, and the functions
+ * that show credentials and region); those call in, nothing here calls
+ * them.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_CREDENTIALS_H

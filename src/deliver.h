@@ -11,14 +11,22 @@
  * the next one puts back in the queue.  So an invocation interrupted
  * mid-send may reach Lambda twice, always with the same id.
  *
- * Files, and the one way they call each other (dispatcher.c calls the
- * awl_deliver_* functions):
- *	claim.c    -> pipeline.c, deliver.c, flow.c
- *	pipeline.c -> batch.c, outcome.c, deliver.c, flow.c, invoke.c's stream
- *	callback.c -> deliver.c, confine.c, slots.c, queue_table.c
- *	cleanup.c, outcome.c -> deliver.c
- *	batch.c    -> none of these
+ * Used by dispatcher.c, which calls the awl_deliver_* functions, and by
+ * the files below, each calling only those after it (down the list) and
+ * never back:
+ *	claim.c    -> cursors.c, pipeline.c, deliver.c, flow.c, queue_pause.c
+ *				  (the pauses)
+ *	cursors.c  -> deliver.c (awl_cursors), slots.c (the rewinds)
+ *	pipeline.c -> batch.c, outcome.c, deliver.c, flow.c, invoke.c and
+ *				  stream.c (invoke.h)
+ *	callback.c -> deliver.c, confine.c, slots.c, queue_table.c,
+ *				  async_settings.c
+ *	outcome.c  -> deliver.c, reply.c, async_settings.c
+ *	cleanup.c  -> deliver.c, async_settings.c
+ *	batch.c    -> api.c, reply.c; none of these
  *	deliver.c  -> queue_table.c
+ * The settings they read are async_settings.c's (dispatcher.h), not
+ * dispatcher.c's: nothing here calls dispatcher.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,6 +37,7 @@
 
 #include "access/transam.h"
 #include "executor/spi.h"
+#include "utils/snapshot.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -168,6 +177,45 @@ struct AwlDeliverCatch
 };
 
 extern ErrorData *awl_deliver_catch(void (*step) (void *arg), AwlDeliverCatch *c);
+
+/* in cursors.c: moving the cursors (for claim.c) */
+
+/*
+ * A 32-bit xid from a snapshot (running, or its xmax) as a full one; next
+ * is ReadNextFullTransactionId().
+ */
+extern FullTransactionId awl_cursors_full_xid(TransactionId xid, FullTransactionId next);
+
+/* Orders fresh invocations' keys (queued_xact, id): <0, 0, >0. */
+extern int	awl_cursors_key_cmp(FullTransactionId ax, const pg_uuid_t *aid, FullTransactionId bx,
+								const pg_uuid_t *bid);
+
+/*
+ * Takes the rewinds sessions asked for (awl_dispatcher_rewind): the
+ * cursors go back to them.  Before the snapshot of the claim that is to see
+ * them (and before the pauses are read).  Cannot fail.
+ */
+extern void awl_cursors_take_rewinds(void);
+
+/*
+ * Before looking for fresh invocations: a watched transaction that snap (a
+ * snapshot taken before the statement's own) no longer sees running has
+ * ended; the fresh cursor goes back to its first key, once.  Cannot fail.
+ */
+extern void awl_cursors_fresh_rewind(Snapshot snap);
+
+/*
+ * After a claim of fresh invocations under a statement whose snapshot is no
+ * older than snap: moves the fresh cursor past what it took, and watches
+ * the transactions running at snap (see cursors.c).  full: it took as many
+ * as it could, (lx, lid) being the last key taken.  Raises only out of
+ * memory.
+ */
+extern void awl_cursors_fresh_advance(Snapshot snap, bool full, FullTransactionId lx,
+									  const pg_uuid_t *lid);
+
+/* The uuid just before id (as a 128-bit number): "> pred(id)" is ">= id". */
+extern pg_uuid_t awl_cursors_uuid_pred(const pg_uuid_t *id);
 
 /* in claim.c: claiming due invocations */
 

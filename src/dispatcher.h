@@ -1,14 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * dispatcher.h
- *	  The background processes that send queued invocations: their
- *	  settings and set-up (dispatcher.c), the launcher (launcher.c), their
- *	  shared memory and wake-ups (slots.c), and the utility statements they
- *	  react to (utility.c).
+ *	  The background processes that send queued invocations: the settings
+ *	  of the asynchronous side (async_settings.c), the set-up and a
+ *	  database's dispatcher (dispatcher.c), the launcher (launcher.c),
+ *	  their shared memory and wake-ups (slots.c), and the utility
+ *	  statements they react to (utility.c).
  *
- * Calls go one way: dispatcher.c -> launcher.c, utility.c -> slots.c, and
- * dispatcher.c -> deliver.h (the work on a database's queue).  The
- * callers' side (queue.c) uses only slots.c's wake-ups and rewinds.
+ * Used by awslambda.c (the set-up and the settings), by the callers' side
+ * (queue.c, queue_check.c, queue_control.c: slots.c's wake-ups, rewinds
+ * and awl_dispatcher_require) and by the dispatcher's work (callback.c and
+ * cursors.c: slots.c; outcome.c, cleanup.c and callback.c: the settings).
+ * Calls go one way: dispatcher.c -> deliver.h (the work on a database's
+ * queue), utility.c, confine.c, slots.c, async_settings.c; launcher.c,
+ * utility.c -> slots.c; async_settings.c -> flow.c; slots.c calls none of
+ * them.  Nothing calls dispatcher.c (the launcher starts it by name).
  *
  *-------------------------------------------------------------------------
  */
@@ -20,7 +26,7 @@
 #include "datatype/timestamp.h"
 #include "storage/latch.h"
 
-/* in dispatcher.c */
+/* in async_settings.c */
 
 /* How awslambda_fn_async sends (awslambda.async_mode). */
 typedef enum AwlAsyncMode
@@ -32,7 +38,8 @@ typedef enum AwlAsyncMode
 
 /*
  * Settings of the asynchronous side, defined by awl_async_define_settings
- * and read only by its files (queue.c, the dispatcher's, flow.c's own).
+ * and read only by its files: queue.c (the mode), outcome.c, cleanup.c and
+ * callback.c (flow.c has its own).
  */
 extern int	awl_async_mode;		/* AwlAsyncMode */
 extern int	awl_async_max_attempts;
@@ -45,6 +52,8 @@ extern int	awl_async_callback_timeout_ms;
  * (with flow.c's awslambda.async_function_limits and async_batch_sizes).
  */
 extern void awl_async_define_settings(void);
+
+/* in dispatcher.c */
 
 /*
  * From _PG_init, only when the postmaster preloads the library: asks for

@@ -22,8 +22,6 @@
  */
 #include "postgres.h"
 
-#include <stdlib.h>
-
 #include "utils/guc.h"
 #include "utils/memutils.h"
 

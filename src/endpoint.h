@@ -3,6 +3,11 @@
  * endpoint.h
  *	  Where a Lambda request goes, and the check of endpoint URL settings.
  *
+ * Used by target.c and rds_compat.c, which call endpoint.c, and by
+ * target.c, sts.c and imds.c, which hand awl_check_url_setting to their
+ * settings as the check hook.  endpoint.c calls awsconfig.c, partition.c
+ * and url.c, nothing of its callers.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_ENDPOINT_H

@@ -6,6 +6,9 @@
  *	  which entry of each a queued function falls under.  Calls nothing of
  *	  the asynchronous side.
  *
+ * Used by async_settings.c (which defines the settings through it),
+ * claim.c and pipeline.c; flow.c calls only parse.c.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_FLOW_H

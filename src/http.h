@@ -3,6 +3,12 @@
  * http.h
  *	  One reused libcurl connection pool per backend, interrupt-aware.
  *
+ * Used by the files that make requests (invoke.c, and stream.c through
+ * http_stream.c, sts.c, imds.c, providers.c), by process.c and launcher.c
+ * (the wait events), clock.c and errors.c (reply headers), dispatcher.c
+ * and awslambda.c (the settings).  http.c calls only parse.c; nothing it
+ * calls calls back.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_HTTP_H

@@ -23,7 +23,6 @@
 #include "storage/latch.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 
 #include "invoke_int.h"
 

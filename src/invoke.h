@@ -8,6 +8,12 @@
  * and sends it (http.c) with its retry rules, reply.c and errors.c read the
  * reply, clock.c keeps AWS's time, stream.c runs the dispatcher's stream.
  *
+ * Used, through awslambda.h, by the SQL entry points (awslambda.c, api.c,
+ * rds_compat.c, queue.c, queue_check.c, queue_control.c) and the
+ * dispatcher (dispatcher.c, pipeline.c, batch.c), which call in; the
+ * invoke area calls down (credentials.h, signing.h, http.h, stats.h),
+ * never back into its callers.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_INVOKE_H

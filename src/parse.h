@@ -6,6 +6,10 @@
  *
  * Strings returned are malloc'd (NULL when absent or out of memory).
  *
+ * Used by every file that reads outside text (names, headers, XML, config
+ * files, URLs, ISO 8601 times); parse.c, url.c and ini.c call nothing but
+ * each other (parse_int.h) and libc.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_PARSE_H

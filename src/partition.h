@@ -5,6 +5,8 @@
  *	  rules compute them; plain C without PostgreSQL, unit-tested in
  *	  test/unit/endpoint_test.c.
  *
+ * Used by endpoint.c only; partition.c calls nothing.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_PARTITION_H

@@ -37,7 +37,6 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 
 #include "awslambda.h"
 #include "http.h"

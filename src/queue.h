@@ -4,10 +4,12 @@
  *	  The queue of asynchronous invocations: its tables (queue_table.c) and
  *	  the callers' side that writes into them (queue.c).
  *
- * queue_table.c calls nothing of the asynchronous side; queue.c (the SQL
- * functions awslambda_fn_async and awslambda_invoke_async) calls it and
- * dispatcher.h's wake-up and rewind, and deliver.c (the dispatcher's side)
- * calls it.
+ * Calls go one way: queue.c (the SQL functions awslambda_fn_async and
+ * awslambda_invoke_async) -> queue_check.c, queue_table.c and
+ * dispatcher.h's wake-up and rewind (slots.c); queue_check.c -> the call's
+ * checks (api.c, target.c) and slots.c's awl_dispatcher_require; queue_table.c calls nothing
+ * of the asynchronous side.  deliver.c (the dispatcher's side),
+ * queue_control.c and queue_pause.c (the controls) call queue_table.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +17,7 @@
 #define AWL_QUEUE_H
 
 #include "executor/spi.h"
+#include "utils/uuid.h"
 
 #include "awslambda.h"
 
@@ -94,5 +97,36 @@ typedef struct AwlQueueTables
  * does when the extension has no queue.  In a transaction.
  */
 extern const AwlQueueTables *awl_queue_tables(void);
+
+/* in queue_check.c: an invocation before it is queued */
+
+/*
+ * The checks a call would make now, under this session's settings, of an
+ * invocation about to be queued (strings in the server encoding, payload
+ * valid JSON; tenant_id, durable_execution_name NULL: none); returns the
+ * region it goes to.  Raises what the call would raise, 55000 without the
+ * library preloaded, 22023 for name_from_id with a durable execution name.
+ */
+extern const char *awl_queue_check_invocation(const char *function_name, const char *qualifier,
+											  const char *region, const char *invocation_type,
+											  const char *payload, const char *tenant_id,
+											  const char *durable_execution_name,
+											  bool name_from_id);
+
+/*
+ * Resolves a callback name to a function or procedure taking one row of
+ * the queue table relid, which the caller may execute; returns its OID
+ * (the dispatcher calls it by that) and sets *qualified to its qualified,
+ * quoted name (palloc'd), for people to read.  Raises 42883 if there is
+ * none, 42501 without EXECUTE, 42809 for a set-returning function.
+ */
+extern Oid	awl_queue_resolve_callback(const char *name, Oid relid, char **qualified);
+
+/*
+ * A new invocation id, palloc'd: a version 7 UUID (milliseconds since 1970,
+ * then random bits), so ids of one moment sort together.  Raises XX000 if
+ * no random bits could be had.
+ */
+extern pg_uuid_t *awl_queue_new_id(void);
 
 #endif							/* AWL_QUEUE_H */

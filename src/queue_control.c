@@ -2,9 +2,10 @@
  *
  * queue_control.c
  *	  Steering queued invocations from SQL: awslambda_retry(),
- *	  awslambda_retry_failed(), awslambda_cancel(), awslambda_pause(),
- *	  awslambda_resume(), and the pauses as the dispatcher's claim and
- *	  awslambda_queue_stats see them.
+ *	  awslambda_retry_failed(), awslambda_cancel(), and what the controls
+ *	  share with the pauses of queue_pause.c (the queue's tables, running
+ *	  a statement as their owner, function patterns, the end of the
+ *	  transaction).
  *
  * Each control acts only on the invocations its caller may see through
  * awslambda_invocations' row-level security (those queued by a role the
@@ -35,14 +36,10 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -55,38 +52,10 @@
 #define PAUSED_TABLE	"awslambda_paused_functions"
 
 /*
- * Bounds on what a role may pause, since the dispatcher reads every pause
- * before each claim: a pattern's length in bytes (longer than any function
- * name or ARN) and how many patterns one role may have paused.
+ * A pattern's length in bytes, at most (longer than any function name or
+ * ARN): the dispatcher reads every pause before each claim.
  */
 #define MAX_PATTERN_BYTES	256
-#define MAX_PAUSES_PER_ROLE	100
-
-/* The queue's three tables and their owner, found for each control. */
-typedef struct QueueTables
-{
-	Oid			queue;			/* awslambda_invocations: finished rows */
-	Oid			pending;		/* awslambda_invocations_pending */
-	Oid			paused;			/* awslambda_paused_functions */
-	Oid			owner;
-} QueueTables;
-
-/* One paused pattern, as the last load found it. */
-typedef struct Pause
-{
-	char	   *pattern;
-	Oid			role;			/* who paused it */
-	bool		super;			/* a superuser: every role's invocations */
-} Pause;
-
-static MemoryContext pause_cxt = NULL;
-static Pause *pauses = NULL;
-static int	npauses = 0;
-
-/* What awslambda_invocation_paused loaded last: valid for one command. */
-static TimestampTz loaded_xact_start = 0;
-static TimestampTz loaded_stmt_start = 0;
-static CommandId loaded_cid = InvalidCommandId;
 
 /* This transaction locked queue rows (cancel, retry) or resumed a pattern. */
 static bool touched_rows = false;
@@ -98,8 +67,8 @@ static bool callbacks_registered = false;
  * awslambda owned by the queue table's owner, or InvalidOid (before 0.5.0,
  * or a table of that name that is not the extension's, which is ignored).
  */
-static Oid
-find_paused(Oid queue_relid)
+Oid
+awl_control_find_paused(Oid queue_relid)
 {
 	Oid			ext = get_extension_oid("awslambda", true);
 	Oid			relid;
@@ -121,12 +90,12 @@ find_paused(Oid queue_relid)
 }
 
 /* The queue's tables; raises unless the extension is at 0.5.0 or later. */
-static void
-find_tables(QueueTables *t)
+void
+awl_control_find_tables(AwlControlTables *t)
 {
 	t->queue = awl_queue_find(false);
 	t->pending = awl_queue_find_pending(t->queue);
-	t->paused = find_paused(t->queue);
+	t->paused = awl_control_find_paused(t->queue);
 	t->owner = awl_queue_owner(t->queue);
 	if (!OidIsValid(t->pending) || !OidIsValid(t->paused))
 		ereport(ERROR,
@@ -140,9 +109,10 @@ find_tables(QueueTables *t)
  * tables), naming no relation but a and b (see awl_queue_guard_begin_pair).
  * In an SPI connection.  Returns SPI_processed.
  */
-static uint64
-run_as_owner(const QueueTables *t, Oid a, Oid b, const char *sql, int expected,
-			 int nargs, Oid *types, Datum *values, const char *nulls)
+uint64
+awl_control_run_as_owner(const AwlControlTables *t, Oid a, Oid b, const char *sql,
+						 int expected, int nargs, Oid *types, Datum *values,
+						 const char *nulls)
 {
 	int			rc = awl_queue_execute_as(t->owner, a, b, NULL, sql, nargs, types, values, nulls);
 
@@ -192,14 +162,20 @@ control_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		awl_dispatcher_rescan(MyDatabaseId);
 }
 
-static void
-register_callbacks(void)
+void
+awl_control_register_callbacks(void)
 {
 	if (callbacks_registered)
 		return;
 	RegisterXactCallback(control_xact_callback, NULL);
 	RegisterSubXactCallback(control_subxact_callback, NULL);
 	callbacks_registered = true;
+}
+
+void
+awl_control_resumed(void)
+{
+	resumed = true;
 }
 
 /*
@@ -243,8 +219,8 @@ moved_columns(Oid relid, const char *src, const char *const *names,
 }
 
 /* Raises 22023 unless pattern is one pattern as awslambda.allowed_functions lists them. */
-static void
-check_pattern(const char *pattern)
+void
+awl_control_check_pattern(const char *pattern)
 {
 	const char *p;
 
@@ -270,8 +246,8 @@ check_pattern(const char *pattern)
  * name as given, others the bare function name (as flow.c and
  * awslambda.allowed_functions match).  *bare caches the bare name.
  */
-static bool
-pattern_matches(const char *pattern, const char *function_name, char **bare)
+bool
+awl_control_pattern_matches(const char *pattern, const char *function_name, char **bare)
 {
 	if (strchr(pattern, ':'))
 		return awl_glob_match(pattern, function_name);
@@ -300,133 +276,6 @@ check_sendable(const char *function_name, const char *qualifier, const char *reg
 	(void) awl_invoke_check(&req);
 }
 
-/* Reads the rows of table paused (as owner) into pauses[] (in pause_cxt). */
-static void
-read_pauses(Oid paused, Oid owner)
-{
-	QueueTables t = {0};
-	MemoryContext old;
-	uint64		n;
-	uint64		i;
-
-	t.owner = owner;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	n = run_as_owner(&t, paused, InvalidOid,
-					 psprintf("SELECT function_pattern, paused_by FROM %s", awl_queue_name(paused)),
-					 SPI_OK_SELECT, 0, NULL, NULL, NULL);
-	old = MemoryContextSwitchTo(pause_cxt);
-	pauses = palloc0(Max(n, 1) * sizeof(Pause));
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-		Pause	   *p = &pauses[npauses++];
-
-		p->pattern = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-		p->role = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2,
-												 &isnull));
-		p->super = superuser_arg(p->role);
-	}
-	MemoryContextSwitchTo(old);
-	SPI_finish();
-}
-
-/* Whether pauses[] (as loaded) has p, by the same role with the same reach. */
-static bool
-has_pause(const Pause *p)
-{
-	int			i;
-
-	for (i = 0; i < npauses; i++)
-		if (pauses[i].role == p->role && pauses[i].super == p->super &&
-			strcmp(pauses[i].pattern, p->pattern) == 0)
-			return true;
-	return false;
-}
-
-/*
- * Reads the paused patterns of table paused (as owner) into pauses[];
- * returns whether one of those loaded before is gone or reaches less (its
- * role no longer a superuser).
- */
-static bool
-load_pauses(Oid paused, Oid owner)
-{
-	MemoryContext before = pause_cxt;
-	Pause	   *before_pauses = pauses;
-	int			nbefore = npauses;
-	bool		released = false;
-	int			i;
-
-	pause_cxt = AllocSetContextCreate(TopMemoryContext, "awslambda pauses",
-									  ALLOCSET_SMALL_SIZES);
-	pauses = NULL;
-	npauses = 0;
-	PG_TRY();
-	{
-		if (OidIsValid(paused))
-		{
-			/* Dropped meanwhile (DROP EXTENSION): no pauses. */
-			LockRelationOid(paused, AccessShareLock);
-			if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(paused)))
-				UnlockRelationOid(paused, AccessShareLock);
-			else
-				read_pauses(paused, owner);
-		}
-	}
-	PG_CATCH();
-	{
-		/* The previous load stays, nothing leaks. */
-		MemoryContextDelete(pause_cxt);
-		pause_cxt = before;
-		pauses = before_pauses;
-		npauses = nbefore;
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	for (i = 0; i < nbefore && !released; i++)
-		released = !has_pause(&before_pauses[i]);
-	if (before)
-		MemoryContextDelete(before);
-	return released;
-}
-
-bool
-awl_control_load_pauses(Oid queue_relid, bool *released)
-{
-	Oid			paused;
-
-	/*
-	 * A transaction of its own: the claim's transaction then holds no lock
-	 * on the pauses' table while it locks the queue's, the other way round
-	 * from DROP EXTENSION (which would deadlock with it).
-	 */
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	paused = OidIsValid(queue_relid) && get_rel_name(queue_relid) ? find_paused(queue_relid) : InvalidOid;
-	*released = load_pauses(paused, OidIsValid(paused) ? awl_queue_owner(paused) : InvalidOid);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	loaded_cid = InvalidCommandId;	/* not a statement's view of them */
-	return npauses > 0;
-}
-
-bool
-awl_control_paused(const char *function_name, Oid invoked_by)
-{
-	char	   *bare = NULL;
-	bool		paused = false;
-	int			i;
-
-	for (i = 0; i < npauses && !paused; i++)
-		paused = pattern_matches(pauses[i].pattern, function_name, &bare) &&
-			(pauses[i].super || is_member_of_role(pauses[i].role, invoked_by));
-	if (bare)
-		pfree(bare);
-	return paused;
-}
-
 /* The uuid argument as text, for messages. */
 static char *
 uuid_text(pg_uuid_t *id)
@@ -439,7 +288,7 @@ uuid_text(pg_uuid_t *id)
  * into the pending table, queued afresh; returns how many.
  */
 static uint64
-move_back(const QueueTables *t, Datum ids)
+move_back(const AwlControlTables *t, Datum ids)
 {
 	static const char *const names[] = {"status", "attempts", "next_attempt_at", "finished_at",
 	"callback_done_at", "callback_error"};
@@ -456,15 +305,15 @@ move_back(const QueueTables *t, Datum ids)
 	values[0] = ids;
 	values[1] = ObjectIdGetDatum(GetUserId());
 	touched_rows = true;
-	n = run_as_owner(t, t->queue, t->pending,
-					 psprintf("WITH m AS (DELETE FROM ONLY %s q "
-							  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
-							  "AND q.status OPERATOR(pg_catalog.=) 'failed' "
-							  "AND pg_catalog.pg_has_role($2, q.invoked_by, 'MEMBER') RETURNING q.*) "
-							  "INSERT INTO %s (%s) SELECT %s FROM m",
-							  awl_queue_name(t->queue), awl_queue_name(t->pending),
-							  cols.data, sel.data),
-					 SPI_OK_INSERT, 2, types, values, NULL);
+	n = awl_control_run_as_owner(t, t->queue, t->pending,
+								 psprintf("WITH m AS (DELETE FROM ONLY %s q "
+										  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+										  "AND q.status OPERATOR(pg_catalog.=) 'failed' "
+										  "AND pg_catalog.pg_has_role($2, q.invoked_by, 'MEMBER') RETURNING q.*) "
+										  "INSERT INTO %s (%s) SELECT %s FROM m",
+										  awl_queue_name(t->queue), awl_queue_name(t->pending),
+										  cols.data, sel.data),
+								 SPI_OK_INSERT, 2, types, values, NULL);
 	if (n > 0)
 		awl_dispatcher_wake_at_commit();
 	return n;
@@ -484,26 +333,26 @@ Datum
 awslambda_retry(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *id = PG_GETARG_UUID_P(0);
-	QueueTables t;
+	AwlControlTables t;
 	Oid			types[2] = {UUIDOID, OIDOID};
 	Datum		values[2];
 	Datum		one;
 	bool		retried = false;
 
 	awl_dispatcher_require(false);
-	find_tables(&t);
-	register_callbacks();
+	awl_control_find_tables(&t);
+	awl_control_register_callbacks();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = UUIDPGetDatum(id);
 	values[1] = ObjectIdGetDatum(GetUserId());
-	if (run_as_owner(&t, t.queue, InvalidOid,
-					 psprintf("SELECT function_name, qualifier, region, invocation_type FROM ONLY %s q "
-							  "WHERE q.id OPERATOR(pg_catalog.=) $1 "
-							  "AND q.status OPERATOR(pg_catalog.=) 'failed' "
-							  "AND pg_catalog.pg_has_role($2, q.invoked_by, 'MEMBER')",
-							  awl_queue_name(t.queue)),
-					 SPI_OK_SELECT, 2, types, values, NULL) == 1)
+	if (awl_control_run_as_owner(&t, t.queue, InvalidOid,
+								 psprintf("SELECT function_name, qualifier, region, invocation_type FROM ONLY %s q "
+										  "WHERE q.id OPERATOR(pg_catalog.=) $1 "
+										  "AND q.status OPERATOR(pg_catalog.=) 'failed' "
+										  "AND pg_catalog.pg_has_role($2, q.invoked_by, 'MEMBER')",
+										  awl_queue_name(t.queue)),
+								 SPI_OK_SELECT, 2, types, values, NULL) == 1)
 	{
 		HeapTuple	row = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -535,7 +384,7 @@ Datum
 awslambda_retry_failed(PG_FUNCTION_ARGS)
 {
 	char	   *pattern;
-	QueueTables t;
+	AwlControlTables t;
 	Oid			types[2] = {OIDOID, TIMESTAMPTZOID};
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
@@ -550,23 +399,23 @@ awslambda_retry_failed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("argument \"function_pattern\" must not be null")));
 	pattern = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	check_pattern(pattern);
+	awl_control_check_pattern(pattern);
 	awl_dispatcher_require(false);
-	find_tables(&t);
-	register_callbacks();
+	awl_control_find_tables(&t);
+	awl_control_register_callbacks();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = ObjectIdGetDatum(GetUserId());
 	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
-	n = run_as_owner(&t, t.queue, InvalidOid,
-					 psprintf("SELECT id, function_name, qualifier, region, invocation_type FROM ONLY %s q "
-							  "WHERE q.status OPERATOR(pg_catalog.=) 'failed' "
-							  "AND pg_catalog.pg_has_role($1, q.invoked_by, 'MEMBER') "
-							  "AND ($2::pg_catalog.timestamptz IS NULL "
-							  "OR q.finished_at OPERATOR(pg_catalog.>=) $2)",
-							  awl_queue_name(t.queue)),
-					 SPI_OK_SELECT, 2, types, values, nulls);
+	n = awl_control_run_as_owner(&t, t.queue, InvalidOid,
+								 psprintf("SELECT id, function_name, qualifier, region, invocation_type FROM ONLY %s q "
+										  "WHERE q.status OPERATOR(pg_catalog.=) 'failed' "
+										  "AND pg_catalog.pg_has_role($1, q.invoked_by, 'MEMBER') "
+										  "AND ($2::pg_catalog.timestamptz IS NULL "
+										  "OR q.finished_at OPERATOR(pg_catalog.>=) $2)",
+										  awl_queue_name(t.queue)),
+								 SPI_OK_SELECT, 2, types, values, nulls);
 	ids = palloc(Max(n, 1) * sizeof(Datum));
 	for (i = 0; i < n; i++)
 	{
@@ -576,7 +425,7 @@ awslambda_retry_failed(PG_FUNCTION_ARGS)
 		char	   *bare = NULL;
 		bool		isnull;
 
-		if (!pattern_matches(pattern, name, &bare))
+		if (!awl_control_pattern_matches(pattern, name, &bare))
 			continue;
 		check_sendable(name, SPI_getvalue(row, desc, 3), SPI_getvalue(row, desc, 4),
 					   SPI_getvalue(row, desc, 5));
@@ -609,15 +458,15 @@ awslambda_cancel(PG_FUNCTION_ARGS)
 	static const char *const exprs[] = {"'cancelled'", "pg_catalog.now()",
 		"CASE WHEN c.callback IS NULL THEN NULL ELSE pg_catalog.now() END",
 	"CASE WHEN c.callback IS NULL THEN NULL ELSE 'not run: the invocation was cancelled' END"};
-	QueueTables t;
+	AwlControlTables t;
 	StringInfoData cols;
 	StringInfoData sel;
 	Oid			types[2] = {UUIDOID, OIDOID};
 	Datum		values[2];
 	uint64		n;
 
-	find_tables(&t);
-	register_callbacks();
+	awl_control_find_tables(&t);
+	awl_control_register_callbacks();
 	initStringInfo(&cols);
 	initStringInfo(&sel);
 	moved_columns(t.queue, "c", names, exprs, lengthof(names), &cols, &sel);
@@ -626,137 +475,16 @@ awslambda_cancel(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = ObjectIdGetDatum(GetUserId());
 	touched_rows = true;
-	n = run_as_owner(&t, t.queue, t.pending,
-					 psprintf("WITH c AS (DELETE FROM ONLY %s p "
-							  "WHERE p.id OPERATOR(pg_catalog.=) $1 "
-							  "AND p.status OPERATOR(pg_catalog.=) 'queued' "
-							  "AND pg_catalog.pg_has_role($2, p.invoked_by, 'MEMBER') RETURNING p.*) "
-							  "INSERT INTO %s (%s) SELECT %s FROM c",
-							  awl_queue_name(t.pending), awl_queue_name(t.queue),
-							  cols.data, sel.data),
-					 SPI_OK_INSERT, 2, types, values, NULL);
+	n = awl_control_run_as_owner(&t, t.queue, t.pending,
+								 psprintf("WITH c AS (DELETE FROM ONLY %s p "
+										  "WHERE p.id OPERATOR(pg_catalog.=) $1 "
+										  "AND p.status OPERATOR(pg_catalog.=) 'queued' "
+										  "AND pg_catalog.pg_has_role($2, p.invoked_by, 'MEMBER') RETURNING p.*) "
+										  "INSERT INTO %s (%s) SELECT %s FROM c",
+										  awl_queue_name(t.pending), awl_queue_name(t.queue),
+										  cols.data, sel.data),
+								 SPI_OK_INSERT, 2, types, values, NULL);
 	SPI_finish();
 	PG_RETURN_BOOL(n == 1);
 }
 
-PG_FUNCTION_INFO_V1(awslambda_pause);
-
-/*
- * awslambda_pause(function_pattern text) RETURNS boolean
- *
- * From the next claim on, the dispatcher leaves queued invocations of
- * matching functions that the caller may see queued (new ones are still
- * accepted); what it claimed already is sent.  False if the caller had
- * paused that pattern already.
- */
-Datum
-awslambda_pause(PG_FUNCTION_ARGS)
-{
-	char	   *pattern = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	QueueTables t;
-	Oid			types[2] = {TEXTOID, OIDOID};
-	Datum		values[2];
-	uint64		n;
-
-	check_pattern(pattern);
-	find_tables(&t);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(pattern);
-	values[1] = ObjectIdGetDatum(GetUserId());
-	(void) run_as_owner(&t, t.paused, InvalidOid,
-						psprintf("SELECT pg_catalog.count(*) FROM %s p "
-								 "WHERE p.paused_by OPERATOR(pg_catalog.=) $2 "
-								 "AND p.function_pattern OPERATOR(pg_catalog.<>) $1",
-								 awl_queue_name(t.paused)),
-						SPI_OK_SELECT, 2, types, values, NULL);
-	{
-		bool		isnull;
-		int64		others = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (others >= MAX_PAUSES_PER_ROLE)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("role \"%s\" has paused %d function patterns already",
-							GetUserNameFromId(GetUserId(), false), MAX_PAUSES_PER_ROLE),
-					 errhint("Resume one with awslambda_resume(), or pause a pattern that covers several.")));
-	}
-	n = run_as_owner(&t, t.paused, InvalidOid,
-					 psprintf("INSERT INTO %s (function_pattern, paused_by) VALUES ($1, $2) "
-							  "ON CONFLICT DO NOTHING", awl_queue_name(t.paused)),
-					 SPI_OK_INSERT, 2, types, values, NULL);
-	SPI_finish();
-	PG_RETURN_BOOL(n == 1);
-}
-
-PG_FUNCTION_INFO_V1(awslambda_resume);
-
-/*
- * awslambda_resume(function_pattern text) RETURNS boolean
- *
- * Removes the pauses of exactly this pattern that the caller may see (its
- * own and those of roles it is a member of; a superuser: all); at commit
- * the dispatcher looks at its whole queue again, so what they held back is
- * sent promptly.  False if there was none.
- */
-Datum
-awslambda_resume(PG_FUNCTION_ARGS)
-{
-	char	   *pattern = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	QueueTables t;
-	Oid			types[2] = {TEXTOID, OIDOID};
-	Datum		values[2];
-	uint64		n;
-
-	find_tables(&t);
-	register_callbacks();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = CStringGetTextDatum(pattern);
-	values[1] = ObjectIdGetDatum(GetUserId());
-	n = run_as_owner(&t, t.paused, InvalidOid,
-					 psprintf("DELETE FROM %s p WHERE p.function_pattern OPERATOR(pg_catalog.=) $1 "
-							  "AND pg_catalog.pg_has_role($2, p.paused_by, 'MEMBER')",
-							  awl_queue_name(t.paused)),
-					 SPI_OK_DELETE, 2, types, values, NULL);
-	SPI_finish();
-	if (n > 0)
-		resumed = true;
-	PG_RETURN_BOOL(n > 0);
-}
-
-PG_FUNCTION_INFO_V1(awslambda_invocation_paused);
-
-/*
- * awslambda_invocation_paused(function_name text, invoked_by oid) RETURNS
- * boolean
- *
- * Whether a pause holds back queued invocations of function_name queued by
- * invoked_by; NULL when the caller may not see that role's invocations
- * (nothing is told about pauses of others').  The pauses are read once per
- * command.
- */
-Datum
-awslambda_invocation_paused(PG_FUNCTION_ARGS)
-{
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Oid			role = PG_GETARG_OID(1);
-	TimestampTz xact_start = GetCurrentTransactionStartTimestamp();
-	TimestampTz stmt_start = GetCurrentStatementStartTimestamp();
-	CommandId	cid = GetCurrentCommandId(false);
-
-	if (!is_member_of_role(GetUserId(), role))
-		PG_RETURN_NULL();
-	if (loaded_cid == InvalidCommandId || loaded_cid != cid ||
-		loaded_xact_start != xact_start || loaded_stmt_start != stmt_start)
-	{
-		Oid			paused = find_paused(awl_queue_find(false));
-
-		(void) load_pauses(paused, OidIsValid(paused) ? awl_queue_owner(paused) : InvalidOid);
-		loaded_xact_start = xact_start;
-		loaded_stmt_start = stmt_start;
-		loaded_cid = cid;
-	}
-	PG_RETURN_BOOL(awl_control_paused(name, role));
-}

@@ -30,7 +30,6 @@
 
 #include "awslambda.h"
 #include "endpoint.h"
-#include "parse.h"
 
 /* The aws_lambda.* settings (awl_rds_define_settings). */
 static char *rds_endpoint_override = NULL;

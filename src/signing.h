@@ -4,6 +4,10 @@
  *	  The headers of one SigV4-signed request, assembled in one place for
  *	  the Lambda requests (invoke.c) and the STS client (sts.c).
  *
+ * Used by invoke.c and sts.c, which call signing.c and clock.c (AWS's
+ * time, declared here too); signing.c calls sigv4.c, clock.c calls
+ * http.c's header lookup, nothing of their callers.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_SIGNING_H

@@ -12,8 +12,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -8,6 +8,10 @@
  * sigv4_canon.c builds the canonical request, sigv4.c signs; signing.c is
  * the PostgreSQL side that assembles a request's signed headers.
  *
+ * Used by signing.c, credentials.c (forgetting the signing key), sts.c and
+ * target.c (percent-encoding); sigv4.c -> sigv4_canon.c -> parse.c,
+ * nothing back.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_SIGV4_H

@@ -11,8 +11,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

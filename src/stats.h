@@ -9,6 +9,10 @@
  * With the library preloaded the counters live in shared memory and cover
  * the whole server; otherwise each backend counts its own calls.
  *
+ * Used by invoke.c (which counts each attempt), stats_sql.c (which reads
+ * the counters for SQL) and awslambda.c (the set-up); stats.c calls
+ * nothing of awslambda's other files.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef AWL_STATS_H
