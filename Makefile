@@ -19,6 +19,8 @@ OBJS = \
 	src/errors.o \
 	src/flow.o \
 	src/http.o \
+	src/http_raw.o \
+	src/http_reply.o \
 	src/http_stream.o \
 	src/imds.o \
 	src/ini.o \
@@ -74,7 +76,7 @@ TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
 PKG_CONFIG ?= pkg-config
-DEPS = libcurl json-c libcrypto
+DEPS = libcurl json-c libcrypto zlib
 # The version (in the User-Agent) is the control file's, not a second copy.
 AWL_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" awslambda.control)
 PG_CPPFLAGS = -Isrc -DAWL_VERSION='"$(AWL_VERSION)"' $(shell $(PKG_CONFIG) --cflags $(DEPS))

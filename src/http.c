@@ -51,6 +51,12 @@ awl_http_define_settings(void)
 }
 
 
+const char *
+awl_http_ca_file(void)
+{
+	return (ca_file_setting && ca_file_setting[0]) ? ca_file_setting : NULL;
+}
+
 /*
  * Easy handles live as long as the backend; they share the multi handle's
  * connection cache, so any of them reuses any idle connection.
@@ -59,8 +65,7 @@ static CURLM *awl_multi = NULL;
 static CURL **awl_easy = NULL;
 static int	awl_neasy = 0;
 
-/* Appends bytes; false on out-of-memory or when the limit is exceeded. */
-static bool
+bool
 awl_buffer_append(AwlBuffer *buf, const char *ptr, size_t n)
 {
 	if (buf->len + n > buf->limit)
@@ -113,9 +118,8 @@ awl_header_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return awl_buffer_append(buf, ptr, n) ? n : 0;
 }
 
-/* Asks libcurl to abort when the backend has a cancel or die request pending. */
-static int
-awl_progress_callback(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+int
+awl_http_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 					  curl_off_t ultotal, curl_off_t ulnow)
 {
 	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
@@ -203,7 +207,7 @@ awl_http_configure(CURL *h, AwlEasyConfig *cfg)
 	/* Accept (and undo) any encoding libcurl knows, should a proxy compress. */
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, awl_progress_callback);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, awl_http_progress);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, awl_body_callback);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, awl_header_callback);
 }
@@ -287,8 +291,7 @@ awl_http_setup(AwlTransfer *x)
 	x->list = list;
 }
 
-/* Classifies a failed transfer for the caller's error mapping. */
-static AwlHttpFailure
+AwlHttpFailure
 awl_http_classify(CURLcode rc, const AwlBuffer *body)
 {
 	switch (rc)
@@ -306,7 +309,7 @@ awl_http_classify(CURLcode rc, const AwlBuffer *body)
 		case CURLE_FILESIZE_EXCEEDED:
 			return AWL_HTTP_TOO_LARGE;
 		case CURLE_WRITE_ERROR:
-			return body->overflow ? AWL_HTTP_TOO_LARGE : AWL_HTTP_TRANSFER;
+			return body && body->overflow ? AWL_HTTP_TOO_LARGE : AWL_HTTP_TRANSFER;
 		default:
 			return AWL_HTTP_TRANSFER;
 	}
@@ -488,9 +491,63 @@ awl_http_run(AwlTransfer *slots, int nslots, int n, AwlHttpStart start,
 	}
 }
 
+/* A lone request already filled in (awl_http_perform_many), for awl_http_run. */
+typedef struct AwlFilled
+{
+	AwlHttpRequest req;
+	AwlHttpDone done;
+	void	   *arg;
+} AwlFilled;
+
+static void
+awl_filled_start(int i, AwlHttpRequest *req, void *arg)
+{
+	*req = ((AwlFilled *) arg)->req;
+}
+
+static void
+awl_filled_done(int i, AwlHttpResponse *resp, void *arg)
+{
+	AwlFilled  *f = (AwlFilled *) arg;
+
+	f->done(i, resp, f->arg);
+}
+
+static void awl_http_run_pool(int n, int max_parallel, AwlHttpStart start,
+							  AwlHttpDone done, void *arg);
+
 void
 awl_http_perform_many(int n, int max_parallel, AwlHttpStart start, AwlHttpDone done,
 					  void *arg)
+{
+	AwlFilled	f;
+
+	if (n != 1)
+	{
+		awl_http_run_pool(n, max_parallel, start, done, arg);
+		return;
+	}
+
+	/* A lone request: on our own HTTP/1.1 when it can go there, else the pool. */
+	memset(&f.req, 0, sizeof(f.req));
+	start(0, &f.req, arg);
+	if (f.req.direct && awl_http_raw_usable(&f.req))
+	{
+		AwlHttpResponse resp;
+
+		awl_http_raw_perform(&f.req, &resp);
+		done(0, &resp, arg);
+		return;
+	}
+	f.done = done;
+	f.arg = arg;
+	awl_http_run_pool(1, 1, awl_filled_start, awl_filled_done, &f);
+}
+
+/* awl_http_perform_many on the pool's easy handles. */
+static void
+awl_http_run_pool(int n, int max_parallel, AwlHttpStart start, AwlHttpDone done,
+				  void *arg)
 {
 	AwlTransfer *volatile slots;
 	/* volatile: read in PG_CATCH (newer GCCs warn -Wclobbered otherwise) */
