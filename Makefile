@@ -82,7 +82,7 @@ AWL_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" awslambda.con
 PG_CPPFLAGS = -Isrc -DAWL_VERSION='"$(AWL_VERSION)"' $(shell $(PKG_CONFIG) --cflags $(DEPS))
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs $(DEPS))
 
-EXTRA_CLEAN = test/unit/sigv4_test test/unit/parse_test test/unit/endpoint_test
+EXTRA_CLEAN = test/unit/sigv4_test test/unit/parse_test test/unit/endpoint_test test/unit/http_reply_test
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -257,7 +257,7 @@ class MockState:
         # imds_connections split them by the kind of their first request, so
         # a keep-alive test can ignore the extension's metadata traffic.
         self.counters = dict.fromkeys(
-            ('connections', 'dropped', 'invoke_connections', 'imds_connections', 'requests', 'invokes',
+            ('connections', 'dropped', 'proxied', 'invoke_connections', 'imds_connections', 'requests', 'invokes',
              'imds_token_requests', 'imds_role_requests', 'imds_credential_requests',
              'imds_region_requests', 'sts_assume_role_requests', 'sts_web_identity_requests',
              'container_credential_requests'), 0)
@@ -1089,6 +1089,10 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def _dispatch(self):
         state = self.server.state
+        if self.path.startswith('http://'):
+            # A request sent to us as its HTTP proxy (absolute form): served as our own.
+            state.count('proxied')
+            self.path = '/' + self.path.split('/', 3)[3] if self.path.count('/') >= 3 else '/'
         if getattr(self, 'drop_next', False):
             # mockStatus drop_next: this request is read, then its connection closed unanswered.
             self.drop_next = False
