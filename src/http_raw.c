@@ -63,9 +63,26 @@ typedef struct AwlRawConn
 
 static AwlRawConn raw;
 
+/* The variables libcurl takes a proxy from, in both cases (it reads some in one). */
 static const char *const proxy_variables[] = {
 	"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
 };
+
+/* Whether the environment names a proxy libcurl could use. */
+static bool
+proxy_in_environment(void)
+{
+	int			i;
+
+	for (i = 0; i < (int) lengthof(proxy_variables); i++)
+	{
+		const char *v = getenv(proxy_variables[i]);
+
+		if (v && v[0])
+			return true;
+	}
+	return false;
+}
 
 /* The characters a request target may have to go out unchanged by libcurl. */
 static bool
@@ -157,18 +174,12 @@ awl_http_raw_usable(const AwlHttpRequest *req)
 	const char *target;
 	const char *host;
 	bool		tls;
-	int			i;
 
 	if (!req->direct || strcmp(req->method, "POST") != 0)
 		return false;
 	/* libcurl would go through the proxy: so must we, by going through libcurl. */
-	for (i = 0; i < (int) lengthof(proxy_variables); i++)
-	{
-		const char *v = getenv(proxy_variables[i]);
-
-		if (v && v[0])
-			return false;
-	}
+	if (proxy_in_environment())
+		return false;
 	return split_url(req->url, &origin_len, &target, &tls) && headers_ok(req, &host);
 }
 
@@ -404,9 +415,17 @@ raw_send(const char *buf, size_t len, TimestampTz start, TimestampTz deadline,
 		}
 		if (rc != CURLE_OK)
 		{
-			/* No reply byte can have come yet: the caller decides whether to send again. */
+			char		c;
+
 			snprintf(resp->error, sizeof(resp->error), "Send failure: %s",
 					 raw.errbuf[0] ? raw.errbuf : curl_easy_strerror(rc));
+			/* Bytes of a reply already there (say, an early refusal): never again. */
+			if (recv(raw.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+			{
+				resp->failure = AWL_HTTP_TRANSFER;
+				return RAW_FAILED;
+			}
+			/* Nothing came back: the caller decides whether to send again. */
 			return RAW_STALE;
 		}
 		buf += n;
@@ -587,7 +606,7 @@ raw_request(const AwlHttpRequest *req, const char *target, size_t *len, bool *bo
 		PUT(req->body, req->body_len);
 #undef PUT
 #undef PUTS
-	Assert(p - buf <= cap);
+	Assert((size_t) (p - buf) <= cap);
 	*len = (size_t) (p - buf);
 	return buf;
 }
