@@ -282,6 +282,8 @@ raw_connect(const AwlHttpRequest *req, const char *origin, bool tls, TimestampTz
 		curl_easy_setopt(raw.easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 		curl_easy_setopt(raw.easy, CURLOPT_TCP_KEEPALIVE, 1L);
+		/* We speak HTTP/1.1 on it: TLS must not agree on h2 (ALPN). */
+		curl_easy_setopt(raw.easy, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1);
 		curl_easy_setopt(raw.easy, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(raw.easy, CURLOPT_XFERINFOFUNCTION, awl_http_progress);
 		curl_easy_setopt(raw.easy, CURLOPT_CONNECT_ONLY, 1L);
