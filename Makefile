@@ -21,6 +21,9 @@ OBJS = \
 	src/errors.o \
 	src/flow.o \
 	src/http.o \
+	src/http_perform.o \
+	src/http_raw.o \
+	src/http_reply.o \
 	src/http_stream.o \
 	src/imds.o \
 	src/ini.o \
@@ -78,13 +81,13 @@ TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
 PKG_CONFIG ?= pkg-config
-DEPS = libcurl json-c libcrypto
+DEPS = libcurl json-c libcrypto zlib
 # The version (in the User-Agent) is the control file's, not a second copy.
 AWL_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" awslambda.control)
 PG_CPPFLAGS = -Isrc -DAWL_VERSION='"$(AWL_VERSION)"' $(shell $(PKG_CONFIG) --cflags $(DEPS))
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs $(DEPS))
 
-EXTRA_CLEAN = test/unit/sigv4_test test/unit/parse_test test/unit/endpoint_test
+EXTRA_CLEAN = test/unit/sigv4_test test/unit/parse_test test/unit/endpoint_test test/unit/http_reply_test
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -1,9 +1,11 @@
 --
--- One reused connection per backend: 100 calls from a fresh session open a
--- single TCP connection to the endpoint (the mock counts accepted connections).
+-- One reused connection per backend: after a fresh session's first call
+-- (which opens its connection to the endpoint, and here one more to the
+-- instance metadata for credentials, on the same mock), 100 calls open no
+-- TCP connection (the mock counts accepted connections).
 --
-SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'connections')::int AS connections_before \gset
 \c
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'connections')::int AS connections_before \gset
 SELECT count(awslambda_fn('lambdaTest', json_build_object('i', i)::text)) AS calls
   FROM generate_series(1, 100) i;
 SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'connections')::int - :connections_before AS new_connections;

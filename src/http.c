@@ -49,6 +49,12 @@ awl_http_define_settings(void)
 }
 
 
+const char *
+awl_http_ca_file(void)
+{
+	return (ca_file_setting && ca_file_setting[0]) ? ca_file_setting : NULL;
+}
+
 /*
  * Easy handles live as long as the backend; they share the multi handle's
  * connection cache, so any of them reuses any idle connection.
@@ -57,8 +63,7 @@ static CURLM *awl_multi = NULL;
 static CURL **awl_easy = NULL;
 static int	awl_neasy = 0;
 
-/* Appends bytes; false on out-of-memory or when the limit is exceeded. */
-static bool
+bool
 awl_buffer_append(AwlBuffer *buf, const char *ptr, size_t n)
 {
 	if (buf->len + n > buf->limit)
@@ -111,9 +116,8 @@ awl_header_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return awl_buffer_append(buf, ptr, n) ? n : 0;
 }
 
-/* Asks libcurl to abort when the backend has a cancel or die request pending. */
-static int
-awl_progress_callback(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+int
+awl_http_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 					  curl_off_t ultotal, curl_off_t ulnow)
 {
 	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
@@ -201,7 +205,7 @@ awl_http_configure(CURL *h, AwlEasyConfig *cfg)
 	/* Accept (and undo) any encoding libcurl knows, should a proxy compress. */
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, awl_progress_callback);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, awl_http_progress);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, awl_body_callback);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, awl_header_callback);
 }
@@ -285,8 +289,7 @@ awl_http_setup(AwlTransfer *x)
 	x->list = list;
 }
 
-/* Classifies a failed transfer for the caller's error mapping. */
-static AwlHttpFailure
+AwlHttpFailure
 awl_http_classify(CURLcode rc, const AwlBuffer *body)
 {
 	switch (rc)
@@ -304,7 +307,7 @@ awl_http_classify(CURLcode rc, const AwlBuffer *body)
 		case CURLE_FILESIZE_EXCEEDED:
 			return AWL_HTTP_TOO_LARGE;
 		case CURLE_WRITE_ERROR:
-			return body->overflow ? AWL_HTTP_TOO_LARGE : AWL_HTTP_TRANSFER;
+			return body && body->overflow ? AWL_HTTP_TOO_LARGE : AWL_HTTP_TRANSFER;
 		default:
 			return AWL_HTTP_TRANSFER;
 	}
@@ -488,8 +491,8 @@ awl_http_run(AwlTransfer *slots, int nslots, int n, AwlHttpStart start,
 }
 
 void
-awl_http_perform_many(int n, int max_parallel, AwlHttpStart start, AwlHttpDone done,
-					  void *arg)
+awl_http_run_pool(int n, int max_parallel, AwlHttpStart start, AwlHttpDone done,
+				  void *arg)
 {
 	AwlTransfer *volatile slots;
 	/* volatile: read in PG_CATCH (newer GCCs warn -Wclobbered otherwise) */
@@ -520,62 +523,6 @@ awl_http_perform_many(int n, int max_parallel, AwlHttpStart start, AwlHttpDone d
 	}
 	PG_END_TRY();
 	pfree(slots);
-}
-
-/* The single request of awl_http_perform, handed to the callbacks. */
-typedef struct AwlSingle
-{
-	const AwlHttpRequest *req;
-	AwlHttpResponse *resp;
-} AwlSingle;
-
-static void
-awl_single_start(int i, AwlHttpRequest *req, void *arg)
-{
-	*req = *((AwlSingle *) arg)->req;
-}
-
-static void
-awl_single_done(int i, AwlHttpResponse *resp, void *arg)
-{
-	*((AwlSingle *) arg)->resp = *resp;
-}
-
-void
-awl_http_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
-{
-	AwlSingle	single = {req, resp};
-
-	awl_http_perform_many(1, 1, awl_single_start, awl_single_done, &single);
-}
-
-/* Zeroes a request's header lines and body. */
-static void
-wipe_request(const AwlHttpRequest *req)
-{
-	int			i;
-
-	for (i = 0; i < req->nheaders; i++)
-		if (req->headers[i])
-			explicit_bzero(unconstify(char *, req->headers[i]), strlen(req->headers[i]));
-	if (req->body_len > 0)
-		explicit_bzero(unconstify(char *, req->body), req->body_len);
-}
-
-void
-awl_http_perform_wiped(const AwlHttpRequest *req, AwlHttpResponse *resp)
-{
-	PG_TRY();
-	{
-		awl_http_perform(req, resp);
-	}
-	PG_CATCH();
-	{
-		wipe_request(req);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	wipe_request(req);
 }
 
 char *

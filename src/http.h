@@ -47,6 +47,8 @@ typedef struct AwlHttpRequest
 	long		timeout_ms;		/* 0: no limit */
 	size_t		max_response;	/* larger bodies fail the request */
 	AwlWait		wait;			/* reported while waiting; 0: AWL_WAIT_HTTP */
+	bool		direct;			/* a lone request may go over http_raw.c's own
+								 * HTTP/1.1 when it sends the same bytes */
 } AwlHttpRequest;
 
 typedef enum AwlHttpFailure

@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * http_int.h
- *	  What http.c (the backend's pool) and http_stream.c (the dispatcher's
- *	  stream) share: a transfer slot and the steps of driving libcurl.
- *	  Only those two files include it.
+ *	  What the files of the HTTP area share: http.c (the backend's pool and
+ *	  the steps of driving libcurl), used by http_stream.c (the dispatcher's
+ *	  stream), http_raw.c (our own HTTP/1.1 for a lone request) and
+ *	  http_perform.c (the entry points, which choose between the two).
+ *	  Nothing outside the area includes it.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,6 +46,41 @@ typedef struct AwlTransfer
 	AwlBuffer	headers;
 	char		errbuf[CURL_ERROR_SIZE];
 } AwlTransfer;
+/* Appends bytes to buf; false on out-of-memory or when its limit is exceeded. */
+extern bool awl_buffer_append(AwlBuffer *buf, const char *ptr, size_t n);
+
+/* libcurl's progress callback: aborts when a cancel or termination is pending. */
+extern int	awl_http_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+							  curl_off_t ultotal, curl_off_t ulnow);
+
+/* Classifies a failed transfer (body: its buffer, or NULL) for the caller's error mapping. */
+extern AwlHttpFailure awl_http_classify(CURLcode rc, const AwlBuffer *body);
+
+/* awslambda.ca_file, or NULL when empty (the system's store). */
+extern const char *awl_http_ca_file(void);
+
+/*
+ * Whether req may go over http_raw.c's own HTTP/1.1 on a CONNECT_ONLY
+ * connection with the same bytes libcurl would send: a direct request,
+ * POST, no proxy in the environment, a URL and header lines it writes
+ * unchanged.
+ */
+extern bool awl_http_raw_usable(const AwlHttpRequest *req);
+
+/*
+ * Performs req (awl_http_raw_usable) on the backend's raw connection,
+ * like awl_http_perform: transport failures in resp->failure, a cancel or
+ * termination raised; the request buffer it wrote is zeroed.
+ */
+extern void awl_http_raw_perform(const AwlHttpRequest *req, AwlHttpResponse *resp);
+
+/*
+ * Performs n requests on the pool's easy handles, at most max_parallel at
+ * once (awl_http_perform_many without the direct path); in http.c.
+ */
+extern void awl_http_run_pool(int n, int max_parallel, AwlHttpStart start,
+							  AwlHttpDone done, void *arg);
+
 /* Initializes libcurl once, the pool's multi handle and at least n easy handles. */
 extern void awl_http_init(int n);
 

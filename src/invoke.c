@@ -156,6 +156,7 @@ awl_batch_start(int i, AwlHttpRequest *hreq, void *arg)
 	hreq->connect_timeout_ms = req->connect_timeout_ms;
 	hreq->timeout_ms = req->request_timeout_ms;
 	hreq->max_response = MAX_RESPONSE_BYTES;
+	hreq->direct = true;
 	awl_stats_start(&b->stats[i]);
 }
 

@@ -257,7 +257,7 @@ class MockState:
         # imds_connections split them by the kind of their first request, so
         # a keep-alive test can ignore the extension's metadata traffic.
         self.counters = dict.fromkeys(
-            ('connections', 'invoke_connections', 'imds_connections', 'requests', 'invokes',
+            ('connections', 'dropped', 'proxied', 'invoke_connections', 'imds_connections', 'requests', 'invokes',
              'imds_token_requests', 'imds_role_requests', 'imds_credential_requests',
              'imds_region_requests', 'sts_assume_role_requests', 'sts_web_identity_requests',
              'container_credential_requests'), 0)
@@ -590,7 +590,9 @@ def build_forced_response(state, event, body):
 
 
 # mockStatus keys that make the reply itself broken (network and protocol faults).
-FAULTS = ('garbage', 'reset', 'slow_body', 'content_length', 'gzip', 'chunked', 'huge_header')
+FAULTS = ('garbage', 'reset', 'slow_body', 'content_length', 'gzip', 'chunked', 'huge_header',
+          'drop_next', 'idle_close', 'partial_status', 'http10', 'close_linger', 'eof_body',
+          'chunked_huge', 'bad_chunk')
 
 
 def send_fault(handler, resp):
@@ -601,6 +603,15 @@ def send_fault(handler, resp):
     the given seconds.  content_length: announce that many bytes, send the
     short body, close.  gzip / chunked: a correct reply in that encoding.
     huge_header: one header line of the given length.
+    Kept connections: drop_next: a correct reply, and the next request on
+    this connection is read and answered by closing it.  idle_close: a
+    correct reply, and the connection closed after the given seconds idle.
+    partial_status: the first bytes of a status line, then close.
+    http10 / close_linger: a correct HTTP/1.0 reply (no keep-alive), or one
+    with "Connection: close", then the connection held open, unread, for
+    the given seconds.  eof_body: no Content-Length, the body up to the
+    close.  chunked_huge: a chunk announced larger than 8 MiB.  bad_chunk:
+    a chunk size that is not hexadecimal.
     """
     kind, arg = resp.fault
     out = handler.wfile
@@ -631,6 +642,30 @@ def send_fault(handler, resp):
     elif kind == 'chunked':
         chunks = b''.join(b'%x\r\n%s\r\n' % (1, body[i:i + 1]) for i in range(len(body)))
         out.write(b'\r\n'.join(head + [b'Transfer-Encoding: chunked', b'', chunks + b'0\r\n\r\n']))
+    elif kind in ('drop_next', 'idle_close'):
+        out.write(b'\r\n'.join(head + [f'Content-Length: {len(body)}'.encode(), b'', body]))
+        handler.close_connection = False
+        if kind == 'drop_next':
+            handler.drop_next = True
+        else:
+            conn = handler.connection
+            threading.Timer(float(arg), lambda: conn.shutdown(socket.SHUT_RDWR)).start()
+    elif kind == 'partial_status':
+        out.write(b'HTTP/1.1 2')
+    elif kind in ('http10', 'close_linger'):
+        if kind == 'http10':
+            head[0] = b'HTTP/1.0 200 OK'
+        else:
+            head.append(b'Connection: close')
+        out.write(b'\r\n'.join(head + [f'Content-Length: {len(body)}'.encode(), b'', body]))
+        out.flush()
+        time.sleep(float(arg))
+    elif kind == 'eof_body':
+        out.write(b'\r\n'.join(head + [b'', body]))
+    elif kind == 'chunked_huge':
+        out.write(b'\r\n'.join(head + [b'Transfer-Encoding: chunked', b'', b'900000', body]))
+    elif kind == 'bad_chunk':
+        out.write(b'\r\n'.join(head + [b'Transfer-Encoding: chunked', b'', b'zz', body, b'0', b'', b'']))
     elif kind == 'huge_header':
         out.write(b'\r\n'.join(head + [b'X-Huge: ' + b'h' * int(arg),
                                         f'Content-Length: {len(body)}'.encode(), b'', body]))
@@ -1054,6 +1089,18 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def _dispatch(self):
         state = self.server.state
+        if self.path.startswith('http://'):
+            # A request sent to us as its HTTP proxy (absolute form): served as our own.
+            state.count('proxied')
+            self.path = '/' + self.path.split('/', 3)[3] if self.path.count('/') >= 3 else '/'
+        if getattr(self, 'drop_next', False):
+            # mockStatus drop_next: this request is read, then its connection closed unanswered.
+            self.drop_next = False
+            self.close_connection = True
+            state.count('dropped')
+            self._read_body(MAX_BODY_READ)
+            self.server.log.write(f'{self.client_address[1]} {self.command} {self.path} dropped')
+            return
         state.count('requests')
         started = time.monotonic()
         self.note = {}               # extra fields for this request's log line
