@@ -33,6 +33,7 @@ OBJS = \
 	src/providers.o \
 	src/queue.o \
 	src/queue_control.o \
+	src/queue_insert.o \
 	src/queue_table.o \
 	src/rds_compat.o \
 	src/region.o \

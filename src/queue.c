@@ -57,6 +57,7 @@
 
 #include "dispatcher.h"
 #include "queue.h"
+#include "queue_insert.h"
 
 /* The INSERT, prepared once per backend (and again if the extension is re-created). */
 static SPIPlanPtr insert_plan = NULL;
@@ -82,6 +83,20 @@ typedef struct QueueOptions
 	bool		keep;			/* dedup_mode 'keep' (else 'replace') */
 } QueueOptions;
 
+/*
+ * The columns of the queuing INSERT of 0.5.0, in the order of the parameters
+ * below ($1 .. $15), and their types: the direct insert's (queue_insert.c).
+ */
+static const char *const insert_columns[] = {
+	"id", "function_name", "qualifier", "region", "invocation_type", "payload", "callback",
+	"invoked_by", "callback_fn", "tenant_id", "durable_execution_name", "next_attempt_at",
+	"queued_xact", "max_attempts", "dedup_key"
+};
+static const Oid insert_types[] = {
+	UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID, OIDOID, TEXTOID,
+	TEXTOID, TIMESTAMPTZOID, XID8OID, INT4OID, TEXTOID
+};
+
 /* The longest dedup_key, in bytes (it is part of a unique index's entries). */
 #define DEDUP_KEY_MAX	1024
 
@@ -106,6 +121,10 @@ enum
 	P_NAME_FROM_ID,				/* only the dedup replace's */
 	NUM_PARAMS
 };
+
+StaticAssertDecl(lengthof(insert_columns) == P_NAME_FROM_ID &&
+				 lengthof(insert_types) == P_NAME_FROM_ID,
+				 "insert_columns and insert_types name the parameters before P_NAME_FROM_ID");
 
 /* The function or procedure name(rowtype), or InvalidOid. */
 static Oid
@@ -528,19 +547,33 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		values[P_NAME_FROM_ID] = BoolGetDatum(name_from_id);
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	plan = prepared_insert(q, has_callback_fn, has_v04, has_v05);
 	if (opts && opts->dedup_key)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		(void) prepared_insert(q, has_callback_fn, has_v04, has_v05);
 		id = enqueue_dedup(q, values, nulls, opts->keep, parked, cxt);
+		SPI_finish();
+	}
 	else
 	{
-		if (execute_as_owner(q, plan, values, nulls) != SPI_OK_INSERT)
-			elog(ERROR, "could not queue the invocation");
+		/*
+		 * The row without the executor when the table allows (0.5.0's
+		 * columns: all of them given), else the kept INSERT.
+		 */
+		if (!has_v05 ||
+			!awl_queue_insert_direct(q, P_NAME_FROM_ID, insert_columns, insert_types, values, nulls))
+		{
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			plan = prepared_insert(q, has_callback_fn, has_v04, has_v05);
+			if (execute_as_owner(q, plan, values, nulls) != SPI_OK_INSERT)
+				elog(ERROR, "could not queue the invocation");
+			SPI_finish();
+		}
 		if (parked)
 			awl_dispatcher_rewind_at_end(PG_UINT64_MAX, opts->run_at);
 	}
-	SPI_finish();
 
 	awl_dispatcher_wake_at_commit();
 	return id;
