@@ -34,8 +34,9 @@ t_use_build() {
   [ "$t_build" = "$1" ] && return
   if [ -n "${TRIGGER_BEFORE_SO:-}" ]; then
     awl_stop
-    cp "$WORK/awslambda-$1.so" "$t_libdir/awslambda.so"
+    cp "$WORK/awslambda-$1.so" "$t_libdir/awslambda.so.new" && mv -f "$t_libdir/awslambda.so.new" "$t_libdir/awslambda.so"
     start_server
+    for _ in $(seq 100); do psql -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
   fi
   t_build=$1
   t_warm
@@ -46,12 +47,15 @@ t_drain() {
 }
 t_dispatcher() { psql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'awslambda dispatcher' AND datname = 'postgres'"; }
 t_calls() { psql -c "SELECT coalesce(sum(calls), 0) FROM awslambda_stat_functions WHERE kind = 'async' AND function_name = '$1'"; }
+# Commits in the database (pgbench's and the dispatcher's) and WAL flushes so far.
+t_commits() { psql -F ' ' -c "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'), wal_sync FROM pg_stat_wal"; }
 # One pgbench run of contender $1 under the current build: appends to $WORK/trig.$build.$1
-# "tps wal_bytes/insert requests/insert not_sent dispatcher_cpu_share".
+# "tps wal_bytes/insert requests/insert not_sent dispatcher_cpu_share commits/insert flushes/insert".
 t_run() {
-  local t=$1 fn=lambdaTempReadingTrigger lsn0 calls0 cpu0 d out n tps lsn1 calls1 cpu1 left
+  local t=$1 fn=lambdaTempReadingTrigger lsn0 calls0 cpu0 d out n tps lsn1 calls1 cpu1 left x0 f0 x1 f1
   [ "$t" = batch ] && fn=lambdaTempReadingBatch
   d=$(t_dispatcher)
+  read -r x0 f0 < <(t_commits)
   lsn0=$(psql -c "SELECT pg_current_wal_lsn()")
   calls0=$(t_calls "$fn")
   cpu0=$(cpu_seconds "$d")
@@ -62,7 +66,9 @@ t_run() {
   n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
   tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
   lsn1=$(psql -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0')")
-  echo "$tps $lsn1 $n $((calls1 - calls0)) $left $cpu0 $cpu1"
+  sleep 0.6   # the statistics reach the views at most a second later
+  read -r x1 f1 < <(t_commits)
+  echo "$tps $lsn1 $n $((calls1 - calls0)) $left $cpu0 $cpu1 $((x1 - x0)) $((f1 - f0))"
   t_drain
 }
 # A short run of each trigger after a (re)start: plans made, caches warm.
@@ -92,9 +98,9 @@ for r in $(seq "$t_rounds"); do
   for b in $t_builds; do
     t_use_build "$b"
     for t in plain async batch; do
-      read -r tps wal n req left c0 c1 < <(t_run "$t")
-      awk -v tps="$tps" -v wal="$wal" -v n="$n" -v req="$req" -v left="$left" -v c0="$c0" -v c1="$c1" -v s="$t_secs" \
-        'BEGIN{printf "%.1f %.0f %.3f %d %.3f\n", tps, n ? wal / n : 0, n ? req / n : 0, left, (c1 - c0) / s}' \
+      read -r tps wal n req left c0 c1 xc fl < <(t_run "$t")
+      awk -v tps="$tps" -v wal="$wal" -v n="$n" -v req="$req" -v left="$left" -v c0="$c0" -v c1="$c1" -v s="$t_secs" -v xc="$xc" -v fl="$fl" \
+        'BEGIN{printf "%.1f %.0f %.3f %d %.3f %.2f %.2f\n", tps, n ? wal / n : 0, n ? req / n : 0, left, (c1 - c0) / s, n ? xc / n : 0, n ? fl / n : 0}' \
         >>"$WORK/trig.$b.$t"
       echo "round $r $b $t: $(tail -n 1 "$WORK/trig.$b.$t")"
     done
@@ -102,7 +108,7 @@ for r in $(seq "$t_rounds"); do
 done
 t_load1=$(cut -d' ' -f1-3 /proc/loadavg)
 # Leave the server as it was: this build's library, the settings reset.
-[ -n "${TRIGGER_BEFORE_SO:-}" ] && [ "$t_build" != after ] && { awl_stop; cp "$WORK/awslambda-after.so" "$t_libdir/awslambda.so"; start_server; }
+[ -n "${TRIGGER_BEFORE_SO:-}" ] && [ "$t_build" != after ] && { awl_stop; cp "$WORK/awslambda-after.so" "$t_libdir/awslambda.so.new"; mv -f "$t_libdir/awslambda.so.new" "$t_libdir/awslambda.so"; start_server; }
 psql -c "ALTER SYSTEM RESET awslambda.async_batch_sizes" -c "ALTER SYSTEM RESET fsync" \
   -c "ALTER SYSTEM RESET awslambda.endpoint_url" -c "SELECT pg_reload_conf()" >/dev/null
 
@@ -111,8 +117,8 @@ t_col() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR]=$1} END {m = (
 # Per-round ratios of contender $2 to plain, build $1 (the rounds' own baseline).
 t_ratios() { paste -d' ' <(awk '{print $1}' "$WORK/trig.$1.$2") <(awk '{print $1}' "$WORK/trig.$1.plain") | awk '{printf "%.2f\n", $1 / $2}'; }
 {
-  echo "| build | contender | INSERT tps, median | min - max | ratio of medians | per-round ratio, median (min - max) | WAL bytes / insert | HTTP requests / insert | not sent at round end, median (max) | dispatcher CPU, share of one core |"
-  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| build | contender | INSERT tps, median | min - max | ratio of medians | per-round ratio, median (min - max) | WAL bytes / insert | commits / insert | WAL flushes / insert | HTTP requests / insert | not sent at round end, median (max) | dispatcher CPU, share of one core |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for b in $t_builds; do
     read -r pm _ _ < <(t_col "$WORK/trig.$b.plain" 1)
     for t in plain async batch; do
@@ -122,6 +128,8 @@ t_ratios() { paste -d' ' <(awk '{print $1}' "$WORK/trig.$1.$2") <(awk '{print $1
       read -r req _ _ < <(t_col "$f" 3)
       read -r left _ lmax < <(t_col "$f" 4)
       read -r cpu _ _ < <(t_col "$f" 5)
+      read -r xc _ _ < <(t_col "$f" 6)
+      read -r fl _ _ < <(t_col "$f" 7)
       label="no trigger"
       [ "$t" = async ] && label="awslambda_fn_async trigger"
       [ "$t" = batch ] && label="the same, micro-batches of $t_batch"
@@ -132,7 +140,7 @@ t_ratios() { paste -d' ' <(awk '{print $1}' "$WORK/trig.$1.$2") <(awk '{print $1
         rr="$(printf '%.2f (%.2f - %.2f)' "$rm" "$rlo" "$rhi")"
         req=$(printf '%.3f' "$req"); cpu=$(printf '%.0f%%' "$(awk -v c="$cpu" 'BEGIN{print c * 100}')")
       fi
-      echo "| $b | $label | $(printf '%.0f' "$m") | $(printf '%.0f - %.0f' "$lo" "$hi") | $(awk -v a="$m" -v p="$pm" 'BEGIN{printf "%.2f", a / p}') | $rr | $(printf '%.0f' "$wal") | $req | $left ($lmax) | $cpu |"
+      echo "| $b | $label | $(printf '%.0f' "$m") | $(printf '%.0f - %.0f' "$lo" "$hi") | $(awk -v a="$m" -v p="$pm" 'BEGIN{printf "%.2f", a / p}') | $rr | $(printf '%.0f' "$wal") | $xc | $fl | $req | $left ($lmax) | $cpu |"
     done
   done
   echo
