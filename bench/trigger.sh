@@ -56,7 +56,7 @@ t_run() {
   [ "$t" = batch ] && fn=lambdaTempReadingBatch
   d=$(t_dispatcher)
   read -r x0 f0 < <(t_commits)
-  lsn0=$(psql -c "SELECT pg_current_wal_lsn()")
+  lsn0=$(psql -c "SELECT pg_current_wal_insert_lsn()")
   calls0=$(t_calls "$fn")
   cpu0=$(cpu_seconds "$d")
   out=$(cd "$WORK" && as_user "$PGBIN/pgbench" -n -c "$t_clients" -j 2 -T "$t_secs" -f "$WORK/insert_$t.sql" postgres 2>&1 || true)
@@ -65,7 +65,7 @@ t_run() {
   calls1=$(t_calls "$fn")
   n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
   tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
-  lsn1=$(psql -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0')")
+  lsn1=$(psql -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn0')")
   sleep 0.6   # the statistics reach the views at most a second later
   read -r x1 f1 < <(t_commits)
   echo "$tps $lsn1 $n $((calls1 - calls0)) $left $cpu0 $cpu1 $((x1 - x0)) $((f1 - f0))"
