@@ -224,6 +224,9 @@ SELECT count(*) AS by_fresh_index FROM awslambda_invocations_pending
  WHERE status = 'queued' AND attempts = 0 AND queued_xact = pg_current_xact_id() AND id = :'direct_id';
 ROLLBACK;
 SELECT count(*) AS after_rollback FROM awslambda_invocations WHERE id = :'direct_id';
+BEGIN READ ONLY;
+SELECT awslambda_fn_async('lambdaTest', '{"read": "only"}');
+ROLLBACK;
 CREATE FUNCTION pending_seen() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE NOTICE 'pending row for %', NEW.function_name;

@@ -36,6 +36,7 @@
 #include "nodes/execnodes.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
+#include "tcop/utility.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -252,6 +253,9 @@ awl_queue_insert_direct(const AwlQueueTables *q, int ncolumns, const char *const
 
 	if (!OidIsValid(q->pending))
 		return false;
+	/* What the executor checks of every INSERT into a table that is not temporary. */
+	PreventCommandIfReadOnly("INSERT");
+	PreventCommandIfParallelMode("INSERT");
 
 	/* As the owner, as the INSERT would run: its defaults and predicates too. */
 	GetUserIdAndSecContext(&save_user, &save_sec);

@@ -17,7 +17,8 @@
  * type types[i]) gets values[i], NULL where nulls[i] is 'n'; every other
  * column its default; NOT NULL is checked; every index gets its entry
  * (partial ones when the row satisfies their predicate; unique ones
- * checked).  What the table needs is looked up once and again after it or
+ * checked); in a read-only transaction it raises as the INSERT would.
+ * What the table needs is looked up once and again after it or
  * one of its indexes changes.  Returns false, having done nothing, when q
  * has no pending table or the table has something this path does not do
  * (triggers, rules, CHECK constraints, forced row security, generated or
