@@ -39,6 +39,7 @@ OBJS = \
 	src/queue.o \
 	src/queue_check.o \
 	src/queue_control.o \
+	src/queue_insert.o \
 	src/queue_pause.o \
 	src/queue_table.o \
 	src/rds_compat.o \

@@ -207,6 +207,46 @@ SELECT status FROM awslambda_invocation(:'app_id');
 DROP OWNED BY regress_async_app;
 DROP ROLE regress_async_app;
 
+-- The queue row is written without the executor (queue_insert.c): the
+-- columns' defaults, every index's entry, and, when the pending table has
+-- something that path does not do (here an administrator's trigger), the
+-- INSERT instead; a change of the table or its indexes is seen at once.
+BEGIN;
+SELECT awslambda_fn_async('lambdaTest', '{"direct": 1}') AS direct_id \gset
+SELECT status, attempts, enqueued_at = now() AS enqueued_now, next_attempt_at = now() AS due_now,
+       queued_xact = pg_current_xact_id() AS this_xact, invoked_by = 'postgres'::regrole AS by_me,
+       num_nulls(qualifier, callback, callback_fn, last_attempt_at, finished_at, http_status,
+                 request_id, response, last_error, tenant_id, durable_execution_name, max_attempts,
+                 dedup_key) AS nulls
+  FROM awslambda_invocations_pending WHERE id = :'direct_id';
+SET LOCAL enable_seqscan = off;
+SELECT count(*) AS by_fresh_index FROM awslambda_invocations_pending
+ WHERE status = 'queued' AND attempts = 0 AND queued_xact = pg_current_xact_id() AND id = :'direct_id';
+ROLLBACK;
+SELECT count(*) AS after_rollback FROM awslambda_invocations WHERE id = :'direct_id';
+BEGIN READ ONLY;
+SELECT awslambda_fn_async('lambdaTest', '{"read": "only"}');
+ROLLBACK;
+CREATE FUNCTION pending_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'pending row for %', NEW.function_name;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER pending_seen AFTER INSERT ON awslambda_invocations_pending
+    FOR EACH ROW EXECUTE FUNCTION pending_seen();
+BEGIN;
+SELECT awslambda_fn_async('lambdaTest', '{"through": "insert"}') IS NOT NULL AS queued;
+ROLLBACK;
+DROP TRIGGER pending_seen ON awslambda_invocations_pending;
+DROP FUNCTION pending_seen();
+CREATE INDEX pending_by_payload ON awslambda_invocations_pending (payload);
+BEGIN;
+SELECT awslambda_fn_async('lambdaTest', '{"indexed": 1}') IS NOT NULL AS queued;
+SET LOCAL enable_seqscan = off;
+SELECT count(*) AS by_new_index FROM awslambda_invocations_pending WHERE payload = '{"indexed": 1}';
+ROLLBACK;
+DROP INDEX pending_by_payload;
+
 -- Settings.
 SELECT name, setting, unit, context FROM pg_settings
  WHERE name IN ('awslambda.async_mode', 'awslambda.async_max_attempts', 'awslambda.async_retention')

@@ -35,14 +35,7 @@
 
 #include "dispatcher.h"
 #include "queue.h"
-
-/*
- * The names awl_enqueue calls queue_check.c's functions by (its body is
- * left as it is while issue 16's work on the enqueue path is open).
- */
-#define check_invocation	awl_queue_check_invocation
-#define resolve_callback	awl_queue_resolve_callback
-#define new_invocation_id	awl_queue_new_id
+#include "queue_insert.h"
 
 /* The INSERT, prepared once per backend (and again if the extension is re-created). */
 static SPIPlanPtr insert_plan = NULL;
@@ -68,6 +61,20 @@ typedef struct QueueOptions
 	bool		keep;			/* dedup_mode 'keep' (else 'replace') */
 } QueueOptions;
 
+/*
+ * The columns of the queuing INSERT of 0.5.0, in the order of the parameters
+ * below ($1 .. $15), and their types: the direct insert's (queue_insert.c).
+ */
+static const char *const insert_columns[] = {
+	"id", "function_name", "qualifier", "region", "invocation_type", "payload", "callback",
+	"invoked_by", "callback_fn", "tenant_id", "durable_execution_name", "next_attempt_at",
+	"queued_xact", "max_attempts", "dedup_key"
+};
+static const Oid insert_types[] = {
+	UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID, OIDOID, TEXTOID,
+	TEXTOID, TIMESTAMPTZOID, XID8OID, INT4OID, TEXTOID
+};
+
 /* The longest dedup_key, in bytes (it is part of a unique index's entries). */
 #define DEDUP_KEY_MAX	1024
 
@@ -92,6 +99,10 @@ enum
 	P_NAME_FROM_ID,				/* only the dedup replace's */
 	NUM_PARAMS
 };
+
+StaticAssertDecl(lengthof(insert_columns) == P_NAME_FROM_ID &&
+				 lengthof(insert_types) == P_NAME_FROM_ID,
+				 "insert_columns and insert_types name the parameters before P_NAME_FROM_ID");
 
 /* SPI_prepare of a statement on the queue's tables alone (see awl_queue_guard_begin). */
 static SPIPlanPtr
@@ -313,9 +324,8 @@ enqueue_dedup(const AwlQueueTables *q, Datum *values, const char *nulls, bool ke
  * options of 0.5.0.
  *
  * Long: the version checks and the filling of every parameter of the row,
- * in the statement's order, read best in one place; and issue 16's work on
- * the enqueue path (trigger cost) is changing this function, so it is not
- * cut up under it.
+ * in the statement's order, read best in one place (the row itself is
+ * written by queue_insert.c or, failing that, the prepared INSERT).
  */
 static pg_uuid_t *
 awl_enqueue(const char *function_name, const char *qualifier, const char *region,
@@ -339,8 +349,9 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 	bool		with_options = opts &&
 		(opts->has_run_at || opts->max_attempts > 0 || opts->dedup_key);
 
-	target_region = check_invocation(function_name, qualifier, region, invocation_type,
-									 payload, tenant_id, durable_execution_name, name_from_id);
+	target_region = awl_queue_check_invocation(function_name, qualifier, region,
+											   invocation_type, payload, tenant_id,
+											   durable_execution_name, name_from_id);
 
 	q = awl_queue_tables();
 	/* A queue table from before 0.3.0 (the library was updated, the extension not yet). */
@@ -351,7 +362,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 				 errmsg("callbacks need version 0.3.0 of extension \"awslambda\""),
 				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
 	if (callback)
-		callback_fn = resolve_callback(callback, q->relid, &callback_name);
+		callback_fn = awl_queue_resolve_callback(callback, q->relid, &callback_name);
 	has_v04 = q->has_v04 && has_callback_fn;	/* 0.4.0 came after 0.3.0 */
 	if ((tenant_id || durable_execution_name || name_from_id) && !has_v04)
 		ereport(ERROR,
@@ -365,7 +376,7 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 				 errmsg("run_at, max_attempts and dedup_key need version 0.5.0 of extension \"awslambda\""),
 				 errhint("Run ALTER EXTENSION awslambda UPDATE.")));
 
-	id = new_invocation_id();
+	id = awl_queue_new_id();
 	if (name_from_id)
 		durable_execution_name = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
 	memset(values, 0, sizeof(values));
@@ -406,19 +417,33 @@ awl_enqueue(const char *function_name, const char *qualifier, const char *region
 		values[P_NAME_FROM_ID] = BoolGetDatum(name_from_id);
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	plan = prepared_insert(q, has_callback_fn, has_v04, has_v05);
 	if (opts && opts->dedup_key)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		(void) prepared_insert(q, has_callback_fn, has_v04, has_v05);
 		id = enqueue_dedup(q, values, nulls, opts->keep, parked, cxt);
+		SPI_finish();
+	}
 	else
 	{
-		if (execute_as_owner(q, plan, values, nulls) != SPI_OK_INSERT)
-			elog(ERROR, "could not queue the invocation");
+		/*
+		 * The row without the executor when the table allows (0.5.0's
+		 * columns: all of them given), else the kept INSERT.
+		 */
+		if (!has_v05 ||
+			!awl_queue_insert_direct(q, P_NAME_FROM_ID, insert_columns, insert_types, values, nulls))
+		{
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			plan = prepared_insert(q, has_callback_fn, has_v04, has_v05);
+			if (execute_as_owner(q, plan, values, nulls) != SPI_OK_INSERT)
+				elog(ERROR, "could not queue the invocation");
+			SPI_finish();
+		}
 		if (parked)
 			awl_dispatcher_rewind_at_end(PG_UINT64_MAX, opts->run_at);
 	}
-	SPI_finish();
 
 	awl_dispatcher_wake_at_commit();
 	return id;
