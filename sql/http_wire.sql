@@ -37,9 +37,16 @@ SELECT awslambda_fn('mockStatus', '{"chunked_huge":true}');
 SELECT awslambda_fn('mockStatus', '{"bad_chunk":true}');
 SELECT awslambda_fn('mockStatus', '{"chunked":true}');
 SELECT awslambda_fn('lambdaTest', '{"after":"chunks"}');
+-- "Content-Encoding: gzip" on an empty body: nothing to decode, no payload,
+-- on the direct path as on libcurl's (a fan-out of one and one more).
+SELECT status_code, payload IS NULL AS no_payload
+  FROM awslambda_invoke('mockStatus', '{"gzip_empty":true}');
+SELECT status_code, payload IS NULL AS no_payload, error_message
+  FROM awslambda_invoke_many('mockStatus', ARRAY['{"gzip_empty":true}', '{"gzip_empty":true}']::jsonb[]);
+SELECT awslambda_fn('lambdaTest', '{"after":"gzip empty"}');
 \set VERBOSITY default
 RESET awslambda.request_timeout_ms;
--- 17 calls above and this one each reached the mock's functions once; one
+-- 21 calls above and this one each reached the mock's functions once; one
 -- request was dropped.
 SELECT (s->>'invokes')::int - :invokes_before AS invokes_sent,
        (s->>'dropped')::int - :dropped_before AS dropped

@@ -709,7 +709,8 @@ awl_http_raw_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
 	pfree(msg);
 	pfree(origin);
 
-	if (end == RAW_OK && raw.parser->encoding != AWL_ENC_IDENTITY)
+	/* An empty body has nothing to decode (libcurl takes it as it is, too). */
+	if (end == RAW_OK && raw.parser->encoding != AWL_ENC_IDENTITY && sinks.body.len > 0)
 	{
 		AwlBuffer	decoded = {CurrentMemoryContext, NULL, 0, 0, req->max_response, false};
 

@@ -592,7 +592,7 @@ def build_forced_response(state, event, body):
 # mockStatus keys that make the reply itself broken (network and protocol faults).
 FAULTS = ('garbage', 'reset', 'slow_body', 'content_length', 'gzip', 'chunked', 'huge_header',
           'drop_next', 'idle_close', 'partial_status', 'http10', 'close_linger', 'eof_body',
-          'chunked_huge', 'bad_chunk')
+          'chunked_huge', 'bad_chunk', 'gzip_empty')
 
 
 def send_fault(handler, resp):
@@ -611,7 +611,8 @@ def send_fault(handler, resp):
     with "Connection: close", then the connection held open, unread, for
     the given seconds.  eof_body: no Content-Length, the body up to the
     close.  chunked_huge: a chunk announced larger than 8 MiB.  bad_chunk:
-    a chunk size that is not hexadecimal.
+    a chunk size that is not hexadecimal.  gzip_empty: "Content-Encoding:
+    gzip" on an empty body (Content-Length: 0), which libcurl accepts.
     """
     kind, arg = resp.fault
     out = handler.wfile
@@ -639,6 +640,8 @@ def send_fault(handler, resp):
         packed = gzip.compress(body)
         out.write(b'\r\n'.join(head + [b'Content-Encoding: gzip',
                                         f'Content-Length: {len(packed)}'.encode(), b'', packed]))
+    elif kind == 'gzip_empty':
+        out.write(b'\r\n'.join(head + [b'Content-Encoding: gzip', b'Content-Length: 0', b'', b'']))
     elif kind == 'chunked':
         chunks = b''.join(b'%x\r\n%s\r\n' % (1, body[i:i + 1]) for i in range(len(body)))
         out.write(b'\r\n'.join(head + [b'Transfer-Encoding: chunked', b'', chunks + b'0\r\n\r\n']))
