@@ -626,7 +626,7 @@ raw_request(const AwlHttpRequest *req, const char *target, size_t *len, bool *bo
 static RawEnd
 raw_exchange(const AwlHttpRequest *req, const char *msg, size_t msg_len, bool body_in,
 			 TimestampTz start, TimestampTz deadline, uint32 wait_event, bool reused,
-			 RawSinks *sinks, AwlHttpResponse *resp)
+			 RawSinks *sinks, AwlHttpResponse *resp, bool *sent)
 {
 	AwlReplyParser *parser = raw.parser;
 	bool		keep = false;
@@ -641,6 +641,7 @@ raw_exchange(const AwlHttpRequest *req, const char *msg, size_t msg_len, bool bo
 		end = raw_send(req->body, req->body_len, start, deadline, wait_event, resp);
 	if (end == RAW_STALE && !reused)
 		resp->failure = AWL_HTTP_TRANSFER, end = RAW_FAILED;
+	*sent = end == RAW_OK;		/* the whole request is with the server */
 	if (end == RAW_OK)
 		end = raw_receive(parser, start, deadline, wait_event, reused, resp, &keep);
 	if (end != RAW_OK || !keep)
@@ -682,6 +683,7 @@ awl_http_raw_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
 	{
 		const char *ca = awl_http_ca_file();
 		int			attempt;
+		bool		sent = false;
 
 		for (attempt = 0; attempt < 2; attempt++)
 		{
@@ -691,9 +693,26 @@ awl_http_raw_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
 				raw_alive();
 
 			if (!reused && !raw_connect(req, origin, tls, deadline, wait_event, resp))
+			{
+				/*
+				 * The first attempt's whole request reached a server that
+				 * closed without a reply byte: it may have run the function,
+				 * so a failed reconnect is not "could not connect" (which
+				 * callers send again as surely unsent).
+				 */
+				if (sent && resp->failure == AWL_HTTP_CONNECT)
+				{
+					char		why[sizeof(resp->error)];
+
+					strlcpy(why, resp->error, sizeof(why));
+					snprintf(resp->error, sizeof(resp->error),
+							 "Connection closed after the request was sent, then: %s", why);
+					resp->failure = AWL_HTTP_TRANSFER;
+				}
 				break;
+			}
 			end = raw_exchange(req, msg, msg_len, body_in, start, deadline, wait_event,
-							   reused, &sinks, resp);
+							   reused, &sinks, resp, &sent);
 			if (end != RAW_STALE)
 				break;
 		}
