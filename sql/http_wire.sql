@@ -44,9 +44,14 @@ SELECT status_code, payload IS NULL AS no_payload
 SELECT status_code, payload IS NULL AS no_payload, error_message
   FROM awslambda_invoke_many('mockStatus', ARRAY['{"gzip_empty":true}', '{"gzip_empty":true}']::jsonb[]);
 SELECT awslambda_fn('lambdaTest', '{"after":"gzip empty"}');
+-- A gzip body of a few KB that decodes past the 8 MiB limit (54000) on both
+-- paths; one that decodes to just under it is read.
+SELECT awslambda_fn('mockStatus', '{"gzip_bomb":8388609}');
+SELECT error_sqlstate FROM awslambda_invoke_many('mockStatus', ARRAY['{"gzip_bomb":8388609}', '{}']::jsonb[]) WHERE ordinality = 1;
+SELECT length(awslambda_fn('mockStatus', '{"gzip_bomb":8388608}'));
 \set VERBOSITY default
 RESET awslambda.request_timeout_ms;
--- 21 calls above and this one each reached the mock's functions once; one
+-- 25 calls above and this one each reached the mock's functions once; one
 -- request was dropped.
 SELECT (s->>'invokes')::int - :invokes_before AS invokes_sent,
        (s->>'dropped')::int - :dropped_before AS dropped

@@ -592,7 +592,7 @@ def build_forced_response(state, event, body):
 # mockStatus keys that make the reply itself broken (network and protocol faults).
 FAULTS = ('garbage', 'reset', 'slow_body', 'content_length', 'gzip', 'chunked', 'huge_header',
           'drop_next', 'idle_close', 'partial_status', 'http10', 'close_linger', 'eof_body',
-          'chunked_huge', 'bad_chunk', 'gzip_empty', 'drop_refuse')
+          'chunked_huge', 'bad_chunk', 'gzip_empty', 'drop_refuse', 'gzip_bomb')
 
 
 def send_fault(handler, resp):
@@ -613,6 +613,7 @@ def send_fault(handler, resp):
     close.  chunked_huge: a chunk announced larger than 8 MiB.  bad_chunk:
     a chunk size that is not hexadecimal.  gzip_empty: "Content-Encoding:
     gzip" on an empty body (Content-Length: 0), which libcurl accepts.
+    gzip_bomb: a gzip body of a few KB that decodes to the given bytes.
     drop_refuse: as drop_next, and for the given seconds after the drop the
     HTTPS port closes new connections before the TLS handshake (the
     endpoint went down right after reading the request).
@@ -641,6 +642,10 @@ def send_fault(handler, resp):
         out.write(b'\r\n'.join(head + [f'Content-Length: {int(arg)}'.encode(), b'', body]))
     elif kind == 'gzip':
         packed = gzip.compress(body)
+        out.write(b'\r\n'.join(head + [b'Content-Encoding: gzip',
+                                        f'Content-Length: {len(packed)}'.encode(), b'', packed]))
+    elif kind == 'gzip_bomb':
+        packed = gzip.compress(b'"' + b'x' * (int(arg) - 2) + b'"')
         out.write(b'\r\n'.join(head + [b'Content-Encoding: gzip',
                                         f'Content-Length: {len(packed)}'.encode(), b'', packed]))
     elif kind == 'gzip_empty':
