@@ -651,6 +651,54 @@ raw_exchange(const AwlHttpRequest *req, const char *msg, size_t msg_len, bool bo
 	return end;
 }
 
+/*
+ * The request on the kept connection when it can carry it, else on a new
+ * one; once more on a new one when the kept one turned out dead.
+ */
+static RawEnd
+raw_attempts(const AwlHttpRequest *req, const char *origin, bool tls, const char *msg,
+			 size_t msg_len, bool body_in, TimestampTz start, TimestampTz deadline,
+			 uint32 wait_event, RawSinks *sinks, AwlHttpResponse *resp)
+{
+	const char *ca = awl_http_ca_file();
+	RawEnd		end = RAW_FAILED;
+	bool		sent = false;
+	int			attempt;
+
+	for (attempt = 0; attempt < 2; attempt++)
+	{
+		bool		reused = raw.connected && attempt == 0 &&
+			strcmp(raw.origin, origin) == 0 &&
+			(raw.ca_file == NULL ? ca == NULL : (ca != NULL && strcmp(raw.ca_file, ca) == 0)) &&
+			raw_alive();
+
+		if (!reused && !raw_connect(req, origin, tls, deadline, wait_event, resp))
+		{
+			/*
+			 * The first attempt's whole request reached a server that closed
+			 * without a reply byte: it may have run the function, so a failed
+			 * reconnect is not "could not connect" (which callers send again
+			 * as surely unsent).
+			 */
+			if (sent && resp->failure == AWL_HTTP_CONNECT)
+			{
+				char		why[sizeof(resp->error)];
+
+				strlcpy(why, resp->error, sizeof(why));
+				snprintf(resp->error, sizeof(resp->error),
+						 "Connection closed after the request was sent, then: %s", why);
+				resp->failure = AWL_HTTP_TRANSFER;
+			}
+			return RAW_FAILED;
+		}
+		end = raw_exchange(req, msg, msg_len, body_in, start, deadline, wait_event,
+						   reused, sinks, resp, &sent);
+		if (end != RAW_STALE)
+			break;
+	}
+	return end;
+}
+
 void
 awl_http_raw_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
 {
@@ -681,41 +729,8 @@ awl_http_raw_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
 
 	PG_TRY();
 	{
-		const char *ca = awl_http_ca_file();
-		int			attempt;
-		bool		sent = false;
-
-		for (attempt = 0; attempt < 2; attempt++)
-		{
-			bool		reused = raw.connected && attempt == 0 &&
-				strcmp(raw.origin, origin) == 0 &&
-				(raw.ca_file == NULL ? ca == NULL : (ca != NULL && strcmp(raw.ca_file, ca) == 0)) &&
-				raw_alive();
-
-			if (!reused && !raw_connect(req, origin, tls, deadline, wait_event, resp))
-			{
-				/*
-				 * The first attempt's whole request reached a server that
-				 * closed without a reply byte: it may have run the function,
-				 * so a failed reconnect is not "could not connect" (which
-				 * callers send again as surely unsent).
-				 */
-				if (sent && resp->failure == AWL_HTTP_CONNECT)
-				{
-					char		why[sizeof(resp->error)];
-
-					strlcpy(why, resp->error, sizeof(why));
-					snprintf(resp->error, sizeof(resp->error),
-							 "Connection closed after the request was sent, then: %s", why);
-					resp->failure = AWL_HTTP_TRANSFER;
-				}
-				break;
-			}
-			end = raw_exchange(req, msg, msg_len, body_in, start, deadline, wait_event,
-							   reused, &sinks, resp, &sent);
-			if (end != RAW_STALE)
-				break;
-		}
+		end = raw_attempts(req, origin, tls, msg, msg_len, body_in, start, deadline,
+						   wait_event, &sinks, resp);
 	}
 	PG_CATCH();
 	{
