@@ -37,10 +37,55 @@ SELECT awslambda_fn('mockStatus', '{"chunked_huge":true}');
 SELECT awslambda_fn('mockStatus', '{"bad_chunk":true}');
 SELECT awslambda_fn('mockStatus', '{"chunked":true}');
 SELECT awslambda_fn('lambdaTest', '{"after":"chunks"}');
+-- "Content-Encoding: gzip" on an empty body: nothing to decode, no payload,
+-- on the direct path as on libcurl's (a fan-out of one and one more).
+SELECT status_code, payload IS NULL AS no_payload
+  FROM awslambda_invoke('mockStatus', '{"gzip_empty":true}');
+SELECT status_code, payload IS NULL AS no_payload, error_message
+  FROM awslambda_invoke_many('mockStatus', ARRAY['{"gzip_empty":true}', '{"gzip_empty":true}']::jsonb[]);
+SELECT awslambda_fn('lambdaTest', '{"after":"gzip empty"}');
+-- A gzip body of a few KB that decodes past the 8 MiB limit (54000) on both
+-- paths; one that decodes to just under it is read.
+SELECT awslambda_fn('mockStatus', '{"gzip_bomb":8388609}');
+SELECT error_sqlstate FROM awslambda_invoke_many('mockStatus', ARRAY['{"gzip_bomb":8388609}', '{}']::jsonb[]) WHERE ordinality = 1;
+SELECT length(awslambda_fn('mockStatus', '{"gzip_bomb":8388608}'));
 \set VERBOSITY default
 RESET awslambda.request_timeout_ms;
--- 17 calls above and this one each reached the mock's functions once; one
+-- 25 calls above and this one each reached the mock's functions once; one
 -- request was dropped.
 SELECT (s->>'invokes')::int - :invokes_before AS invokes_sent,
        (s->>'dropped')::int - :dropped_before AS dropped
   FROM (SELECT awslambda_fn('mockStats', '{}')::jsonb) m(s);
+
+-- Over TLS: the server reads the request on the kept connection, closes it
+-- unanswered and is down a moment (it refuses the new connection's
+-- handshake).  The request may have reached the function: the failure is
+-- not "could not connect" (08001, which is retried as surely unsent) but
+-- 08006, and with retries allowed it is not sent again.
+\getenv tls_port MOCK_TLS_PORT
+SELECT 'https://127.0.0.1:' || :'tls_port' AS tls_url \gset
+SELECT current_setting('data_directory') || '/../tls/cert.pem' AS ca_file \gset
+SET awslambda.endpoint_url = :'tls_url';
+SET awslambda.ca_file = :'ca_file';
+SELECT (awslambda_fn('mockStats', '{}')::jsonb->>'invokes')::int AS invokes_before \gset
+SELECT awslambda_fn('mockStatus', '{"drop_refuse":0.5}');
+SET awslambda.max_attempts = 3;
+DO $$
+DECLARE
+    state text; msg text;
+BEGIN
+    PERFORM awslambda_fn('lambdaTest', '{"after":"drop, down"}');
+    RAISE NOTICE 'sent again, and answered';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+    RAISE NOTICE 'sqlstate %: %', state, msg;
+END;
+$$;
+RESET awslambda.max_attempts;
+SELECT pg_sleep(0.6);
+-- mockStatus and this call reached functions; the dropped request went once.
+SELECT (s->>'invokes')::int - :invokes_before AS invokes_sent,
+       (s->>'refused')::int > 0 AS refused
+  FROM (SELECT awslambda_fn('mockStats', '{}')::jsonb) m(s);
+RESET awslambda.ca_file;
+RESET awslambda.endpoint_url;

@@ -626,7 +626,7 @@ raw_request(const AwlHttpRequest *req, const char *target, size_t *len, bool *bo
 static RawEnd
 raw_exchange(const AwlHttpRequest *req, const char *msg, size_t msg_len, bool body_in,
 			 TimestampTz start, TimestampTz deadline, uint32 wait_event, bool reused,
-			 RawSinks *sinks, AwlHttpResponse *resp)
+			 RawSinks *sinks, AwlHttpResponse *resp, bool *sent)
 {
 	AwlReplyParser *parser = raw.parser;
 	bool		keep = false;
@@ -641,12 +641,61 @@ raw_exchange(const AwlHttpRequest *req, const char *msg, size_t msg_len, bool bo
 		end = raw_send(req->body, req->body_len, start, deadline, wait_event, resp);
 	if (end == RAW_STALE && !reused)
 		resp->failure = AWL_HTTP_TRANSFER, end = RAW_FAILED;
+	*sent = end == RAW_OK;		/* the whole request is with the server */
 	if (end == RAW_OK)
 		end = raw_receive(parser, start, deadline, wait_event, reused, resp, &keep);
 	if (end != RAW_OK || !keep)
 		raw_close();
 	if (end == RAW_OK)
 		resp->status = parser->status;
+	return end;
+}
+
+/*
+ * The request on the kept connection when it can carry it, else on a new
+ * one; once more on a new one when the kept one turned out dead.
+ */
+static RawEnd
+raw_attempts(const AwlHttpRequest *req, const char *origin, bool tls, const char *msg,
+			 size_t msg_len, bool body_in, TimestampTz start, TimestampTz deadline,
+			 uint32 wait_event, RawSinks *sinks, AwlHttpResponse *resp)
+{
+	const char *ca = awl_http_ca_file();
+	RawEnd		end = RAW_FAILED;
+	bool		sent = false;
+	int			attempt;
+
+	for (attempt = 0; attempt < 2; attempt++)
+	{
+		bool		reused = raw.connected && attempt == 0 &&
+			strcmp(raw.origin, origin) == 0 &&
+			(raw.ca_file == NULL ? ca == NULL : (ca != NULL && strcmp(raw.ca_file, ca) == 0)) &&
+			raw_alive();
+
+		if (!reused && !raw_connect(req, origin, tls, deadline, wait_event, resp))
+		{
+			/*
+			 * The first attempt's whole request reached a server that closed
+			 * without a reply byte: it may have run the function, so a failed
+			 * reconnect is not "could not connect" (which callers send again
+			 * as surely unsent).
+			 */
+			if (sent && resp->failure == AWL_HTTP_CONNECT)
+			{
+				char		why[sizeof(resp->error)];
+
+				strlcpy(why, resp->error, sizeof(why));
+				snprintf(resp->error, sizeof(resp->error),
+						 "Connection closed after the request was sent, then: %s", why);
+				resp->failure = AWL_HTTP_TRANSFER;
+			}
+			return RAW_FAILED;
+		}
+		end = raw_exchange(req, msg, msg_len, body_in, start, deadline, wait_event,
+						   reused, sinks, resp, &sent);
+		if (end != RAW_STALE)
+			break;
+	}
 	return end;
 }
 
@@ -680,23 +729,8 @@ awl_http_raw_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
 
 	PG_TRY();
 	{
-		const char *ca = awl_http_ca_file();
-		int			attempt;
-
-		for (attempt = 0; attempt < 2; attempt++)
-		{
-			bool		reused = raw.connected && attempt == 0 &&
-				strcmp(raw.origin, origin) == 0 &&
-				(raw.ca_file == NULL ? ca == NULL : (ca != NULL && strcmp(raw.ca_file, ca) == 0)) &&
-				raw_alive();
-
-			if (!reused && !raw_connect(req, origin, tls, deadline, wait_event, resp))
-				break;
-			end = raw_exchange(req, msg, msg_len, body_in, start, deadline, wait_event,
-							   reused, &sinks, resp);
-			if (end != RAW_STALE)
-				break;
-		}
+		end = raw_attempts(req, origin, tls, msg, msg_len, body_in, start, deadline,
+						   wait_event, &sinks, resp);
 	}
 	PG_CATCH();
 	{
@@ -709,7 +743,8 @@ awl_http_raw_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
 	pfree(msg);
 	pfree(origin);
 
-	if (end == RAW_OK && raw.parser->encoding != AWL_ENC_IDENTITY)
+	/* An empty body has nothing to decode (libcurl takes it as it is, too). */
+	if (end == RAW_OK && raw.parser->encoding != AWL_ENC_IDENTITY && sinks.body.len > 0)
 	{
 		AwlBuffer	decoded = {CurrentMemoryContext, NULL, 0, 0, req->max_response, false};
 

@@ -257,7 +257,7 @@ class MockState:
         # imds_connections split them by the kind of their first request, so
         # a keep-alive test can ignore the extension's metadata traffic.
         self.counters = dict.fromkeys(
-            ('connections', 'dropped', 'proxied', 'invoke_connections', 'imds_connections', 'requests', 'invokes',
+            ('connections', 'dropped', 'refused', 'proxied', 'invoke_connections', 'imds_connections', 'requests', 'invokes',
              'imds_token_requests', 'imds_role_requests', 'imds_credential_requests',
              'imds_region_requests', 'sts_assume_role_requests', 'sts_web_identity_requests',
              'container_credential_requests'), 0)
@@ -592,7 +592,7 @@ def build_forced_response(state, event, body):
 # mockStatus keys that make the reply itself broken (network and protocol faults).
 FAULTS = ('garbage', 'reset', 'slow_body', 'content_length', 'gzip', 'chunked', 'huge_header',
           'drop_next', 'idle_close', 'partial_status', 'http10', 'close_linger', 'eof_body',
-          'chunked_huge', 'bad_chunk')
+          'chunked_huge', 'bad_chunk', 'gzip_empty', 'drop_refuse', 'gzip_bomb')
 
 
 def send_fault(handler, resp):
@@ -611,7 +611,12 @@ def send_fault(handler, resp):
     with "Connection: close", then the connection held open, unread, for
     the given seconds.  eof_body: no Content-Length, the body up to the
     close.  chunked_huge: a chunk announced larger than 8 MiB.  bad_chunk:
-    a chunk size that is not hexadecimal.
+    a chunk size that is not hexadecimal.  gzip_empty: "Content-Encoding:
+    gzip" on an empty body (Content-Length: 0), which libcurl accepts.
+    gzip_bomb: a gzip body of a few KB that decodes to the given bytes.
+    drop_refuse: as drop_next, and for the given seconds after the drop the
+    HTTPS port closes new connections before the TLS handshake (the
+    endpoint went down right after reading the request).
     """
     kind, arg = resp.fault
     out = handler.wfile
@@ -639,14 +644,21 @@ def send_fault(handler, resp):
         packed = gzip.compress(body)
         out.write(b'\r\n'.join(head + [b'Content-Encoding: gzip',
                                         f'Content-Length: {len(packed)}'.encode(), b'', packed]))
+    elif kind == 'gzip_bomb':
+        packed = gzip.compress(b'"' + b'x' * (int(arg) - 2) + b'"')
+        out.write(b'\r\n'.join(head + [b'Content-Encoding: gzip',
+                                        f'Content-Length: {len(packed)}'.encode(), b'', packed]))
+    elif kind == 'gzip_empty':
+        out.write(b'\r\n'.join(head + [b'Content-Encoding: gzip', b'Content-Length: 0', b'', b'']))
     elif kind == 'chunked':
         chunks = b''.join(b'%x\r\n%s\r\n' % (1, body[i:i + 1]) for i in range(len(body)))
         out.write(b'\r\n'.join(head + [b'Transfer-Encoding: chunked', b'', chunks + b'0\r\n\r\n']))
-    elif kind in ('drop_next', 'idle_close'):
+    elif kind in ('drop_next', 'idle_close', 'drop_refuse'):
         out.write(b'\r\n'.join(head + [f'Content-Length: {len(body)}'.encode(), b'', body]))
         handler.close_connection = False
-        if kind == 'drop_next':
+        if kind in ('drop_next', 'drop_refuse'):
             handler.drop_next = True
+            handler.refuse_after_drop = float(arg) if kind == 'drop_refuse' else 0.0
         else:
             conn = handler.connection
             threading.Timer(float(arg), lambda: conn.shutdown(socket.SHUT_RDWR)).start()
@@ -1040,6 +1052,16 @@ class MockHTTPServer(http.server.ThreadingHTTPServer):
             self.log.write(f'{client_address[1]} error: ' +
                            traceback.format_exc().replace('\n', ' | '))
 
+    def get_request(self):
+        # mockStatus drop_refuse: the HTTPS port closes connections before the handshake.
+        if isinstance(self.socket, ssl.SSLSocket) and \
+                time.monotonic() < getattr(self.state, 'refuse_tls_until', 0.0):
+            conn, _ = socket.socket.accept(self.socket)
+            conn.close()
+            self.state.count('refused')
+            raise OSError('refused before the TLS handshake (drop_refuse)')
+        return super().get_request()
+
     def process_request(self, request, client_address):
         # Called once per accepted TCP connection: what keep-alive tests count.
         self.state.count('connections')
@@ -1098,6 +1120,8 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
             self.drop_next = False
             self.close_connection = True
             state.count('dropped')
+            if getattr(self, 'refuse_after_drop', 0.0) > 0:
+                state.refuse_tls_until = time.monotonic() + self.refuse_after_drop
             self._read_body(MAX_BODY_READ)
             self.server.log.write(f'{self.client_address[1]} {self.command} {self.path} dropped')
             return
