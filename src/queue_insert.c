@@ -15,10 +15,11 @@
  *
  * The path is narrow on purpose: a plain heap table whose indexes are
  * btrees on columns, without triggers, rules, CHECK constraints, forced row
- * security, generated or identity columns.  That is the extension's
- * pending table as every version creates it; anything else (say, a trigger
- * an administrator added) makes awl_queue_insert_direct return false and
- * the caller runs its INSERT through SPI, which does whatever the table has.
+ * security, generated or identity columns, domains or type modifiers.
+ * That is the extension's pending table as every version creates it;
+ * anything else (say, a trigger an administrator added) makes
+ * awl_queue_insert_direct return false and the caller runs its INSERT
+ * through SPI, which does whatever the table has.
  *
  *-------------------------------------------------------------------------
  */
