@@ -187,10 +187,7 @@ build_cache(Relation rel, int ncolumns, const char *const *columns, const Oid *t
 		cache.source[i] = -1;
 		if (att->attisdropped)
 			continue;
-		/*
-		 * A domain's constraints hold even for a column the INSERT leaves
-		 * NULL (the planner coerces that NULL to the domain): the INSERT's.
-		 */
+		/* A domain's constraints hold even on the NULL an INSERT gives. */
 		if (att->attgenerated != '\0' || att->attidentity != '\0' ||
 			get_typtype(att->atttypid) == TYPTYPE_DOMAIN)
 			goto done;
