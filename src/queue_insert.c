@@ -15,10 +15,11 @@
  *
  * The path is narrow on purpose: a plain heap table whose indexes are
  * btrees on columns, without triggers, rules, CHECK constraints, forced row
- * security, generated or identity columns.  That is the extension's
- * pending table as every version creates it; anything else (say, a trigger
- * an administrator added) makes awl_queue_insert_direct return false and
- * the caller runs its INSERT through SPI, which does whatever the table has.
+ * security, generated or identity columns, domains or type modifiers.
+ * That is the extension's pending table as every version creates it;
+ * anything else (say, a trigger an administrator added) makes
+ * awl_queue_insert_direct return false and the caller runs its INSERT
+ * through SPI, which does whatever the table has.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,9 +38,13 @@
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
 
 #include "queue_insert.h"
 
@@ -71,6 +76,13 @@ typedef struct DirectCache
 static DirectCache cache;
 static bool callback_registered = false;
 
+/*
+ * awl_queue_insert_direct calls under way in this backend: a default or an
+ * index predicate (the owner's code) may queue an invocation itself, and
+ * the cache it would rebuild is the one the outer call is evaluating.
+ */
+static int	direct_depth = 0;
+
 static void
 forget_cache(Datum arg, Oid relid)
 {
@@ -86,6 +98,17 @@ forget_cache(Datum arg, Oid relid)
 	for (i = 0; i < cache.nindexes; i++)
 		if (cache.indexes[i].oid == relid)
 			cache.valid = false;
+}
+
+/*
+ * A function or type changed: a default may have a SQL function inlined,
+ * an immutable one folded, or a domain's constraints compiled into it, and
+ * no relcache invalidation tells of that (the plan cache listens here too).
+ */
+static void
+forget_cache_syscache(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cache.valid = false;
 }
 
 /*
@@ -131,6 +154,8 @@ build_cache(Relation rel, int ncolumns, const char *const *columns, const Oid *t
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(forget_cache, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, forget_cache_syscache, (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPEOID, forget_cache_syscache, (Datum) 0);
 		callback_registered = true;
 	}
 	if (cache.cxt)
@@ -162,7 +187,9 @@ build_cache(Relation rel, int ncolumns, const char *const *columns, const Oid *t
 		cache.source[i] = -1;
 		if (att->attisdropped)
 			continue;
-		if (att->attgenerated != '\0' || att->attidentity != '\0')
+		/* A domain's constraints hold even on the NULL an INSERT gives. */
+		if (att->attgenerated != '\0' || att->attidentity != '\0' ||
+			get_typtype(att->atttypid) == TYPTYPE_DOMAIN)
 			goto done;
 		cache.notnull[i] = att->attnotnull;
 		for (c = 0; c < ncolumns; c++)
@@ -170,7 +197,8 @@ build_cache(Relation rel, int ncolumns, const char *const *columns, const Oid *t
 				break;
 		if (c < ncolumns)
 		{
-			if (att->atttypid != types[c])
+			/* A type modifier would coerce the value: the INSERT's. */
+			if (att->atttypid != types[c] || att->atttypmod != -1)
 				goto done;
 			cache.source[i] = c;
 			found++;
@@ -181,6 +209,8 @@ build_cache(Relation rel, int ncolumns, const char *const *columns, const Oid *t
 
 			if (def)
 				cache.defaults[i] = ExecInitExpr(expression_planner((Expr *) def), NULL);
+			else if (att->attnotnull)
+				goto done;		/* every row fails: the INSERT's error */
 		}
 	}
 	if (found != ncolumns)
@@ -192,15 +222,24 @@ done:
 	MemoryContextSwitchTo(old);
 }
 
-/* The row into rel and its index entries (cache usable for rel). */
-static void
+/*
+ * The row into rel and its index entries (cache usable for rel); false,
+ * having done nothing, when a given value is NULL in a NOT NULL column
+ * (the INSERT then raises its error, with its detail).
+ */
+static bool
 insert_row(Relation rel, Datum *values, const char *nulls)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TupleTableSlot *slot;
 	ExprContext *econtext = cache.econtext;
 	int			i;
 
+	for (i = 0; i < cache.natts; i++)
+		if (cache.source[i] >= 0 && cache.notnull[i] && nulls[cache.source[i]] == 'n')
+			return false;
+
+	slot = table_slot_create(rel, NULL);
 	ResetExprContext(econtext);
 	ExecClearTuple(slot);
 	for (i = 0; i < cache.natts; i++)
@@ -223,7 +262,8 @@ insert_row(Relation rel, Datum *values, const char *nulls)
 			ereport(ERROR,
 					(errcode(ERRCODE_NOT_NULL_VIOLATION),
 					 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
-							NameStr(TupleDescAttr(desc, i)->attname), RelationGetRelationName(rel))));
+							NameStr(TupleDescAttr(desc, i)->attname), RelationGetRelationName(rel)),
+					 errtablecol(rel, i + 1)));
 	}
 	ExecStoreVirtualTuple(slot);
 
@@ -251,6 +291,7 @@ insert_row(Relation rel, Datum *values, const char *nulls)
 	}
 	econtext->ecxt_scantuple = NULL;
 	ExecDropSingleTupleTableSlot(slot);
+	return true;
 }
 
 bool
@@ -261,7 +302,7 @@ awl_queue_insert_direct(const AwlQueueTables *q, int ncolumns, const char *const
 	int			save_sec;
 	volatile bool done = false;
 
-	if (!OidIsValid(q->pending))
+	if (!OidIsValid(q->pending) || direct_depth > 0)
 		return false;
 	/* What the executor checks of every INSERT into a table that is not temporary. */
 	PreventCommandIfReadOnly("INSERT");
@@ -279,15 +320,24 @@ awl_queue_insert_direct(const AwlQueueTables *q, int ncolumns, const char *const
 		if (!cache.valid || !cache.complete || cache.relid != q->pending || cache.ncolumns != ncolumns ||
 			cache.columns != columns)
 			build_cache(rel, ncolumns, columns, types);
-		if (cache.usable)
+		/*
+		 * The INSERT's permission and row security checks, as the owner
+		 * (who may have revoked its own right): what fails them is the
+		 * INSERT's to report.
+		 */
+		if (cache.usable &&
+			pg_class_aclcheck(q->pending, q->owner, ACL_INSERT) == ACLCHECK_OK &&
+			check_enable_rls(q->pending, q->owner, true) != RLS_ENABLED)
 		{
-			insert_row(rel, values, nulls);
-			done = true;
+			direct_depth++;
+			done = insert_row(rel, values, nulls);
+			direct_depth--;
 		}
 		table_close(rel, NoLock);
 	}
 	PG_FINALLY();
 	{
+		direct_depth = 0;
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();
