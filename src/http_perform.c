@@ -13,81 +13,59 @@
 #include "http.h"
 #include "http_int.h"
 
-/* A lone request already filled in (awl_http_perform_many), for the pool. */
-typedef struct AwlFilled
+/* A lone request already filled in, and where its response goes, for the pool. */
+typedef struct AwlLone
 {
 	AwlHttpRequest req;
-	AwlHttpDone done;
-	void	   *arg;
-} AwlFilled;
+	AwlHttpResponse *resp;
+} AwlLone;
 
 static void
-awl_filled_start(int i, AwlHttpRequest *req, void *arg)
+awl_lone_start(int i, AwlHttpRequest *req, void *arg)
 {
-	*req = ((AwlFilled *) arg)->req;
+	*req = ((AwlLone *) arg)->req;
 }
 
 static void
-awl_filled_done(int i, AwlHttpResponse *resp, void *arg)
+awl_lone_done(int i, AwlHttpResponse *resp, void *arg)
 {
-	AwlFilled  *f = (AwlFilled *) arg;
+	*((AwlLone *) arg)->resp = *resp;
+}
 
-	f->done(i, resp, f->arg);
+/* A lone request: on our own HTTP/1.1 when it can go there, else the pool. */
+static void
+awl_http_perform_lone(const AwlHttpRequest *req, AwlHttpResponse *resp)
+{
+	AwlLone		lone = {*req, resp};
+
+	if (req->direct && awl_http_raw_usable(req))
+		awl_http_raw_perform(req, resp);
+	else
+		awl_http_run_pool(1, 1, awl_lone_start, awl_lone_done, &lone);
 }
 
 void
 awl_http_perform_many(int n, int max_parallel, AwlHttpStart start, AwlHttpDone done,
 					  void *arg)
 {
-	AwlFilled	f;
+	AwlHttpRequest req;
+	AwlHttpResponse resp;
 
 	if (n != 1)
 	{
 		awl_http_run_pool(n, max_parallel, start, done, arg);
 		return;
 	}
-
-	/* A lone request: on our own HTTP/1.1 when it can go there, else the pool. */
-	memset(&f.req, 0, sizeof(f.req));
-	start(0, &f.req, arg);
-	if (f.req.direct && awl_http_raw_usable(&f.req))
-	{
-		AwlHttpResponse resp;
-
-		awl_http_raw_perform(&f.req, &resp);
-		done(0, &resp, arg);
-		return;
-	}
-	f.done = done;
-	f.arg = arg;
-	awl_http_run_pool(1, 1, awl_filled_start, awl_filled_done, &f);
-}
-
-/* The single request of awl_http_perform, handed to the callbacks. */
-typedef struct AwlSingle
-{
-	const AwlHttpRequest *req;
-	AwlHttpResponse *resp;
-} AwlSingle;
-
-static void
-awl_single_start(int i, AwlHttpRequest *req, void *arg)
-{
-	*req = *((AwlSingle *) arg)->req;
-}
-
-static void
-awl_single_done(int i, AwlHttpResponse *resp, void *arg)
-{
-	*((AwlSingle *) arg)->resp = *resp;
+	memset(&req, 0, sizeof(req));
+	start(0, &req, arg);
+	awl_http_perform_lone(&req, &resp);
+	done(0, &resp, arg);
 }
 
 void
 awl_http_perform(const AwlHttpRequest *req, AwlHttpResponse *resp)
 {
-	AwlSingle	single = {req, resp};
-
-	awl_http_perform_many(1, 1, awl_single_start, awl_single_done, &single);
+	awl_http_perform_lone(req, resp);
 }
 
 /* Zeroes a request's header lines and body. */
