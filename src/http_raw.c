@@ -68,20 +68,27 @@ static const char *const proxy_variables[] = {
 	"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
 };
 
-/* Whether the environment names a proxy libcurl could use. */
+/*
+ * Whether the environment names a proxy libcurl could use; read once per
+ * backend (its environment is the server's, which SQL cannot change).
+ */
 static bool
 proxy_in_environment(void)
 {
+	static int	found = -1;
 	int			i;
 
+	if (found >= 0)
+		return found;
+	found = 0;
 	for (i = 0; i < (int) lengthof(proxy_variables); i++)
 	{
 		const char *v = getenv(proxy_variables[i]);
 
 		if (v && v[0])
-			return true;
+			found = 1;
 	}
-	return false;
+	return found;
 }
 
 /* The characters a request target may have to go out unchanged by libcurl. */
@@ -196,12 +203,15 @@ raw_close(void)
 static void
 raw_init(void)
 {
-	if (raw.easy)
+	if (raw.multi && raw.easy)
 		return;
 	awl_http_init(0);			/* curl_global_init */
-	raw.parser = MemoryContextAlloc(TopMemoryContext, sizeof(AwlReplyParser));
-	raw.multi = curl_multi_init();
-	raw.easy = curl_easy_init();
+	if (raw.parser == NULL)
+		raw.parser = MemoryContextAlloc(TopMemoryContext, sizeof(AwlReplyParser));
+	if (raw.multi == NULL)
+		raw.multi = curl_multi_init();
+	if (raw.easy == NULL)
+		raw.easy = curl_easy_init();
 	raw.fd = CURL_SOCKET_BAD;
 	if (raw.multi == NULL || raw.easy == NULL)
 		ereport(ERROR,
