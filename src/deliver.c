@@ -78,7 +78,7 @@ awl_deliver_end(void)
 /*
  * Every statement the dispatcher runs is on the queue's tables alone: while
  * it is analysed (or re-analysed by the plan cache) it may name no other
- * relation (see awl_queue_guard_begin).
+ * relation (see awl_queue_guard_begin_pair).
  */
 void
 awl_deliver_run(const char *sql, int expected, int nargs, Oid *types, Datum *values, const char *nulls)

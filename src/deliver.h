@@ -137,7 +137,7 @@ extern void awl_deliver_begin(const char *activity);
 extern void awl_deliver_end(void);
 
 /*
- * Runs sql (on the queue's tables alone: see awl_queue_guard_begin) with
+ * Runs sql (on the queue's tables alone: see awl_queue_guard_begin_pair) with
  * SPI; raises (XX000) unless SPI returns expected.  The result is in
  * SPI_tuptable / SPI_processed.
  */

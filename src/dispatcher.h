@@ -90,12 +90,9 @@ extern void awl_utility_init(void);
 /* From awl_dispatcher_init: asks for the slots' shared memory (postmaster). */
 extern void awl_slots_init(void);
 
-/* Whether queued invocations can be sent: preloaded, shared memory attached. */
-extern bool awl_dispatcher_available(void);
-
 /*
- * Raises 55000 unless awl_dispatcher_available(): queued invocations need
- * the library preloaded.  queuing: the caller queues (the hint then offers
+ * Raises 55000 unless queued invocations can be sent (the library preloaded,
+ * its shared memory attached).  queuing: the caller queues (the hint then offers
  * awslambda.async_mode = 'immediate' too).
  */
 extern void awl_dispatcher_require(bool queuing);

@@ -104,7 +104,7 @@ StaticAssertDecl(lengthof(insert_columns) == P_NAME_FROM_ID &&
 				 lengthof(insert_types) == P_NAME_FROM_ID,
 				 "insert_columns and insert_types name the parameters before P_NAME_FROM_ID");
 
-/* SPI_prepare of a statement on the queue's tables alone (see awl_queue_guard_begin). */
+/* SPI_prepare of a statement on the queue's tables alone (see awl_queue_guard_begin_pair). */
 static SPIPlanPtr
 prepare_guarded(const char *sql, int nargs, Oid *types, Oid relid, Oid pending)
 {

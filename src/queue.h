@@ -49,7 +49,7 @@ extern char *awl_queue_name(Oid relid);
 
 /*
  * From _PG_init: installs the post-parse-analysis check that, between
- * awl_queue_guard_begin* and awl_queue_guard_end, lets statements name no
+ * awl_queue_guard_begin_pair and awl_queue_guard_end, lets statements name no
  * relation but the queue's tables (42501 otherwise).
  */
 extern void awl_queue_init(void);
@@ -61,7 +61,6 @@ extern void awl_queue_init(void);
  * never while user code runs; cannot fail.  Pair with awl_queue_guard_end
  * in a PG_FINALLY.
  */
-extern void awl_queue_guard_begin(Oid relid);
 extern void awl_queue_guard_begin_pair(Oid relid, Oid pending);
 extern void awl_queue_guard_end(void);
 

@@ -234,19 +234,10 @@ awl_queue_init(void)
 
 /*
  * Until awl_queue_guard_end(), statements analysed in this backend may name
- * no relation but relid (the queue).  Only around awslambda's own
- * statements on the queue: never while user code runs.
- */
-void
-awl_queue_guard_begin(Oid relid)
-{
-	awl_queue_guard_begin_pair(relid, InvalidOid);
-}
-
-/*
- * Like awl_queue_guard_begin, for statements that may also name pending,
- * the queue's table of unfinished invocations (awl_queue_find_pending), or
- * only relid when pending is InvalidOid.
+ * no relation but relid (the queue) and pending, the queue's table of
+ * unfinished invocations (awl_queue_find_pending; none when InvalidOid).
+ * Only around awslambda's own statements on the queue: never while user
+ * code runs.
  */
 void
 awl_queue_guard_begin_pair(Oid relid, Oid pending)

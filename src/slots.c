@@ -148,16 +148,10 @@ awl_slots_init(void)
 	shmem_startup_hook = dispatcher_shmem_startup;
 }
 
-bool
-awl_dispatcher_available(void)
-{
-	return preloaded && shared != NULL;
-}
-
 void
 awl_dispatcher_require(bool queuing)
 {
-	if (!awl_dispatcher_available())
+	if (!preloaded || shared == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("asynchronous Lambda invocations need awslambda in shared_preload_libraries"),
