@@ -38,7 +38,7 @@ $node->safe_psql('postgres', q{
 	  FROM generate_series(1, 1000) g;
 });
 kill 'KILL', $new_pid;
-ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'server back after the kill');
+ok(awl_wait_accepting($node), 'server back after the kill');
 ok(awl_wait_finished($node), 'invocations queued before the kill finished');
 my $got = awl_accepted($node, 'lambdaTest', 1);
 my %seen = map { $_ => 1 } @{ $got->{payloads} };

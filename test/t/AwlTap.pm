@@ -9,9 +9,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use Exporter 'import';
 
-our @EXPORT = qw(awl_node awl_accepted awl_reset_mock awl_wait_finished awl_dispatcher_pid);
+our @EXPORT = qw(awl_node awl_accepted awl_reset_mock awl_wait_finished awl_dispatcher_pid
+  awl_wait_accepting);
 
 die "MOCK_URL is not set (run the TAP tests through test/run)\n" unless $ENV{MOCK_URL};
 
@@ -60,6 +62,26 @@ sub awl_wait_finished
 	my ($node, $db) = @_;
 	return $node->poll_query_until($db // 'postgres',
 		'SELECT count(*) = 0 FROM awslambda_invocations WHERE finished_at IS NULL');
+}
+
+# Waits until the node accepts connections again (after a crash restart).
+# Not poll_query_until: that feeds its query to psql's standard input, and a
+# psql refused during recovery exits before reading it, so the write can fail
+# with EPIPE and take the test down. Here the query is an argument.
+sub awl_wait_accepting
+{
+	my ($node) = @_;
+	my $cmd = [ $node->installed_command('psql'), '-XAt', '-d', $node->connstr('postgres'),
+		'-c', 'SELECT 1' ];
+	for (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
+	{
+		my ($stdout, $stderr) = ('', '');
+		IPC::Run::run($cmd, '<', '/dev/null', '>', \$stdout, '2>', \$stderr);
+		chomp $stdout;
+		return 1 if $stdout eq '1';
+		select(undef, undef, undef, 0.1);
+	}
+	return 0;
 }
 
 sub awl_dispatcher_pid
