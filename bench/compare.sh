@@ -22,7 +22,7 @@ if [ -n "${BENCH_CPU:-}" ]; then
   taskset -pc "$BENCH_CPU" "$postmaster" >/dev/null	# backends started from now on inherit it
 fi
 
-cc -O2 -o "$WORK/floor" bench/floor.c $(pkg-config --libs libcurl)
+make -s -C bench OUT="$WORK"
 start_nginx
 
 psql -c "ALTER SYSTEM SET awslambda.endpoint_url = '$static'" -c "SELECT pg_reload_conf()" >/dev/null

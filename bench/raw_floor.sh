@@ -12,8 +12,7 @@ ncalls=${2:-2000}
 WORK=$(mktemp -d /tmp/awl-rawfloor.XXXXXX)
 PIN="taskset -c ${BENCH_CPU:-1}"
 . bench/nginx.sh
-cc -O2 -o "$WORK/floor" bench/floor.c $(pkg-config --libs libcurl)
-cc -O2 -o "$WORK/raw" bench/raw.c $(pkg-config --libs libcurl)
+make -s -C bench OUT="$WORK"
 start_nginx
 trap 'stop_nginx; rm -rf "$WORK"' EXIT
 url="$static/2015-03-31/functions/lambdaTest/invocations"

@@ -22,8 +22,7 @@ as_user() { runuser -u "$RUN_AS" -- "$@"; }
 names=() bins=()
 for pair in "$@"; do names+=("${pair%%=*}"); bins+=("${pair#*=}"); done
 
-cc -O2 -o "$WORK/floor" bench/floor.c $(pkg-config --libs libcurl)
-cc -O2 -o "$WORK/raw" bench/raw.c $(pkg-config --libs libcurl)
+make -s -C bench OUT="$WORK"
 start_nginx
 cleanup() {
   for i in "${!names[@]}"; do

@@ -13,15 +13,15 @@
 int
 main(int argc, char **argv)
 {
-	awl_sigv4_header h[4] = {
+	AwlSigV4Header h[4] = {
 		{"Host", "lambda.us-east-1.amazonaws.com"},
 		{"X-Amz-Date", "20260101T000000Z"},
 		{"X-Amz-Invocation-Type", "RequestResponse"},
 		{"X-Amz-Security-Token", "IQoJb3JpZ2luX2VjEXAMPLEtokenEXAMPLEtokenEXAMPLEtokenEXAMPLEtokenEXAMPLEtoken"},
 	};
-	awl_sigv4_request r = {"POST", "/2015-03-31/functions/lambdaTest/invocations", NULL, h, 4,
+	AwlSigV4Request r = {"POST", "/2015-03-31/functions/lambdaTest/invocations", NULL, h, 4,
 	(const unsigned char *) "{\"name\":\"bob\"}", 14};
-	awl_sigv4_signing s = {"ASIAEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+	AwlSigV4Signing s = {"ASIAEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
 	"us-east-1", "lambda", "20260101T000000Z"};
 	int			n = argc > 1 ? atoi(argv[1]) : 200000;
 	struct timespec a,
