@@ -8,6 +8,10 @@
 #           invocation as its own Invoke in the background
 #   batch   the same trigger on a function of its own that
 #           awslambda.async_batch_sizes batches by TRIGGER_BATCH (10)
+#   paused  the async trigger with its function paused (awslambda_pause) for
+#           the run: the rows are queued but the dispatcher sends nothing,
+#           which tells the INSERT's own cost from the dispatcher's beside it
+#           (resumed and drained afterwards)
 # Per round: tps, WAL bytes per insert, the dispatcher's HTTP requests per
 # insert made during the round and the invocations not yet sent when it ends
 # (it keeps up if that is about 0), and the dispatcher's CPU time in it; then
@@ -54,6 +58,7 @@ t_commits() { psql -F ' ' -c "SELECT (SELECT xact_commit FROM pg_stat_database W
 t_run() {
   local t=$1 fn=lambdaTempReadingTrigger lsn0 calls0 cpu0 d out n tps lsn1 calls1 cpu1 left x0 f0 x1 f1
   [ "$t" = batch ] && fn=lambdaTempReadingBatch
+  [ "$t" = paused ] && psql -c "SELECT awslambda_pause('$fn')" >/dev/null
   d=$(t_dispatcher)
   read -r x0 f0 < <(t_commits)
   lsn0=$(psql -c "SELECT pg_current_wal_insert_lsn()")
@@ -68,6 +73,7 @@ t_run() {
   lsn1=$(psql -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn0')")
   sleep 0.6   # the statistics reach the views at most a second later
   read -r x1 f1 < <(t_commits)
+  [ "$t" = paused ] && psql -c "SELECT awslambda_resume('$fn')" >/dev/null
   echo "$tps $lsn1 $n $((calls1 - calls0)) $left $cpu0 $cpu1 $((x1 - x0)) $((f1 - f0))"
   t_drain
 }
@@ -91,13 +97,15 @@ for t in plain async batch; do
   printf '%s\n' "INSERT INTO reading_$t (sensor, reading) VALUES ('sensor-' || :client_id, random() * 40);" \
     >"$WORK/insert_$t.sql"
 done
+cp "$WORK/insert_async.sql" "$WORK/insert_paused.sql"
 chmod 644 "$WORK"/insert_*.sql
-for b in $t_builds; do for t in plain async batch; do : >"$WORK/trig.$b.$t"; done; done
+t_contenders="plain async batch paused"
+for b in $t_builds; do for t in $t_contenders; do : >"$WORK/trig.$b.$t"; done; done
 t_load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$t_rounds"); do
   for b in $t_builds; do
     t_use_build "$b"
-    for t in plain async batch; do
+    for t in $t_contenders; do
       read -r tps wal n req left c0 c1 xc fl < <(t_run "$t")
       awk -v tps="$tps" -v wal="$wal" -v n="$n" -v req="$req" -v left="$left" -v c0="$c0" -v c1="$c1" -v s="$t_secs" -v xc="$xc" -v fl="$fl" \
         'BEGIN{printf "%.1f %.0f %.3f %d %.3f %.2f %.2f\n", tps, n ? wal / n : 0, n ? req / n : 0, left, (c1 - c0) / s, n ? xc / n : 0, n ? fl / n : 0}' \
@@ -121,7 +129,7 @@ t_ratios() { paste -d' ' <(awk '{print $1}' "$WORK/trig.$1.$2") <(awk '{print $1
   echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for b in $t_builds; do
     read -r pm _ _ < <(t_col "$WORK/trig.$b.plain" 1)
-    for t in plain async batch; do
+    for t in $t_contenders; do
       f=$WORK/trig.$b.$t
       read -r m lo hi < <(t_col "$f" 1)
       read -r wal _ _ < <(t_col "$f" 2)
@@ -133,6 +141,7 @@ t_ratios() { paste -d' ' <(awk '{print $1}' "$WORK/trig.$1.$2") <(awk '{print $1
       label="no trigger"
       [ "$t" = async ] && label="awslambda_fn_async trigger"
       [ "$t" = batch ] && label="the same, micro-batches of $t_batch"
+      [ "$t" = paused ] && label="the async trigger, its function paused (nothing sent)"
       if [ "$t" = plain ]; then rr="1.00"; req="-"; left="-"; lmax="-"; cpu="-"
       else
         t_ratios "$b" "$t" >"$WORK/ratio.$b.$t"
@@ -147,7 +156,7 @@ t_ratios() { paste -d' ' <(awk '{print $1}' "$WORK/trig.$1.$2") <(awk '{print $1
   echo "$t_rounds interleaved rounds of $t_secs s per contender$( [ -n "${TRIGGER_BEFORE_SO:-}" ] && echo " and build"), $t_clients pgbench clients, fsync on;"
   echo "the queue drained after each run. Load average before and after: $t_load0 / $t_load1."
   echo "Rounds (tps):"
-  for b in $t_builds; do for t in plain async batch; do
+  for b in $t_builds; do for t in $t_contenders; do
     echo "$b $t: $(awk '{printf "%.0f ", $1}' "$WORK/trig.$b.$t")"
   done; done | sed 's/^/    /'
 } >"$WORK/trigger.md"
