@@ -74,8 +74,10 @@ t_run() {
   sleep 0.6   # the statistics reach the views at most a second later
   read -r x1 f1 < <(t_commits)
   [ "$t" = paused ] && psql -c "SELECT awslambda_resume('$fn')" >/dev/null
-  echo "$tps $lsn1 $n $((calls1 - calls0)) $left $cpu0 $cpu1 $((x1 - x0)) $((f1 - f0))"
+  # Drained before the line is printed: the caller reads it through a process
+  # substitution and starts the next run as soon as it has the line.
   t_drain
+  echo "$tps $lsn1 $n $((calls1 - calls0)) $left $cpu0 $cpu1 $((x1 - x0)) $((f1 - f0))"
 }
 # A short run of each trigger after a (re)start: plans made, caches warm.
 t_warm() {
