@@ -193,7 +193,7 @@ t_ratios() { paste -d' ' <(awk '{print $1}' "$WORK/trig.$1.$2") <(awk '{print $1
   done; done
   echo
   echo "fsync on: $t_rounds interleaved rounds of $t_secs s per contender$( [ -n "${TRIGGER_BEFORE_SO:-}" ] && echo " and build"), each round starting at the next contender,"
-  echo "every run right after a checkpoint; fsync off: $t_cpu_rounds rounds of $t_cpu_secs s. $t_clients pgbench clients; the queue"
+  echo "every run right after a checkpoint$( [ "$t_cpu_rounds" -gt 0 ] && echo "; fsync off: $t_cpu_rounds rounds of $t_cpu_secs s"). $t_clients pgbench clients; the queue"
   echo "drained after each run. Load average before and after: $t_load0 / $t_load1."
   echo "Rounds (tps; with fsync on, then the milliseconds of one WAL flush):"
   for mode in $t_modes; do for b in $t_builds; do for t in $t_contenders; do
