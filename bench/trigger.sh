@@ -18,8 +18,11 @@
 # time of one WAL flush (track_wal_io_timing: with fsync on, the disk's pace,
 # which moves from run to run and sets the tps), the dispatcher's HTTP
 # requests per insert made during the run and the invocations not yet sent
-# when it ends (it keeps up if that is about 0), and the dispatcher's CPU
-# time in it; then the queue is drained before the next contender starts.
+# when it ends (it keeps up if that is about 0), the dispatcher's CPU time in
+# it, and, from 1 s after its start to 1 s before its end, the CPU time and
+# the run-queue wait (/proc/PID/schedstat) of pgbench's backends per insert
+# and the share of the machine's time the hypervisor stole; then the queue
+# is drained before the next contender starts.
 # Then TRIGGER_CPU_ROUNDS (3) rounds of TRIGGER_CPU_SECONDS (10) s with fsync
 # off: what the trigger costs in CPU alone, steady where the disk is not.
 # With TRIGGER_BEFORE_SO=path (another build's awslambda.so), every round runs
@@ -61,10 +64,21 @@ t_dispatcher() { psql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 
 t_calls() { psql -c "SELECT coalesce(sum(calls), 0) FROM awslambda_stat_functions WHERE kind = 'async' AND function_name = '$1'"; }
 # Commits in the database (pgbench's and the dispatcher's), WAL flushes and their milliseconds so far.
 t_commits() { psql -F ' ' -c "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'), wal_sync, wal_sync_time FROM pg_stat_wal"; }
+# Inserts made so far (the reading tables share reading_plain's id sequence:
+# CREATE TABLE ... LIKE copies its default).
+t_inserted() { psql -c "SELECT last_value FROM reading_plain_id_seq"; }
+# CPU time and run-queue wait (ns, from /proc/PID/schedstat) of processes $@, summed.
+t_sched() { local c=0 w=0 p x y; for p in "$@"; do read -r x y _ 2>/dev/null <"/proc/$p/schedstat" || continue; c=$((c + x)); w=$((w + y)); done; echo "$c $w"; }
+# The machine's stolen and total jiffies (the hypervisor's share, VMs only).
+t_steal() { awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 # One pgbench run of contender $1 for $2 seconds under the current build:
-# "tps wal_bytes inserts requests not_sent cpu0 cpu1 commits flushes flush_ms".
+# "tps wal_bytes inserts requests not_sent cpu0 cpu1 commits flushes flush_ms
+#  window_inserts backend_cpu_ns backend_wait_ns steal_jiffies total_jiffies".
+# The last five are measured from 1 s after the start to 1 s before the end,
+# over pgbench's own two backends.
 t_run() {
-  local t=$1 secs=$2 fn=lambdaTempReadingTrigger lsn0 calls0 cpu0 d out n tps lsn1 calls1 cpu1 left x0 f0 x1 f1 ms0 ms1
+  local t=$1 secs=$2 fn=lambdaTempReadingTrigger lsn0 calls0 cpu0 d pb n tps lsn1 calls1 cpu1 left x0 f0 x1 f1 ms0 ms1
+  local bp i0 i1 bc0 bw0 bc1 bw1 st0 tt0 st1 tt1
   [ "$t" = batch ] && fn=lambdaTempReadingBatch
   [ "$t" = paused ] && psql -c "SELECT awslambda_pause('$fn')" >/dev/null
   psql -c "CHECKPOINT" >/dev/null
@@ -73,12 +87,19 @@ t_run() {
   lsn0=$(psql -c "SELECT pg_current_wal_insert_lsn()")
   calls0=$(t_calls "$fn")
   cpu0=$(cpu_seconds "$d")
-  out=$(cd "$WORK" && as_user "$PGBIN/pgbench" -n -c "$t_clients" -j 2 -T "$secs" -f "$WORK/insert_$t.sql" postgres 2>&1 || true)
+  (cd "$WORK" && as_user "$PGBIN/pgbench" -n -c "$t_clients" -j 2 -T "$secs" -f "$WORK/insert_$t.sql" postgres >"$WORK/pgbench.out" 2>&1 || true) &
+  pb=$!
+  sleep 1
+  bp=$(psql -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND backend_type = 'client backend'")
+  i0=$(t_inserted); read -r bc0 bw0 < <(t_sched $bp); read -r st0 tt0 < <(t_steal)
+  sleep $((secs > 2 ? secs - 2 : 1))
+  i1=$(t_inserted); read -r bc1 bw1 < <(t_sched $bp); read -r st1 tt1 < <(t_steal)
+  wait "$pb"
   cpu1=$(cpu_seconds "$d")
   left=$(t_pending)
   calls1=$(t_calls "$fn")
-  n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
-  tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
+  n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench.out")
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | head -n 1)
   lsn1=$(psql -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn0')")
   sleep 0.6   # the statistics reach the views at most a second later
   read -r x1 f1 ms1 < <(t_commits)
@@ -86,7 +107,8 @@ t_run() {
   # Drained before the line is printed: the caller reads it through a process
   # substitution and starts the next run as soon as it has the line.
   t_drain
-  echo "$tps $lsn1 $n $((calls1 - calls0)) $left $cpu0 $cpu1 $((x1 - x0)) $((f1 - f0)) $(awk -v a="$ms0" -v b="$ms1" 'BEGIN{print b - a}')"
+  echo "$tps $lsn1 $n $((calls1 - calls0)) $left $cpu0 $cpu1 $((x1 - x0)) $((f1 - f0)) $(awk -v a="$ms0" -v b="$ms1" 'BEGIN{print b - a}')" \
+    "$((i1 - i0)) $((bc1 - bc0)) $((bw1 - bw0)) $((st1 - st0)) $((tt1 - tt0))"
 }
 # A short run of each trigger after a (re)start: plans made, caches warm.
 t_warm() {
@@ -127,15 +149,18 @@ t_load0=$(cut -d' ' -f1-3 /proc/loadavg)
 t_rotated() { local r=$1; shift; local a=("$@") k=$((r % $#)); echo "${a[@]:k}" "${a[@]:0:k}"; }
 # Round $1 with fsync $2 ($3 seconds a run), each build in turn: appends to
 # $WORK/trig.BUILD.$2.CONTENDER "tps wal_bytes/insert requests/insert not_sent
-# dispatcher_cpu_share commits/insert flushes/insert ms/flush".
+# dispatcher_cpu_share commits/insert flushes/insert ms/flush
+# backend_cpu_us/insert backend_wait_us/insert steal_share".
 t_round() {
-  local b t tps wal n req left c0 c1 xc fl fms
+  local b t tps wal n req left c0 c1 xc fl fms wn bc bw st tt
   for b in $t_builds; do
     t_use_build "$b"
     for t in $(t_rotated $(($1 - 1)) $t_contenders); do
-      read -r tps wal n req left c0 c1 xc fl fms < <(t_run "$t" "$3")
+      read -r tps wal n req left c0 c1 xc fl fms wn bc bw st tt < <(t_run "$t" "$3")
       awk -v tps="$tps" -v wal="$wal" -v n="$n" -v req="$req" -v left="$left" -v c0="$c0" -v c1="$c1" -v s="$3" -v xc="$xc" -v fl="$fl" -v fms="$fms" \
-        'BEGIN{printf "%.1f %.0f %.3f %d %.3f %.2f %.2f %.3f\n", tps, n ? wal / n : 0, n ? req / n : 0, left, (c1 - c0) / s, n ? xc / n : 0, n ? fl / n : 0, fl ? fms / fl : 0}' \
+        -v wn="$wn" -v bc="$bc" -v bw="$bw" -v st="$st" -v tt="$tt" \
+        'BEGIN{printf "%.1f %.0f %.3f %d %.3f %.2f %.2f %.3f %.1f %.1f %.3f\n", tps, n ? wal / n : 0, n ? req / n : 0, left, (c1 - c0) / s, n ? xc / n : 0, n ? fl / n : 0, fl ? fms / fl : 0,
+          wn ? bc / wn / 1000 : 0, wn ? bw / wn / 1000 : 0, tt ? st / tt : 0}' \
         >>"$WORK/trig.$b.$2.$t"
       echo "round $1 fsync $2 $b $t: $(tail -n 1 "$WORK/trig.$b.$2.$t")"
     done
@@ -162,8 +187,8 @@ t_col() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR]=$1} END {m = (
 # Per-round ratios of contender $2 to plain, series $1 (BUILD.FSYNC; the rounds' own baseline).
 t_ratios() { paste -d' ' <(awk '{print $1}' "$WORK/trig.$1.$2") <(awk '{print $1}' "$WORK/trig.$1.plain") | awk '{printf "%.2f\n", $1 / $2}'; }
 {
-  echo "| build | fsync | contender | INSERT tps, median | min - max | ratio of medians | per-round ratio, median (min - max) | WAL bytes / insert | commits / insert | WAL flushes / insert | one WAL flush, ms | HTTP requests / insert | not sent at round end, median (max) | dispatcher CPU, share of one core |"
-  echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| build | fsync | contender | INSERT tps, median | min - max | ratio of medians | per-round ratio, median (min - max) | WAL bytes / insert | commits / insert | WAL flushes / insert | one WAL flush, ms | HTTP requests / insert | not sent at round end, median (max) | dispatcher CPU, share of one core | client backends' CPU / insert, µs | their run-queue wait / insert, µs | stolen by the hypervisor |"
+  echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for mode in $t_modes; do for b in $t_builds; do
     read -r pm _ _ < <(t_col "$WORK/trig.$b.$mode.plain" 1)
     for t in $t_contenders; do
@@ -176,6 +201,9 @@ t_ratios() { paste -d' ' <(awk '{print $1}' "$WORK/trig.$1.$2") <(awk '{print $1
       read -r xc _ _ < <(t_col "$f" 6)
       read -r fl _ _ < <(t_col "$f" 7)
       read -r fms _ _ < <(t_col "$f" 8)
+      read -r bcpu _ _ < <(t_col "$f" 9)
+      read -r bwait _ _ < <(t_col "$f" 10)
+      read -r steal _ _ < <(t_col "$f" 11)
       fms=$(printf '%.3f' "$fms"); [ "$mode" = off ] && fms="-"
       label="no trigger"
       [ "$t" = async ] && label="awslambda_fn_async trigger"
@@ -188,7 +216,7 @@ t_ratios() { paste -d' ' <(awk '{print $1}' "$WORK/trig.$1.$2") <(awk '{print $1
         rr="$(printf '%.2f (%.2f - %.2f)' "$rm" "$rlo" "$rhi")"
         req=$(printf '%.3f' "$req"); cpu=$(printf '%.0f%%' "$(awk -v c="$cpu" 'BEGIN{print c * 100}')")
       fi
-      echo "| $b | $mode | $label | $(printf '%.0f' "$m") | $(printf '%.0f - %.0f' "$lo" "$hi") | $(awk -v a="$m" -v p="$pm" 'BEGIN{printf "%.2f", a / p}') | $rr | $(printf '%.0f' "$wal") | $xc | $fl | $fms | $req | $left ($lmax) | $cpu |"
+      echo "| $b | $mode | $label | $(printf '%.0f' "$m") | $(printf '%.0f - %.0f' "$lo" "$hi") | $(awk -v a="$m" -v p="$pm" 'BEGIN{printf "%.2f", a / p}') | $rr | $(printf '%.0f' "$wal") | $xc | $fl | $fms | $req | $left ($lmax) | $cpu | $(printf '%.0f' "$bcpu") | $(printf '%.0f' "$bwait") | $(awk -v v="$steal" 'BEGIN{printf "%.1f%%", v * 100}') |"
     done
   done; done
   echo
