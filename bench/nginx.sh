@@ -23,3 +23,19 @@ cpu_seconds() {
 machine_jiffies() {
   awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat
 }
+
+# CPU time and run-queue wait (time runnable with no CPU free) of processes
+# $@, summed, in ns (/proc/PID/schedstat; a process gone is skipped).
+sched_ns() {
+  local c=0 w=0 p x y
+  for p in "$@"; do
+    read -r x y _ 2>/dev/null <"/proc/$p/schedstat" || continue
+    c=$((c + x)); w=$((w + y))
+  done
+  echo "$c $w"
+}
+
+# Jiffies the hypervisor stole and all jiffies, steal included (VMs only).
+steal_jiffies() {
+  awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat
+}

@@ -67,10 +67,6 @@ t_commits() { psql -F ' ' -c "SELECT (SELECT xact_commit FROM pg_stat_database W
 # Inserts made so far (the reading tables share reading_plain's id sequence:
 # CREATE TABLE ... LIKE copies its default).
 t_inserted() { psql -c "SELECT last_value FROM reading_plain_id_seq"; }
-# CPU time and run-queue wait (ns, from /proc/PID/schedstat) of processes $@, summed.
-t_sched() { local c=0 w=0 p x y; for p in "$@"; do read -r x y _ 2>/dev/null <"/proc/$p/schedstat" || continue; c=$((c + x)); w=$((w + y)); done; echo "$c $w"; }
-# The machine's stolen and total jiffies (the hypervisor's share, VMs only).
-t_steal() { awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 # One pgbench run of contender $1 for $2 seconds under the current build:
 # "tps wal_bytes inserts requests not_sent cpu0 cpu1 commits flushes flush_ms
 #  window_inserts backend_cpu_ns backend_wait_ns steal_jiffies total_jiffies".
@@ -91,9 +87,9 @@ t_run() {
   pb=$!
   sleep 1
   bp=$(psql -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND backend_type = 'client backend'")
-  i0=$(t_inserted); read -r bc0 bw0 < <(t_sched $bp); read -r st0 tt0 < <(t_steal)
+  i0=$(t_inserted); read -r bc0 bw0 < <(sched_ns $bp); read -r st0 tt0 < <(steal_jiffies)
   sleep $((secs > 2 ? secs - 2 : 1))
-  i1=$(t_inserted); read -r bc1 bw1 < <(t_sched $bp); read -r st1 tt1 < <(t_steal)
+  i1=$(t_inserted); read -r bc1 bw1 < <(sched_ns $bp); read -r st1 tt1 < <(steal_jiffies)
   wait "$pb"
   cpu1=$(cpu_seconds "$d")
   left=$(t_pending)
