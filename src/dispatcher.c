@@ -25,13 +25,18 @@
 
 #include <signal.h>
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
+#include "storage/pmsignal.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "confine.h"
@@ -53,6 +58,12 @@
  * may wait to be sent).
  */
 #define COALESCE_MS			20
+/*
+ * A dispatcher ended by FATAL (pg_terminate_backend, a fast shutdown, a
+ * callback's time limit) first lets its transfers in flight finish for at
+ * most this long.
+ */
+#define EXIT_GRACE_MS		5000
 
 /* From _PG_init in the postmaster: shared memory, hooks and the launcher. */
 void
@@ -104,6 +115,80 @@ typedef struct DispatchRound
 } DispatchRound;
 
 /*
+ * Takes (or, take false, releases) a session lock on the queue's table relid
+ * that its statements' own locks then find held: true if it was free at
+ * once.  So that nothing can hold up an exit, which no interrupt can end.
+ */
+static bool
+queue_lock_at_exit(Oid relid, bool take)
+{
+	LOCKTAG		tag;
+
+	if (!OidIsValid(relid))
+		return true;
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+	if (!take)
+		return LockRelease(&tag, RowExclusiveLock, true);
+	return LockAcquire(&tag, RowExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
+ * On an exit by FATAL, before the transaction is cleaned up (a
+ * before_shmem_exit callback, run ahead of PostgreSQL's own): what Lambda
+ * may already have received is answered and recorded, for EXIT_GRACE_MS at
+ * most, rather than left 'sending' for the next dispatcher to send again.
+ * A process that exits holds interrupts and ignores further signals, so
+ * nothing here may wait without end: commits do not wait for a synchronous
+ * standby (the same as a terminated session's), and nothing is recorded
+ * unless the queue's tables can be locked at once.  An error while
+ * recording is FATAL and ends the exit as before (those invocations are
+ * sent again).  Not when the postmaster is gone (the server is going down).
+ */
+static void
+finish_at_exit(int code, Datum arg)
+{
+	int			in_flight = awl_deliver_in_pipeline();
+	bool		locked;
+	int			left;
+
+	if (code == 0 || in_flight == 0 || !PostmasterIsAlive())
+		return;
+	AbortOutOfAnyTransaction();
+	disable_all_timeouts(false);
+	error_context_stack = NULL;
+	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
+
+	StartTransactionCommand();
+	locked = queue_lock_at_exit(awl_dq.queue_relid, true);
+	if (locked && !queue_lock_at_exit(awl_dq.pending_relid, true))
+	{
+		(void) queue_lock_at_exit(awl_dq.queue_relid, false);
+		locked = false;
+	}
+	CommitTransactionCommand();
+	if (!locked)
+	{
+		ereport(LOG,
+				(errmsg_plural("awslambda dispatcher: %d claimed invocation is left to the next dispatcher: the queue is locked",
+							   "awslambda dispatcher: %d claimed invocations are left to the next dispatcher: the queue is locked",
+							   in_flight, in_flight)));
+		return;
+	}
+	ereport(LOG,
+			(errmsg_plural("awslambda dispatcher: finishing %d claimed invocation before exiting",
+						   "awslambda dispatcher: finishing %d claimed invocations before exiting",
+						   in_flight, in_flight)));
+	left = awl_deliver_finish(EXIT_GRACE_MS);
+	if (left > 0)
+		ereport(LOG,
+				(errmsg_plural("awslambda dispatcher: %d invocation still in flight is sent again by the next dispatcher",
+							   "awslambda dispatcher: %d invocations still in flight are sent again by the next dispatcher",
+							   left, left)));
+	(void) queue_lock_at_exit(awl_dq.pending_relid, false);
+	(void) queue_lock_at_exit(awl_dq.queue_relid, false);
+}
+
+/*
  * Connects to database dboid and takes its slot; exits when another
  * dispatcher has it, no slot is free, or the database has no awslambda.
  */
@@ -146,6 +231,9 @@ dispatcher_start(Oid dboid)
 		proc_exit(0);
 	}
 	on_shmem_exit(awl_slots_release, BoolGetDatum(false));
+	/* Runs before the slot is released: no second dispatcher meanwhile. */
+	before_shmem_exit(finish_at_exit, (Datum) 0);
+	awl_http_keep_transfers_on_die();
 }
 
 /* Leaves, after finishing what is in flight, on a reload or when asked to. */

@@ -116,11 +116,20 @@ awl_header_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return awl_buffer_append(buf, ptr, n) ? n : 0;
 }
 
+/* False in the dispatcher: it finishes its transfers before it exits. */
+static bool die_aborts_transfers = true;
+
+void
+awl_http_keep_transfers_on_die(void)
+{
+	die_aborts_transfers = false;
+}
+
 int
 awl_http_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 					  curl_off_t ultotal, curl_off_t ulnow)
 {
-	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
+	return (QueryCancelPending || (ProcDiePending && die_aborts_transfers)) ? 1 : 0;
 }
 
 /* Creates the multi handle and at least n easy handles. */

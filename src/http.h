@@ -32,6 +32,14 @@ typedef enum AwlWait
 	AWL_WAIT_COUNT
 } AwlWait;
 
+/*
+ * From now on a pending termination (pg_terminate_backend, a shutdown) no
+ * longer aborts this process's transfers in flight; it still ends the
+ * process at the next interrupt check between waits.  For the dispatcher,
+ * which finishes what it sent before it exits.
+ */
+extern void awl_http_keep_transfers_on_die(void);
+
 /* The wait event to report for a wait of that kind. */
 extern uint32 awl_wait_event(AwlWait kind);
 

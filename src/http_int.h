@@ -49,7 +49,10 @@ typedef struct AwlTransfer
 /* Appends bytes to buf; false on out-of-memory or when its limit is exceeded. */
 extern bool awl_buffer_append(AwlBuffer *buf, const char *ptr, size_t n);
 
-/* libcurl's progress callback: aborts when a cancel or termination is pending. */
+/*
+ * libcurl's progress callback: aborts when a cancel or (unless
+ * awl_http_keep_transfers_on_die was called) a termination is pending.
+ */
 extern int	awl_http_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 							  curl_off_t ultotal, curl_off_t ulnow);
 

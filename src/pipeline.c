@@ -483,12 +483,11 @@ is_waiting(const AwlInFlight *f)
 }
 
 /*
- * Before the dispatcher leaves: invocations still waiting for a slot go
- * back to the queue as they were (not sent, not counted as an attempt), and
- * those in flight are finished and recorded, so that nothing is sent twice.
+ * Invocations still waiting for a slot go back to the queue as they were
+ * (not sent, not counted as an attempt).
  */
-void
-awl_deliver_drain(void)
+static void
+give_back_waiting(void)
 {
 	Oid			types[1] = {UUIDARRAYOID};
 	Datum		values[1];
@@ -513,6 +512,17 @@ awl_deliver_drain(void)
 		pipeline_remove(is_waiting);
 	}
 	pfree(ids);
+}
+
+/*
+ * Before the dispatcher leaves: invocations still waiting for a slot go
+ * back to the queue as they were, and those in flight are finished and
+ * recorded, so that nothing is sent twice.
+ */
+void
+awl_deliver_drain(void)
+{
+	give_back_waiting();
 	while (npipeline > 0)
 	{
 		bool		with_callbacks = false;
@@ -520,4 +530,25 @@ awl_deliver_drain(void)
 
 		(void) awl_deliver_pump(1000, false, &with_callbacks, &requeued);
 	}
+}
+
+int
+awl_deliver_finish(long grace_ms)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), grace_ms);
+
+	give_back_waiting();
+	while (npipeline > 0)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+		bool		with_callbacks = false;
+		bool		requeued = false;
+
+		if (left <= 0)
+			break;
+		(void) awl_deliver_pump(Min(left, 1000), false, &with_callbacks, &requeued);
+		if (npipeline > 0 && (stream == NULL || awl_invoke_stream_running(stream) == 0))
+			break;				/* nothing more will be answered */
+	}
+	return npipeline;
 }
