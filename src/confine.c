@@ -12,11 +12,12 @@
  *	  DATABASE/ROLE ... SET nor a configuration reload changes it; its
  *	  statements qualify every function, operator and type besides;
  *	- a few settings that could stall or break it are fixed as autovacuum
- *	  fixes them (timeouts off, read committed, read-write, no SET ROLE);
- *	- awslambda's own settings are the server's (postgresql.conf, ALTER
- *	  SYSTEM, the command line): values that per-database or per-role
- *	  settings gave the session when it connected are put back to what the
- *	  postmaster had.
+ *	  fixes them (timeouts off, transaction_timeout too, read committed,
+ *	  read-write, no SET ROLE);
+ *	- awslambda's own settings and synchronous_commit are the server's
+ *	  (postgresql.conf, ALTER SYSTEM, the command line): values that
+ *	  per-database or per-role settings gave the session when it connected
+ *	  are put back to what the postmaster had.
  *
  * A callback runs inside awl_confine_enter() / awl_confine_leave(): as its
  * role, under SECURITY_RESTRICTED_OPERATION (no SET ROLE, no temporary
@@ -60,6 +61,10 @@ static const struct
 	{"statement_timeout", "0"},
 	{"lock_timeout", "0"},
 	{"idle_in_transaction_session_timeout", "0"},
+#if PG_VERSION_NUM >= 170000
+	/* Ends the process (FATAL), in a background worker too. */
+	{"transaction_timeout", "0"},
+#endif
 	{"default_transaction_isolation", "read committed"},
 	{"default_transaction_read_only", "off"},
 	{"role", "none"},
@@ -104,6 +109,17 @@ static bool
 is_own_setting(const char *name)
 {
 	return strncmp(name, "awslambda.", 10) == 0 || strncmp(name, "aws_lambda.", 11) == 0;
+}
+
+/*
+ * Settings the dispatcher's own session takes from the server, like its own:
+ * awslambda's, and synchronous_commit, on which its promise that nothing
+ * committed is lost (the claim's commit before a send, the outcome's) rests.
+ */
+static bool
+is_server_valued(const char *name)
+{
+	return is_own_setting(name) || strcmp(name, "synchronous_commit") == 0;
 }
 
 static bool
@@ -201,7 +217,7 @@ awl_confine_session(void)
 		struct config_generic *var = vars[i];
 		const char *server;
 
-		if (!is_own_setting(var->name) ||
+		if (!is_server_valued(var->name) ||
 			var->source < PGC_S_GLOBAL || var->source > PGC_S_CLIENT ||
 			(server = captured_value(var->name)) == NULL)
 			continue;
@@ -339,6 +355,11 @@ awl_confine_enter(Oid role, AwlConfinement *c)
 	/* Whatever the role's settings say, an error in a callback must not end the dispatcher. */
 	(void) set_config_option("exit_on_error", "off", PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, WARNING, false);
+#if PG_VERSION_NUM >= 170000
+	/* Nor its time limit, which is awslambda.async_callback_timeout's. */
+	(void) set_config_option("transaction_timeout", "0", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, WARNING, false);
+#endif
 }
 
 /*

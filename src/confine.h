@@ -37,9 +37,10 @@ extern void awl_confine_capture(void);
  * session (search_path pg_catalog, pg_temp; no timeouts; read committed,
  * read-write; exit_on_error off; enable_seqscan off) with a priority that
  * neither ALTER DATABASE/ROLE ... SET nor a reload overrides, and puts
- * back the server's value of every awslambda.* / aws_lambda.* setting that
- * a database or role setting changed (with a LOG line); remembers what
- * callbacks start from.  Raises only out of memory.
+ * back the server's value of every awslambda.* / aws_lambda.* setting and
+ * of synchronous_commit that a database or role setting changed (with a
+ * LOG line); remembers what callbacks start from.  Raises only out of
+ * memory.
  */
 extern void awl_confine_session(void);
 
@@ -47,7 +48,7 @@ extern void awl_confine_session(void);
  * Starts running user code as role, in a transaction: switches to it under
  * SECURITY_RESTRICTED_OPERATION and opens a GUC nest level with the
  * settings a session of that role in this database would have (and
- * exit_on_error off).  *c is the caller's; awl_confine_leave(c), or the
+ * exit_on_error and transaction_timeout off).  *c is the caller's; awl_confine_leave(c), or the
  * transaction's abort, undoes all of it.
  */
 extern void awl_confine_enter(Oid role, AwlConfinement *c);

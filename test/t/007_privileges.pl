@@ -84,7 +84,13 @@ as_app('appdb', $plant_kit . q{
 	ALTER DATABASE appdb SET search_path = public, pg_catalog;
 	-- A per-database awslambda setting would make every send time out.
 	ALTER DATABASE appdb SET awslambda.request_timeout_ms = 1;
+	-- The dispatcher's commits would not wait for the disk.
+	ALTER DATABASE appdb SET synchronous_commit = off;
 });
+# From PostgreSQL 17: a transaction_timeout would end the dispatcher (FATAL)
+# in every transaction that outlasts it, such as one waiting for a send.
+my $pg17 = $node->safe_psql('postgres', 'SHOW server_version_num') >= 170000;
+as_app('appdb', q{ALTER DATABASE appdb SET transaction_timeout = '20ms'}) if $pg17;
 # The dispatcher connects anew, with the database's settings.
 my $appdb_log_start = -s $node->logfile;
 $node->restart;
@@ -115,10 +121,17 @@ nothing_ran('appdb', 'planted functions and operators, database search_path');
 like(slurp_file($node->logfile, $appdb_log_start),
 	qr/ignoring the per-database or per-role value of "awslambda.request_timeout_ms"/,
 	'the dispatcher says it ignored the database\'s setting');
+like(slurp_file($node->logfile, $appdb_log_start),
+	qr/ignoring the per-database or per-role value of "synchronous_commit"/,
+	'and the database\'s synchronous_commit');
+unlike(slurp_file($node->logfile, $appdb_log_start), qr/transaction timeout/,
+	'no dispatcher ended by the database\'s transaction_timeout');
 as_app('appdb', q{
 	ALTER DATABASE appdb RESET search_path;
 	ALTER DATABASE appdb RESET awslambda.request_timeout_ms;
+	ALTER DATABASE appdb RESET synchronous_commit;
 });
+as_app('appdb', q{ALTER DATABASE appdb RESET transaction_timeout}) if $pg17;
 
 # ---------------------------------------------------------------------------
 # 2. Callbacks run as the role that queued them, confined.
@@ -224,6 +237,23 @@ nothing_ran('appdb', 'a callback name crafted to inject SQL');
 my $proc_id = queue_as_app('cb_proc');
 is($node->safe_psql('appdb', "SELECT count(*) FROM cb_log WHERE id = '$proc_id' AND what = 'procedure'"),
 	'1', 'a procedure callback runs');
+
+# From PostgreSQL 17: the role's transaction_timeout would end the dispatcher
+# (FATAL) in a callback that outlasts it; awslambda.async_callback_timeout is
+# a callback's time limit.
+if ($pg17)
+{
+	as_app('appdb', q{
+		CREATE FUNCTION cb_slow(inv awslambda_invocations) RETURNS void LANGUAGE plpgsql AS $$
+		BEGIN PERFORM pg_sleep(0.5); INSERT INTO public.cb_log (id, what, ran_as) VALUES (inv.id, 'slow', current_user); END $$;
+	});
+	$node->safe_psql('appdb', q{ALTER ROLE app SET transaction_timeout = '200ms'});
+	my $slow_id = queue_as_app('cb_slow');
+	is(callback_error($slow_id), '', 'a callback longer than its role\'s transaction_timeout runs to its end');
+	is($node->safe_psql('appdb', "SELECT count(*) FROM cb_log WHERE id = '$slow_id' AND what = 'slow'"),
+		'1', 'once');
+	$node->safe_psql('appdb', q{ALTER ROLE app RESET transaction_timeout});
+}
 
 # A callback whose function was revoked from its role in the meantime.
 as_app('appdb', q{CREATE FUNCTION cb_revoked(inv awslambda_invocations) RETURNS void LANGUAGE sql AS 'SELECT 1'});
