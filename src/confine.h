@@ -48,8 +48,8 @@ extern void awl_confine_session(void);
  * Starts running user code as role, in a transaction: switches to it under
  * SECURITY_RESTRICTED_OPERATION and opens a GUC nest level with the
  * settings a session of that role in this database would have (and
- * exit_on_error and transaction_timeout off).  *c is the caller's; awl_confine_leave(c), or the
- * transaction's abort, undoes all of it.
+ * exit_on_error and transaction_timeout off).  *c is the caller's;
+ * awl_confine_leave(c), or the transaction's abort, undoes all of it.
  */
 extern void awl_confine_enter(Oid role, AwlConfinement *c);
 

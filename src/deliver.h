@@ -312,9 +312,9 @@ extern int	awl_deliver_pump(long wait_ms, bool wake_on_latch, bool *with_callbac
 extern void awl_deliver_drain(void);
 
 /*
- * The same as the dispatcher exits on a termination, for grace_ms at most:
- * returns how many are still in flight then (left 'sending'; the next
- * dispatcher's recovery sends them again).
+ * awl_deliver_drain for grace_ms at most (negative: until done), as on an
+ * exit by FATAL; returns how many are still in flight then (left 'sending':
+ * the next dispatcher's recovery sends them again).
  */
 extern int	awl_deliver_finish(long grace_ms);
 

@@ -115,21 +115,31 @@ typedef struct DispatchRound
 } DispatchRound;
 
 /*
- * Takes (or, take false, releases) a session lock on the queue's table relid
- * that its statements' own locks then find held: true if it was free at
- * once.  So that nothing can hold up an exit, which no interrupt can end.
+ * Takes a session lock on the queue's table relid that its statements' own
+ * locks then find held: true if it was free at once.  So that nothing can
+ * hold up an exit, which no interrupt can end.  release_exit_locks lets it
+ * go, however the exit ends.
  */
 static bool
-queue_lock_at_exit(Oid relid, bool take)
+queue_lock_at_exit(Oid relid)
 {
 	LOCKTAG		tag;
 
 	if (!OidIsValid(relid))
 		return true;
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
-	if (!take)
-		return LockRelease(&tag, RowExclusiveLock, true);
 	return LockAcquire(&tag, RowExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
+ * Last of the exit's clean-up but the process's own (an on_shmem_exit
+ * callback: after PostgreSQL has aborted any transaction): the session
+ * locks of queue_lock_at_exit, also when an error ended the recording.
+ */
+static void
+release_exit_locks(int code, Datum arg)
+{
+	LockReleaseAll(DEFAULT_LOCKMETHOD, true);
 }
 
 /*
@@ -159,12 +169,7 @@ finish_at_exit(int code, Datum arg)
 	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 
 	StartTransactionCommand();
-	locked = queue_lock_at_exit(awl_dq.queue_relid, true);
-	if (locked && !queue_lock_at_exit(awl_dq.pending_relid, true))
-	{
-		(void) queue_lock_at_exit(awl_dq.queue_relid, false);
-		locked = false;
-	}
+	locked = queue_lock_at_exit(awl_dq.queue_relid) && queue_lock_at_exit(awl_dq.pending_relid);
 	CommitTransactionCommand();
 	if (!locked)
 	{
@@ -184,8 +189,6 @@ finish_at_exit(int code, Datum arg)
 				(errmsg_plural("awslambda dispatcher: %d invocation still in flight is sent again by the next dispatcher",
 							   "awslambda dispatcher: %d invocations still in flight are sent again by the next dispatcher",
 							   left, left)));
-	(void) queue_lock_at_exit(awl_dq.pending_relid, false);
-	(void) queue_lock_at_exit(awl_dq.queue_relid, false);
 }
 
 /*
@@ -231,6 +234,7 @@ dispatcher_start(Oid dboid)
 		proc_exit(0);
 	}
 	on_shmem_exit(awl_slots_release, BoolGetDatum(false));
+	on_shmem_exit(release_exit_locks, (Datum) 0);
 	/* Runs before the slot is released: no second dispatcher meanwhile. */
 	before_shmem_exit(finish_at_exit, (Datum) 0);
 	awl_http_keep_transfers_on_die();

@@ -522,25 +522,19 @@ give_back_waiting(void)
 void
 awl_deliver_drain(void)
 {
-	give_back_waiting();
-	while (npipeline > 0)
-	{
-		bool		with_callbacks = false;
-		bool		requeued = false;
-
-		(void) awl_deliver_pump(1000, false, &with_callbacks, &requeued);
-	}
+	(void) awl_deliver_finish(-1);
 }
 
 int
 awl_deliver_finish(long grace_ms)
 {
-	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), grace_ms);
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Max(grace_ms, 0));
 
 	give_back_waiting();
 	while (npipeline > 0)
 	{
-		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+		long		left = grace_ms < 0 ? 1000 :
+			TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
 		bool		with_callbacks = false;
 		bool		requeued = false;
 
