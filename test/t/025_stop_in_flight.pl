@@ -57,6 +57,13 @@ is(attempts_of('terminate'), join(', ', ('succeeded 1') x 10),
 like(slurp_file($node->logfile, $log_start),
 	qr/awslambda dispatcher: finishing 10 claimed invocations before exiting/,
 	'the dispatcher said it finished what it had claimed');
+# The locks it took on the queue for that are gone with it.
+is($node->safe_psql('postgres', q{
+	SET lock_timeout = '5s';
+	BEGIN;
+	LOCK TABLE awslambda_invocations, awslambda_invocations_pending IN ACCESS EXCLUSIVE MODE;
+	COMMIT;
+	SELECT 'locked'}), 'locked', 'the exited dispatcher left no lock on the queue');
 
 # 2. A fast shutdown (pg_ctl restart) with invocations in flight.
 ok(queue_slow('restart', 4, 1.5, 4), 'four more in flight');
