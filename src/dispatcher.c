@@ -324,7 +324,18 @@ claim_round(DispatchLoop *d, DispatchRound *r, TimestampTz now)
 		d->last_claim = GetCurrentTimestamp();
 		/* Cut short by payload bytes in flight: again once some are answered. */
 		d->woken = d->more && claimed > 0;
-		if (!d->more)
+
+		/*
+		 * It took all that was due.  If that was something, the queue is
+		 * busy: commits keep waking us, and a look again after
+		 * COALESCE_MS costs less than asking the queue each round when the
+		 * next invocation is due (a transaction and a query planned each
+		 * time, about 5% of the dispatcher's CPU under a trigger's load).
+		 * A look that finds nothing asks, and sleeps until then.
+		 */
+		if (!d->more && claimed > 0)
+			d->next_look = TimestampTzPlusMilliseconds(d->last_claim, COALESCE_MS);
+		else if (!d->more)
 			d->next_look = TimestampTzPlusMilliseconds(d->last_claim,
 													   awl_deliver_next_due_ms(IDLE_LOOK_MS));
 		else if (claimed == 0)
