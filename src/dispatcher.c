@@ -104,6 +104,7 @@ typedef struct DispatchLoop
 	bool		held;			/* the queue is a subscriber's copy */
 	bool		more_callbacks;
 	bool		recovered;
+	bool		coalesced;		/* the coming claim waited for commits to gather */
 } DispatchLoop;
 
 /* One round of the loop. */
@@ -279,6 +280,7 @@ coalesce(DispatchLoop *d, DispatchRound *r, TimestampTz now)
 		  !TimestampDifferenceExceeds(d->last_claim, now, COALESCE_MS)))
 		return false;
 	gap = COALESCE_MS - TimestampDifferenceMilliseconds(d->last_claim, now);
+	d->coalesced = true;
 	if (r->in_pipeline > 0)
 		(void) awl_deliver_pump(gap, false, &r->with_callbacks, &r->requeued);
 	else
@@ -298,7 +300,9 @@ static void
 claim_round(DispatchLoop *d, DispatchRound *r, TimestampTz now)
 {
 	int			claimed;
+	bool		under_load = d->coalesced;
 
+	d->coalesced = false;
 	d->held = awl_deliver_held();
 	if (d->held)
 	{
@@ -328,14 +332,16 @@ claim_round(DispatchLoop *d, DispatchRound *r, TimestampTz now)
 		d->woken = d->more && claimed > 0;
 
 		/*
-		 * It took all that was due.  If that was something, the queue is
-		 * busy: commits keep waking us, and a look again after
-		 * COALESCE_MS costs less than asking the queue each round when the
-		 * next invocation is due (a transaction and a query planned each
-		 * time, about 5% of the dispatcher's CPU under a trigger's load).
-		 * A look that finds nothing asks, and sleeps until then.
+		 * It took all that was due.  Under load (commits came within a
+		 * window of the last claim), if that was something, commits keep
+		 * waking us, and a look again after COALESCE_MS costs less than
+		 * asking the queue each round when the next invocation is due (a
+		 * transaction and a query planned each time, about 5% of the
+		 * dispatcher's CPU under a trigger's load).  A look that finds
+		 * nothing asks, and sleeps until then; so does a claim of a commit
+		 * that came alone, which would otherwise pay for an empty look.
 		 */
-		if (!d->more && claimed > 0)
+		if (!d->more && claimed > 0 && under_load)
 			d->next_look = TimestampTzPlusMilliseconds(d->last_claim, COALESCE_MS);
 		else if (!d->more)
 			d->next_look = TimestampTzPlusMilliseconds(d->last_claim,
