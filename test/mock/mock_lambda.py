@@ -1105,8 +1105,17 @@ class MockRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def date_time_string(self, timestamp=None):
         # Every reply's Date header shows the mock's (possibly skewed) clock.
+        # A skewed reply is sent early in a second: the server subtracts its
+        # own whole seconds from the Date's when the reply arrives, so one
+        # written at x.9 and read at (x+1).1 (slow under valgrind) would show
+        # a skew one second short of the configured one.
         if timestamp is None:
-            timestamp = time.time() + self.server.state.clock_skew()
+            skew = self.server.state.clock_skew()
+            if skew:
+                into = time.time() % 1.0
+                if into > 0.2:
+                    time.sleep(1.0 - into + 0.01)
+            timestamp = time.time() + skew
         return super().date_time_string(timestamp)
 
     def _dispatch(self):

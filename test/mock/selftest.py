@@ -795,6 +795,13 @@ def test_clock_skew(mock):
           describe(r))
     check('clock_skew_seconds: control functions still reachable',
           stats(mock)['config']['clock_skew_seconds'] == 600)
+    # As the extension reads it: the Date's whole seconds less its own at arrival,
+    # here taken 0.3 s after a request sent late in a second.
+    time.sleep(1.85 - time.time() % 1.0)
+    r = invoke(mock, 'lambdaTest')
+    time.sleep(0.3)
+    seen = int(email.utils.parsedate_to_datetime(r.headers.get('date')).timestamp()) - int(time.time())
+    check('clock_skew_seconds: a reply read late shows the whole skew', seen == 600, seen)
     config(mock, clock_skew_seconds=0)
     r = invoke(mock, 'lambdaTest')
     date = email.utils.parsedate_to_datetime(r.headers.get('date')).timestamp()
