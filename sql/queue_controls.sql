@@ -56,6 +56,10 @@ SELECT awslambda_invoke_async('ctlMissing', jsonb_build_object('n', 1)) AS m1,
        awslambda_invoke_async('us-east-1:123456789012:function:ctlOther', '{}') AS m4 \gset
 SELECT awslambda_invoke_async('lambdaTest', '{"ctl": "beside"}') AS beside \gset
 SELECT ctl_wait(ARRAY[:'beside']::uuid[]) AS beside_sent;
+-- The claims that sent it looked at the paused rows queued before it and left
+-- them unlocked: no row lock (xmax), so no WAL and no dirtied page per look.
+SELECT count(*) AS paused_rows, count(*) FILTER (WHERE xmax <> '0') AS locked
+  FROM ONLY awslambda_invocations_pending WHERE id IN (:'m1', :'m2', :'m3', :'m4');
 SELECT function_name, status, attempts FROM awslambda_invocations
  WHERE id IN (:'m1', :'m2', :'m3', :'m4') ORDER BY payload;
 SELECT function_name, queued, due_now, sending, paused, failed,

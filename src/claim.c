@@ -174,70 +174,108 @@ typedef struct Claim
 	pg_uuid_t	fresh_floor_id;
 } Claim;
 
+/* The three kinds of claim part, each with its own predicate and order. */
+typedef enum ClaimKind
+{
+	CLAIM_DUE,					/* before 0.4.0: every due row of the one table, by time */
+	CLAIM_RETRY,				/* the pending table's retries and run_at rows that are due */
+	CLAIM_FRESH					/* the pending table's fresh invocations, as queued */
+} ClaimKind;
+
+static ClaimKind
+claim_kind(const Claim *cl, bool fresh)
+{
+	return !cl->v04 ? CLAIM_DUE : fresh ? CLAIM_FRESH : CLAIM_RETRY;
+}
+
+/*
+ * The predicate of one kind of part, over the queue's unqualified columns,
+ * with its parameters from $2 on ($1 is the caller's): the SELECT that
+ * finds a part's rows and the lock that takes them (claim_mark) both use
+ * it, so a row a concurrent transaction changed in between (a dedup
+ * replace that gave it a later run_at, say) is taken only if it still
+ * qualifies.
+ */
+static const char *
+claim_where(ClaimKind kind)
+{
+	switch (kind)
+	{
+		case CLAIM_DUE:
+			return "status OPERATOR(pg_catalog.=) 'queued' "
+				"AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+				"AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3)";
+		case CLAIM_RETRY:
+			return psprintf("%s AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
+							"AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
+							"AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3)",
+							DUE_BY_TIME(awl_dq.has_v05));
+		case CLAIM_FRESH:
+			break;
+	}
+	return "status OPERATOR(pg_catalog.=) 'queued' "
+		"AND attempts OPERATOR(pg_catalog.=) 0 "
+		"AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
+		"AND NOT function_name OPERATOR(pg_catalog.=) ANY ($4)";
+}
+
+/*
+ * The parameters of claim_where(kind) into types[1..] and values[1..];
+ * returns how many there are with $1.
+ */
+static int
+claim_params(const Claim *cl, ClaimKind kind, Datum name_array, Oid *types, Datum *values)
+{
+	if (kind == CLAIM_FRESH)
+	{
+		types[1] = XID8OID;
+		values[1] = FullTransactionIdGetDatum(awl_cursors.fresh_xact);
+		types[2] = UUIDOID;
+		values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
+		types[3] = TEXTARRAYOID;
+		values[3] = name_array;
+		return 4;
+	}
+	types[1] = TIMESTAMPTZOID;
+	values[1] = TimestampTzGetDatum(cl->now);
+	types[2] = TEXTARRAYOID;
+	values[2] = name_array;
+	if (kind == CLAIM_DUE)
+		return 3;
+	types[3] = TIMESTAMPTZOID;
+	values[3] = TimestampTzGetDatum(awl_cursors.retry_from);
+	return 4;
+}
+
 /*
  * Runs the SELECT of one part of a claim, cp->asked rows at most, past the
  * functions named in name_array: before 0.4.0 every due row by its time;
  * else the retries that are due (fresh false) or the fresh invocations
- * (fresh true), each from its cursor.
+ * (fresh true), each from its cursor.  It locks nothing: claim_mark locks
+ * the rows claim_pick takes, so that rows left queued (paused, at their
+ * function's limit, past the byte cap) get no lock, no WAL record and no
+ * dirtied page each time a claim looks at them.
  */
 static void
 claim_select(Claim *cl, bool fresh, ClaimPart *cp, Datum name_array)
 {
-	Oid			due_types[4] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, TIMESTAMPTZOID};
-	Datum		due_values[4];
-	Oid			fresh_types[4] = {INT4OID, XID8OID, UUIDOID, TEXTARRAYOID};
-	Datum		fresh_values[5];
-	TimestampTz now = cl->now;
+	ClaimKind	kind = claim_kind(cl, fresh);
+	Oid			types[4];
+	Datum		values[4];
+	int			nargs = claim_params(cl, kind, name_array, types, values);
 
-	static SPIPlanPtr due_plan = NULL;
-	static SPIPlanPtr retry_plan[2] = {NULL, NULL};
-	static SPIPlanPtr fresh_plan = NULL;
+	static SPIPlanPtr plans[3][2];
 
-	if (!cl->v04)
-	{
-		/* Before 0.4.0: every invocation in one table, the due ones by time. */
-		due_values[0] = Int32GetDatum(cp->asked);
-		due_values[1] = TimestampTzGetDatum(now);
-		due_values[2] = name_array;
-		awl_deliver_run_prepared(&due_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
-										 "invoked_by FROM %s "
-										 "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-										 "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-										 "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
-										 "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
-					 SPI_OK_SELECT, 3, due_types, due_values);
-	}
-	else if (!fresh)
-	{
-		due_values[0] = Int32GetDatum(cp->asked);
-		due_values[1] = TimestampTzGetDatum(now);
-		due_values[2] = name_array;
-		due_values[3] = TimestampTzGetDatum(awl_cursors.retry_from);
-		awl_deliver_run_prepared(&retry_plan[awl_dq.has_v05], psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
-										   "next_attempt_at, invoked_by FROM %s "
-										   "WHERE %s "
-										   "AND next_attempt_at OPERATOR(pg_catalog.>=) $4 "
-										   "AND next_attempt_at OPERATOR(pg_catalog.<=) $2 "
-										   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($3) "
-										   "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work,
-										   DUE_BY_TIME(awl_dq.has_v05)),
-					 SPI_OK_SELECT, 4, due_types, due_values);
-	}
-	else
-	{
-		fresh_values[0] = Int32GetDatum(cp->asked);
-		fresh_values[1] = FullTransactionIdGetDatum(awl_cursors.fresh_xact);
-		fresh_values[2] = UUIDPGetDatum(&awl_cursors.fresh_id);
-		fresh_values[3] = name_array;
-		awl_deliver_run_prepared(&fresh_plan, psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, "
-										   "queued_xact, invoked_by FROM %s "
-										   "WHERE status OPERATOR(pg_catalog.=) 'queued' "
-										   "AND attempts OPERATOR(pg_catalog.=) 0 "
-										   "AND ROW(queued_xact, id) OPERATOR(pg_catalog.>) ROW($2, $3) "
-										   "AND NOT function_name OPERATOR(pg_catalog.=) ANY ($4) "
-										   "ORDER BY queued_xact, id LIMIT $1 FOR UPDATE SKIP LOCKED", awl_dq.work),
-					 SPI_OK_SELECT, 4, fresh_types, fresh_values);
-	}
+	types[0] = INT4OID;
+	values[0] = Int32GetDatum(cp->asked);
+	awl_deliver_run_prepared(&plans[kind][awl_dq.has_v05],
+							 psprintf("SELECT id, pg_catalog.octet_length(payload), function_name, %s"
+									  "invoked_by FROM %s WHERE %s ORDER BY %s LIMIT $1",
+									  kind == CLAIM_DUE ? "" :
+									  kind == CLAIM_RETRY ? "next_attempt_at, " : "queued_xact, ",
+									  awl_dq.work, claim_where(kind),
+									  kind == CLAIM_FRESH ? "queued_xact, id" : "next_attempt_at"),
+							 SPI_OK_SELECT, nargs, types, values);
 }
 
 /*
@@ -327,31 +365,39 @@ claim_note_cursor(Claim *cl, bool fresh, const ClaimPart *cp)
 	}
 }
 
-/* Marks the n rows taken 'sending', attempts + 1, and puts them into the pipeline. */
+/*
+ * Locks the n rows taken (those another transaction holds are skipped, as
+ * are those that no longer qualify), marks them 'sending', attempts + 1,
+ * and puts them into the pipeline.
+ */
 static void
-claim_mark(Claim *cl, int n)
+claim_mark(Claim *cl, bool fresh, int n, Datum name_array)
 {
-	Oid			claim_types[1] = {UUIDARRAYOID};
-	Datum		claim_values[1];
+	ClaimKind	kind = claim_kind(cl, fresh);
+	int			returning = awl_dq.has_v05 ? 2 : awl_dq.has_v04 ? 1 : 0;
+	Oid			types[4];
+	Datum		values[4];
+	int			nargs = claim_params(cl, kind, name_array, types, values);
 	int			i;
 
-	static SPIPlanPtr claim_plan = NULL;
-	static SPIPlanPtr claim_plan_v04 = NULL;
-	static SPIPlanPtr claim_plan_v05 = NULL;
+	static SPIPlanPtr plans[3][3];
 
-	claim_values[0] = PointerGetDatum(construct_array(cl->ids, n, UUIDOID, UUID_LEN, false,
-													  TYPALIGN_CHAR));
-	awl_deliver_run_prepared(awl_dq.has_v05 ? &claim_plan_v05 : awl_dq.has_v04 ? &claim_plan_v04 : &claim_plan,
+	types[0] = UUIDARRAYOID;
+	values[0] = PointerGetDatum(construct_array(cl->ids, n, UUIDOID, UUID_LEN, false,
+												TYPALIGN_CHAR));
+	awl_deliver_run_prepared(&plans[kind][returning],
 				 psprintf("UPDATE %s q SET status = 'sending', "
 						  "attempts = q.attempts OPERATOR(pg_catalog.+) 1, "
 						  "last_attempt_at = pg_catalog.clock_timestamp() "
-						  "WHERE q.id OPERATOR(pg_catalog.=) ANY ($1) "
+						  "WHERE q.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+						  "SELECT id FROM %s WHERE id OPERATOR(pg_catalog.=) ANY ($1) AND %s "
+						  "FOR UPDATE SKIP LOCKED)) "
 						  "RETURNING q.id, q.function_name, q.qualifier, q.region, "
 						  "q.invocation_type, q.payload, q.attempts, "
-						  "q.callback IS NOT NULL%s%s", awl_dq.work,
-						  awl_dq.has_v04 ? ", q.tenant_id, q.durable_execution_name" : "",
-						  awl_dq.has_v05 ? ", q.max_attempts" : ""),
-				 SPI_OK_UPDATE_RETURNING, 1, claim_types, claim_values);
+						  "q.callback IS NOT NULL%s%s", awl_dq.work, awl_dq.work, claim_where(kind),
+						  returning >= 1 ? ", q.tenant_id, q.durable_execution_name" : "",
+						  returning >= 2 ? ", q.max_attempts" : ""),
+				 SPI_OK_UPDATE_RETURNING, nargs, types, values);
 	for (i = 0; i < (int) SPI_processed; i++)
 		awl_pipeline_take(i);
 	cl->claimed += (int) SPI_processed;
@@ -379,7 +425,7 @@ claim_part(Claim *cl, bool fresh, bool *at_limit, bool *full_of_bytes, bool *cut
 	n = claim_pick(cl, &cp, at_limit, full_of_bytes);
 	claim_note_cursor(cl, fresh, &cp);
 	if (n > 0)
-		claim_mark(cl, n);
+		claim_mark(cl, fresh, n, name_array);
 	elog(DEBUG1, "awslambda dispatcher: claimed %d of %d due invocations, %lld payload bytes",
 		 n, cp.found, (long long) cl->bytes);
 }
