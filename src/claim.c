@@ -163,6 +163,7 @@ typedef struct Claim
 
 	/* The cursors' new places, settled at the end (see "Cursors"). */
 	bool		retry_ran;
+	bool		retry_full;		/* the retries' part was cut short */
 	TimestampTz retry_next;
 	TimestampTz retry_floor;
 	bool		fresh_ran;
@@ -342,6 +343,7 @@ claim_note_cursor(Claim *cl, bool fresh, const ClaimPart *cp)
 	if (cl->v04 && !fresh)
 	{
 		cl->retry_ran = true;
+		cl->retry_full = cp->cut;
 		if (cp->cut)
 		{
 			if (cp->last_taken >= 0)
@@ -544,10 +546,13 @@ claim_settle(Claim *cl)
  * are left queued, and no cursor passes them; from the next pass on (at
  * most CLAIM_PASSES) they are named in the query so that they do not hide
  * the rows behind them.  *more: the claim was cut short, so more may be
- * due; *limited: it left rows of functions at their limit.
+ * due; *limited: it left rows of functions at their limit; *moved: a part
+ * cut short moved its cursor forward, past rows it left queued if it took
+ * none (paused ones, or ones another transaction held), so a claim at once
+ * goes on from there.
  */
 int
-awl_deliver_claim(int limit, bool *more, bool *limited)
+awl_deliver_claim(int limit, bool *more, bool *limited, bool *moved)
 {
 	Claim		cl = {0};
 	int			pass;
@@ -567,6 +572,7 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 	awl_pipeline_begin();
 	*more = false;
 	*limited = false;
+	*moved = false;
 	if (limit <= 0)
 		return 0;
 	cl.pausing = awl_control_load_pauses(awl_dq.queue_relid, &released);
@@ -609,7 +615,18 @@ awl_deliver_claim(int limit, bool *more, bool *limited)
 		if (full_of_bytes || !at_limit || !cut_by_limit)
 			break;
 	}
-	claim_settle(&cl);
+	{
+		TimestampTz retry_was = awl_cursors.retry_from;
+		FullTransactionId fresh_was_x = awl_cursors.fresh_xact;
+		pg_uuid_t	fresh_was_id = awl_cursors.fresh_id;
+
+		claim_settle(&cl);
+		/* Only a part cut short goes on from where it stopped; the others saw it all. */
+		*moved = (cl.retry_ran && cl.retry_full && awl_cursors.retry_from > retry_was) ||
+			(cl.fresh_ran && cl.fresh_full &&
+			 awl_cursors_key_cmp(awl_cursors.fresh_xact, &awl_cursors.fresh_id,
+								 fresh_was_x, &fresh_was_id) > 0);
+	}
 	*limited = cl.nnames > 0;
 	awl_deliver_end();
 	return cl.claimed;

@@ -300,6 +300,7 @@ static void
 claim_round(DispatchLoop *d, DispatchRound *r, TimestampTz now)
 {
 	int			claimed;
+	bool		moved;
 	bool		under_load = d->coalesced;
 
 	d->coalesced = false;
@@ -326,10 +327,17 @@ claim_round(DispatchLoop *d, DispatchRound *r, TimestampTz now)
 		}
 		/* Commits from here on set the latch again. */
 		ResetLatch(MyLatch);
-		claimed = awl_deliver_claim(r->capacity - r->in_pipeline, &d->more, &d->limited);
+		claimed = awl_deliver_claim(r->capacity - r->in_pipeline, &d->more, &d->limited, &moved);
 		d->last_claim = GetCurrentTimestamp();
-		/* Cut short by payload bytes in flight: again once some are answered. */
-		d->woken = d->more && claimed > 0;
+
+		/*
+		 * Cut short: again at once, from where it stopped, if it took
+		 * something or passed rows it left queued (a paused backlog is
+		 * walked through at the speed of the claim, not one claim a
+		 * second); cut short by payload bytes in flight, once some are
+		 * answered.
+		 */
+		d->woken = d->more && (claimed > 0 || moved);
 
 		/*
 		 * It took all that was due.  Under load (commits came within a
@@ -346,7 +354,7 @@ claim_round(DispatchLoop *d, DispatchRound *r, TimestampTz now)
 		else if (!d->more)
 			d->next_look = TimestampTzPlusMilliseconds(d->last_claim,
 													   awl_deliver_next_due_ms(IDLE_LOOK_MS));
-		else if (claimed == 0)
+		else if (claimed == 0 && !moved)
 			d->next_look = TimestampTzPlusMilliseconds(d->last_claim, PUMP_MAX_MS);
 
 		/*
