@@ -100,7 +100,7 @@ awl_deliver_run(const char *sql, int expected, int nargs, Oid *types, Datum *val
 }
 
 /* The statements planned once for the dispatcher's life, forgotten if the queue's name changes. */
-static SPIPlanPtr *saved_plans[32];
+static SPIPlanPtr *saved_plans[48];
 static int	nsaved_plans = 0;
 
 /* Finds the pending table of queue_relid anew (0.4.0), and work with it. */
@@ -185,14 +185,16 @@ awl_deliver_run_prepared(SPIPlanPtr *plan, const char *sql, int expected, int na
 	{
 		if (*plan == NULL)
 		{
-			SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+			SPIPlanPtr	p;
 
+			if (nsaved_plans >= (int) lengthof(saved_plans))
+				elog(ERROR, "awslambda dispatcher: too many saved plans");
+			p = SPI_prepare(sql, nargs, types);
 			if (p == NULL)
 				elog(ERROR, "awslambda dispatcher: could not plan \"%s\": %s", sql,
 					 SPI_result_code_string(SPI_result));
 			SPI_keepplan(p);
 			*plan = p;
-			Assert(nsaved_plans < lengthof(saved_plans));
 			saved_plans[nsaved_plans++] = plan;
 		}
 		rc = SPI_execute_plan(*plan, values, NULL, false, 0);
