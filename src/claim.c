@@ -512,10 +512,17 @@ claim_fresh_floor(Claim *cl, Datum name_array)
 	}
 }
 
-/* The cursors to their new places (see "Cursors"). */
-static void
+/*
+ * The cursors to their new places (see "Cursors").  True if a part cut short
+ * moved its cursor forward (the others saw all there was).
+ */
+static bool
 claim_settle(Claim *cl)
 {
+	TimestampTz retry_was = awl_cursors.retry_from;
+	FullTransactionId fresh_was_x = awl_cursors.fresh_xact;
+	pg_uuid_t	fresh_was_id = awl_cursors.fresh_id;
+
 	if (cl->v04 && cl->nnames > 0)
 	{
 		Datum		name_array = PointerGetDatum(construct_array(cl->names, cl->nnames, TEXTOID, -1,
@@ -538,6 +545,9 @@ claim_settle(Claim *cl)
 		}
 		awl_cursors_fresh_advance(cl->snap, cl->fresh_full || cl->fresh_floored, cl->fresh_last_x, &cl->fresh_last_id);
 	}
+	return (cl->retry_ran && cl->retry_full && awl_cursors.retry_from > retry_was) ||
+		(cl->fresh_ran && cl->fresh_full &&
+		 awl_cursors_key_cmp(awl_cursors.fresh_xact, &awl_cursors.fresh_id, fresh_was_x, &fresh_was_id) > 0);
 }
 
 /*
@@ -565,6 +575,7 @@ awl_deliver_claim(int limit, bool *more, bool *limited, bool *moved)
 	int			pass;
 	bool		released = false;
 	static TimestampTz last_pause_rescan = 0;
+	static bool walking = false;	/* the last claim passed rows it left, and was cut short */
 
 	/* A resume, a cancel rolled back, a run_at: rows the cursors passed are due again. */
 	awl_cursors_take_rewinds();
@@ -588,10 +599,12 @@ awl_deliver_claim(int limit, bool *more, bool *limited, bool *moved)
 	 * The cursors pass paused rows.  A pause that ended without a resume
 	 * (its row deleted, its role no longer a superuser) and, while there are
 	 * pauses, once a minute (a role's membership may have changed, which
-	 * nothing here hears of): every row is looked at again.
+	 * nothing here hears of), though not while the claims are walking past
+	 * rows they leave (a paused backlog that takes longer than that would
+	 * otherwise never be walked to its end): every row is looked at again.
 	 */
-	if (released || (cl.pausing && TimestampDifferenceExceeds(last_pause_rescan, cl.now,
-															  PAUSE_RESCAN_MS)))
+	if (released || (cl.pausing && !walking &&
+					 TimestampDifferenceExceeds(last_pause_rescan, cl.now, PAUSE_RESCAN_MS)))
 	{
 		awl_deliver_reset_cursors();
 		cl.retry_next = awl_cursors.retry_from;
@@ -623,18 +636,8 @@ awl_deliver_claim(int limit, bool *more, bool *limited, bool *moved)
 		if (full_of_bytes || !at_limit || !cut_by_limit)
 			break;
 	}
-	{
-		TimestampTz retry_was = awl_cursors.retry_from;
-		FullTransactionId fresh_was_x = awl_cursors.fresh_xact;
-		pg_uuid_t	fresh_was_id = awl_cursors.fresh_id;
-
-		claim_settle(&cl);
-		/* Only a part cut short goes on from where it stopped; the others saw it all. */
-		*moved = (cl.retry_ran && cl.retry_full && awl_cursors.retry_from > retry_was) ||
-			(cl.fresh_ran && cl.fresh_full &&
-			 awl_cursors_key_cmp(awl_cursors.fresh_xact, &awl_cursors.fresh_id,
-								 fresh_was_x, &fresh_was_id) > 0);
-	}
+	*moved = claim_settle(&cl);
+	walking = *more && *moved && cl.claimed == 0;
 	*limited = cl.nnames > 0;
 	awl_deliver_end();
 	return cl.claimed;

@@ -223,10 +223,10 @@ extern pg_uuid_t awl_cursors_uuid_pred(const pg_uuid_t *id);
  * Claims up to limit due invocations into the pipeline (see claim.c): they
  * are committed as 'sending', attempts counted, before anything is sent.
  * Returns how many; *more: cut short, more may be due; *limited: it left
- * rows of functions at their awslambda.async_function_limits; *moved: its
- * cursors went forward (past rows left queued, if it took none).  In its
- * own transaction; raises SPI and catalog errors (the dispatcher then exits
- * and is started again).
+ * rows of functions at their awslambda.async_function_limits; *moved: a
+ * part cut short moved its cursor strictly forward (past rows left queued,
+ * if it took none).  In its own transaction; raises SPI and catalog errors
+ * (the dispatcher then exits and is started again).
  */
 extern int	awl_deliver_claim(int limit, bool *more, bool *limited, bool *moved);
 

@@ -359,7 +359,8 @@ claim_round(DispatchLoop *d, DispatchRound *r, TimestampTz now)
 
 		/*
 		 * Rows of functions at their limit count as due: look again when
-		 * one of theirs is answered, or in a while, not at once.
+		 * one of theirs is answered, or in a while, not at once (unless,
+		 * cut short, the claim took some or passed rows it left: woken).
 		 */
 		if (d->limited)
 			d->next_look = Max(d->next_look, TimestampTzPlusMilliseconds(d->last_claim, PUMP_MAX_MS));
